@@ -1,0 +1,3 @@
+from bcecli.cli import main
+
+main()

@@ -1,0 +1,118 @@
+"""Binary and multi-label cross-entropy per element, as each framework computes it.
+
+Every function takes labels ``y`` and predictions ``x`` shaped ``(n, K)`` already cast to the
+profile's float type and returns the element losses in that type. Formulas and their sources are
+in docs/semantics.md; the short version:
+
+* exact: ``-(pw*y*log p + (1-y)*log(1-p))`` with ``0*log 0 = 0``, no clipping, float64.
+* Keras 3: clip p to ``[1e-7, 1-1e-7]``; Keras 2 also adds 1e-7 inside both logs.
+* PyTorch: no clipping, each log clamped at -100; raises outside [0, 1].
+* scikit-learn: clip to ``[eps, 1-eps]`` with eps the dtype's machine epsilon.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bcecli.core.options import KERAS_EPSILON, TORCH_LOG_FLOOR, Compat, LossOptions
+
+
+def smooth_labels(y: np.ndarray, opts: LossOptions) -> np.ndarray:
+    """Keras' binary label smoothing: ``y * (1 - ls) + ls / 2``."""
+    ls = opts.label_smoothing
+    if ls == 0:
+        return y
+    dt = y.dtype.type
+    return y * dt(1 - ls) + dt(0.5 * ls)
+
+
+def _softplus_pair(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(softplus(x), softplus(-x))`` without overflow: max(±x, 0) + log1p(exp(-|x|))."""
+    tail = np.log1p(np.exp(-np.abs(x)))
+    return np.maximum(x, 0) + tail, np.maximum(-x, 0) + tail
+
+
+def _xlogy(coef: np.ndarray, logv: np.ndarray) -> np.ndarray:
+    """``coef * logv`` with the convention 0 * log(anything) = 0."""
+    return np.where(coef == 0, 0, coef * logv)
+
+
+def element_losses(
+    y: np.ndarray, x: np.ndarray, opts: LossOptions, pos_weight: np.ndarray | None
+) -> np.ndarray:
+    """Binary cross-entropy of every element under ``opts.compat``.
+
+    ``pos_weight`` (shape ``(K,)``) is applied inside the loss (exact, PyTorch with logits);
+    the Keras profiles emulate it as a sample weight instead, outside this function.
+    """
+    dt = x.dtype.type
+    compat = opts.compat
+    y = smooth_labels(y, opts)
+    with np.errstate(all="ignore"):
+        if opts.from_logits:
+            return _from_logits(y, x, compat, pos_weight)
+        if compat is Compat.EXACT:
+            log_p = np.log(x)
+            log_q = np.log1p(-x)
+            pos = _xlogy(y, log_p)
+            if pos_weight is not None:
+                pos = pos * pos_weight.astype(dt)
+            return -(pos + _xlogy(dt(1) - y, log_q))
+        if compat in (Compat.KERAS, Compat.KERAS_TF):
+            eps = dt(KERAS_EPSILON)
+            p = np.clip(x, eps, dt(1) - eps)
+            return -(y * np.log(p) + (dt(1) - y) * np.log(dt(1) - p))
+        if compat is Compat.KERAS2:
+            eps = dt(KERAS_EPSILON)
+            p = np.clip(x, eps, dt(1) - eps)
+            return -(y * np.log(p + eps) + (dt(1) - y) * np.log(dt(1) - p + eps))
+        if compat is Compat.TORCH:
+            floor = dt(TORCH_LOG_FLOOR)
+            log_p = np.maximum(np.log(x), floor)
+            log_q = np.maximum(np.log(dt(1) - x), floor)
+            return (y - dt(1)) * log_q - y * log_p
+        if compat is Compat.SKLEARN:
+            eps = dt(np.finfo(dt).eps)
+            p = np.clip(x, eps, dt(1) - eps)
+            q = np.clip(dt(1) - x, eps, dt(1) - eps)
+            return -(_xlogy(y, np.log(p)) + _xlogy(dt(1) - y, np.log(q)))
+    raise AssertionError(f"unhandled profile {compat}")
+
+
+def _from_logits(
+    y: np.ndarray, x: np.ndarray, compat: Compat, pos_weight: np.ndarray | None
+) -> np.ndarray:
+    dt = x.dtype.type
+    one = dt(1)
+    if compat in (Compat.KERAS_TF, Compat.KERAS2):
+        # tf.nn.sigmoid_cross_entropy_with_logits
+        return np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
+    if compat is Compat.TORCH:
+        # F.binary_cross_entropy_with_logits: (1-y)*x + (1 + (pw-1)*y) * softplus(-x)
+        _, sp_neg = _softplus_pair(x)
+        log_weight = one if pos_weight is None else (pos_weight.astype(dt) - one) * y + one
+        return (one - y) * x + log_weight * sp_neg
+    # exact and Keras 3 (jax): y*softplus(-x) + (1-y)*softplus(x), each term accurate on its own
+    sp_pos, sp_neg = _softplus_pair(x)
+    pos = y * sp_neg
+    if pos_weight is not None and compat is Compat.EXACT:
+        pos = pos * pos_weight.astype(dt)
+    return pos + (one - y) * sp_pos
+
+
+def sample_losses(
+    y: np.ndarray, x: np.ndarray, opts: LossOptions, pos_weight: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample loss (shape ``(n,)``) and element losses (``(n, K)``), in the profile's type.
+
+    Every framework takes the mean over the K outputs, except scikit-learn: its log_loss on an
+    indicator matrix sums ``-y_k * log p_k`` over the outputs and ignores the ``1 - p`` terms.
+    """
+    dt = x.dtype.type
+    elements = element_losses(y, x, opts, pos_weight)
+    if opts.compat is Compat.SKLEARN and x.shape[1] > 1:
+        eps = dt(np.finfo(dt).eps)
+        with np.errstate(all="ignore"):
+            terms = -_xlogy(y, np.log(np.clip(x, eps, dt(1) - eps)))
+        return terms.sum(axis=1, dtype=dt), elements
+    return elements.mean(axis=1, dtype=dt), elements

@@ -1,0 +1,243 @@
+"""Score one chunk of a binary or multi-label task into the accumulator."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
+from bcecli.core.binary import sample_losses, smooth_labels
+from bcecli.core.chunk import Chunk, ScoredChunk
+from bcecli.core.options import KERAS_EPSILON, Compat, LossOptions
+from bcecli.errors import FrameworkRaises
+
+# Predictions this close outside [0, 1] are float round-off (a float32 sigmoid or softmax), not
+# logits.
+ROUNDOFF = 1e-6
+# A row of predictions "sums to 1" (softmax output) within this tolerance.
+ROW_SUM_TOL = 1e-4
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function, accurate in both tails."""
+    with np.errstate(over="ignore"):
+        return np.exp(-np.logaddexp(0.0, -x))
+
+
+def binary_entropy(y: np.ndarray) -> np.ndarray:
+    """-(y log y + (1-y) log(1-y)) with 0 log 0 = 0 (labels in [0, 1])."""
+    with np.errstate(all="ignore"):
+        a = np.where(y > 0, y * np.log(y), 0.0)
+        b = np.where(y < 1, (1 - y) * np.log1p(-y), 0.0)
+    return -(a + b)
+
+
+def _framework_refusals(
+    opts: LossOptions, y: np.ndarray, x: np.ndarray, valid: np.ndarray, start: int
+) -> None:
+    """Raise where PyTorch or scikit-learn would raise on these values."""
+    if opts.compat not in (Compat.TORCH, Compat.SKLEARN) or opts.from_logits:
+        return  # Keras clips silently; BCEWithLogits accepts any finite logit and target
+    v = valid[:, None]
+    bad_p = ((x < 0) | (x > 1)) & v
+    if bad_p.any():
+        i, j = np.argwhere(bad_p)[0]
+        n_bad = int(np.count_nonzero(bad_p))
+        value = float(x[i, j])
+        if opts.compat is Compat.TORCH:
+            raise FrameworkRaises(
+                f"under --compat torch, F.binary_cross_entropy raises (all elements of input "
+                f"should be between 0 and 1): {n_bad} prediction(s) outside [0, 1], first at "
+                f"row {start + i}: {value!r}",
+                "clip the predictions, pass logits with --from-logits, or use --compat keras "
+                "to see Keras' clipped value",
+            )
+        side = "greater than 1" if value > 1 else "less than 0"
+        raise FrameworkRaises(
+            f"under --compat sklearn, log_loss raises (y_prob contains values {side}): "
+            f"{n_bad} prediction(s) outside [0, 1], first at row {start + i}: {value!r}",
+            "clip the predictions, or use --compat exact to see the literal value",
+        )
+    if opts.compat is Compat.TORCH:
+        bad_y = ((y < 0) | (y > 1)) & v
+        if bad_y.any():
+            i, j = np.argwhere(bad_y)[0]
+            raise FrameworkRaises(
+                f"under --compat torch, F.binary_cross_entropy raises (all elements of target "
+                f"should be between 0 and 1): {int(np.count_nonzero(bad_y))} label(s) outside "
+                f"[0, 1], first at row {start + i}: {float(y[i, j])!r}",
+                "map the labels to 0/1 (for -1/+1 coding, -1 becomes 0)",
+            )
+    else:
+        bad_y = (y != 0) & (y != 1) & v
+        if bad_y.any():
+            i, j = np.argwhere(bad_y)[0]
+            raise FrameworkRaises(
+                f"under --compat sklearn, log_loss accepts only hard 0/1 labels here: "
+                f"{int(np.count_nonzero(bad_y))} label(s) are not 0 or 1, first at row "
+                f"{start + i}: {float(y[i, j])!r}",
+                "use --compat exact (or keras) for soft labels",
+            )
+
+
+def effective_weights(
+    opts: LossOptions, y: np.ndarray, w: np.ndarray | None, n: int
+) -> np.ndarray:
+    """Sample weight x class weight x (Keras' emulation of pos_weight as a class weight)."""
+    eff = np.ones(n) if w is None else np.array(w, dtype=np.float64)
+    if opts.class_weight is not None:
+        w0, w1 = opts.class_weight
+        # class_weight[label]; for a soft label the weight interpolates linearly
+        eff *= w0 + (w1 - w0) * y[:, 0]
+    if opts.pos_weight is not None and opts.compat.is_keras:
+        # Keras has no pos_weight; model.fit(class_weight={0: 1, 1: pw}) is the same thing
+        eff *= 1 + (opts.pos_weight[0] - 1) * y[:, 0]
+    return eff
+
+
+def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
+    opts = acc.opts
+    k = acc.n_outputs
+    start, n = chunk.start, len(chunk)
+    y_in, x_in, w_in = chunk.labels, chunk.preds, chunk.weights
+    row_flags: dict[str, np.ndarray] = {}
+
+    finite = np.isfinite(y_in).all(axis=1) & np.isfinite(x_in).all(axis=1)
+    if w_in is not None:
+        finite &= np.isfinite(w_in)
+    all_valid = bool(finite.all())
+    if all_valid:
+        y, x, w = y_in, x_in, w_in
+    else:
+        row_flags["non_finite"] = ~finite
+        # Neutral placeholders keep the arithmetic quiet; these rows are excluded below.
+        y = np.where(finite[:, None], y_in, 0.0)
+        x = np.where(finite[:, None], x_in, 0.0 if opts.from_logits else 0.5)
+        w = None if w_in is None else np.where(finite, w_in, 0.0)
+    valid = finite
+    n_valid = int(np.count_nonzero(valid))
+    acc.rows += n
+    acc.excluded += n - n_valid
+
+    _framework_refusals(opts, y, x, valid, start)
+
+    # --- the loss, in the profile's float type ---------------------------------------------
+    dt = opts.compute_dtype(x_in.dtype)
+    acc.compute_dtype = np.dtype(dt).name
+    pos_weight = None
+    if opts.pos_weight is not None and not opts.compat.is_keras:
+        pw = np.asarray(opts.pos_weight, dtype=np.float64)
+        pos_weight = np.broadcast_to(pw, (k,)).copy()
+    loss_dt, elements = sample_losses(y.astype(dt), x.astype(dt), opts, pos_weight)
+    loss = loss_dt.astype(np.float64)
+    weight = effective_weights(opts, y, w, n)
+    if not all_valid:
+        loss[~valid] = np.nan
+        weight[~valid] = 0.0
+    with np.errstate(invalid="ignore"):
+        wl = np.where(weight == 0, 0.0, weight * loss)
+    used_loss = np.where(valid, loss, 0.0)
+    acc.head.add([np.where(valid, wl, 0.0), weight, used_loss], start)
+
+    # --- probabilities, for accuracy, calibration and the checks ---------------------------
+    prob = sigmoid(x) if opts.from_logits else x
+    y_eff = smooth_labels(y, opts)
+
+    # --- row-level checks ---------------------------------------------------------------------
+    vcol = valid[:, None]
+    if not opts.from_logits:
+        outside = ((x < 0) | (x > 1)) & vcol
+        if outside.any():
+            near = (x >= -ROUNDOFF) & (x <= 1 + ROUNDOFF)
+            row_out = outside.any(axis=1)
+            hard_row = (outside & ~near).any(axis=1)
+            row_flags["pred_out_of_range"] = hard_row
+            row_flags["pred_roundoff"] = row_out & ~hard_row
+            acc.low("x_min", np.where(vcol, x, np.inf).min())
+            acc.high("x_max", np.where(vcol, x, -np.inf).max())
+        saturated = ((x == 0) | (x == 1)) & vcol
+        if saturated.any():
+            row_flags["saturated_predictions"] = saturated.any(axis=1)
+            wrong = ((x == 0) & (y > 0)) | ((x == 1) & (y < 1))
+            acc.add("saturated_wrong", np.count_nonzero(wrong & vcol))
+        if opts.compat is not Compat.EXACT and opts.compat is not Compat.TORCH:
+            eps = KERAS_EPSILON if opts.compat.is_keras else float(np.finfo(dt).eps)
+            clipped = ((x < eps) | (x > 1 - eps)) & vcol
+            if clipped.any():
+                row_flags["clipped_predictions"] = clipped.any(axis=1)
+    else:
+        acc.add("logits_outside_unit", np.count_nonzero(((x < 0) | (x > 1)) & vcol))
+    bad_label = ((y < 0) | (y > 1)) & vcol
+    if bad_label.any():
+        row_flags["label_out_of_range"] = bad_label.any(axis=1)
+    soft = (y > 0) & (y < 1) & vcol
+    if soft.any():
+        row_flags["soft_labels"] = soft.any(axis=1)
+    acc.add("labels_minus1", np.count_nonzero((y == -1) & vcol))
+    acc.add("labels_not_pm1", np.count_nonzero((y != -1) & (y != 1) & vcol))
+    row_flags["loss_above_1"] = valid & (loss > 1)
+    neg_w = valid & (weight < 0)
+    if neg_w.any():
+        row_flags["negative_weights"] = neg_w
+
+    for fid, mask in row_flags.items():
+        acc.flags.add(fid, mask, start)
+
+    # --- statistics over the scored rows ------------------------------------------------------
+    if n_valid:
+        yv, pv, ev = y[valid], prob[valid], y_eff[valid]
+        wv, lv = weight[valid], loss[valid]
+        acc.sketch.add(lv)
+        acc.add("n_elements", yv.size)
+        acc.add("w_sum", wv.sum())
+        acc.add("pos_w", (wv[:, None] * ev).sum(axis=0))  # weighted prior per output
+        acc.add("pos", yv.sum(axis=0))
+        hard_pos = yv >= 0.5
+        correct = (pv > 0.5) == hard_pos
+        acc.add("correct", correct.sum(axis=0))
+        acc.add("elem_loss", elements[valid].astype(np.float64).sum(axis=0))
+        acc.add("p_sum", pv.sum(axis=0))
+        acc.add("brier", ((pv - yv) ** 2).mean(axis=1).sum())
+        acc.add("m_p", pv.sum())
+        acc.add("m_p2", (pv * pv).sum())
+        acc.add("m_py", (pv * yv).sum())
+        acc.add("m_y", yv.sum())
+        acc.add("m_y2", (yv * yv).sum())
+        if soft.any() or opts.label_smoothing > 0:
+            acc.add("floor_w", (wv * binary_entropy(np.clip(ev, 0, 1)).mean(axis=1)).sum())
+        acc.low("p_min", pv.min(axis=0))
+        acc.high("p_max", pv.max(axis=0))
+        acc.low("raw_min", x[valid].min(axis=0))
+        acc.high("raw_max", x[valid].max(axis=0))
+        acc.low("y_min", yv.min(axis=0))
+        acc.high("y_max", yv.max(axis=0))
+        bins = np.clip((pv * CALIBRATION_BINS).astype(np.int64), 0, CALIBRATION_BINS - 1)
+        flat = bins.ravel()
+        acc.add("cal_n", np.bincount(flat, minlength=CALIBRATION_BINS))
+        acc.add("cal_p", np.bincount(flat, weights=pv.ravel(), minlength=CALIBRATION_BINS))
+        acc.add("cal_y", np.bincount(flat, weights=yv.ravel(), minlength=CALIBRATION_BINS))
+        if k >= 2:
+            if not opts.from_logits:
+                sums = x[valid].sum(axis=1)
+                acc.add("rows_sum_1", np.count_nonzero(np.abs(sums - 1) <= ROW_SUM_TOL))
+            one_hot = ((yv == 0) | (yv == 1)).all(axis=1) & (yv.sum(axis=1) == 1)
+            acc.add("rows_one_hot", np.count_nonzero(one_hot))
+
+    p_true = _true_class_probability(y, prob)
+    if not all_valid:
+        p_true[~valid] = np.nan
+    reported = wl if opts.per_sample_weighted else loss
+    if not all_valid:
+        reported = np.where(valid, reported, np.nan)
+    acc.worst.offer(
+        np.arange(start, start + n), np.where(valid, loss, np.nan), y_in, x_in, p_true
+    )
+    return ScoredChunk(chunk, reported, p_true, weight, row_flags)
+
+
+def _true_class_probability(y: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """Probability given to the true class; for several outputs, their geometric mean."""
+    with np.errstate(all="ignore"):
+        q = y * prob + (1 - y) * (1 - prob)
+        if q.shape[1] == 1:
+            return np.array(q[:, 0], dtype=np.float64)
+        return np.exp(np.log(q).mean(axis=1))

@@ -1,0 +1,43 @@
+"""The arrays that flow from the readers through the core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Rows ``start .. start + n - 1`` of the input.
+
+    ``labels`` is ``(n, L)`` (L = 1 for binary and sparse labels, K for one-hot or multi-label),
+    ``preds`` is ``(n, K)``, ``weights`` is ``(n,)`` or None. Float arrays; NaN marks a missing cell.
+    """
+
+    start: int
+    labels: np.ndarray
+    preds: np.ndarray
+    weights: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.preds)
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """Per-sample results of one chunk, in input order, for streaming per-sample output.
+
+    ``loss`` is what the profile's ``reduction='none'`` returns (Keras and PyTorch multiply the
+    weight in; exact and scikit-learn do not) and NaN for an excluded row; ``row_flags`` maps a
+    flag id to the rows it applies to.
+    """
+
+    chunk: Chunk
+    loss: np.ndarray
+    p_true: np.ndarray
+    weight: np.ndarray
+    row_flags: dict[str, np.ndarray]
+
+    def flags_of_row(self, i: int) -> list[str]:
+        return [fid for fid, mask in self.row_flags.items() if mask[i]]

@@ -1,0 +1,105 @@
+"""Flags: stable ids with a severity, tallied per row while streaming and merged exactly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+FIRST_ROWS = 10  # how many row numbers a flag keeps
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 0, "warning": 1, "info": 2}[self.value]
+
+
+# The catalogue: id -> (severity, one-line title). Ids are part of the JSON contract.
+CATALOGUE: dict[str, tuple[Severity, str]] = {
+    # errors
+    "non_finite": (Severity.ERROR, "NaN or infinite values in labels, predictions or weights"),
+    "pred_out_of_range": (Severity.ERROR, "predictions outside [0, 1]"),
+    "label_out_of_range": (Severity.ERROR, "labels outside [0, 1]"),
+    "sparse_label_out_of_range": (Severity.ERROR, "integer labels outside [0, K)"),
+    "sparse_label_not_integer": (Severity.ERROR, "sparse labels that are not integers"),
+    "constant_predictions": (Severity.ERROR, "every prediction is the same value"),
+    "categorical_single_column": (Severity.ERROR, "categorical loss on a single column"),
+    "weights_sum_zero": (Severity.ERROR, "the weights sum to zero"),
+    # warnings
+    "mean_above_1": (Severity.WARNING, "mean loss above 1"),
+    "saturated_predictions": (Severity.WARNING, "predictions exactly 0 or 1"),
+    "pred_roundoff": (Severity.WARNING, "predictions a round-off outside [0, 1]"),
+    "rows_not_sum_1": (Severity.WARNING, "probability rows that do not sum to 1"),
+    "rows_sum_to_1": (Severity.WARNING, "prediction rows sum to 1 but are scored with BCE"),
+    "one_hot_labels_bce": (Severity.WARNING, "one-hot labels scored with BCE"),
+    "labels_one_indexed": (Severity.WARNING, "labels look 1-indexed"),
+    "labels_pm1": (Severity.WARNING, "labels coded -1/+1"),
+    "logits_flag_on_probabilities": (Severity.WARNING, "--from-logits on values all in [0, 1]"),
+    "double_sigmoid": (Severity.WARNING, "predictions look like a sigmoid applied twice"),
+    "double_softmax": (Severity.WARNING, "predictions look like a softmax applied twice"),
+    "ne_above_1": (Severity.WARNING, "no better than predicting the base rate"),
+    "inverted_predictions": (Severity.WARNING, "predictions look inverted"),
+    "columns_misordered": (Severity.WARNING, "prediction columns look mis-ordered"),
+    "negative_weights": (Severity.WARNING, "negative weights"),
+    # info
+    "loss_above_1": (Severity.INFO, "samples with loss above 1"),
+    "soft_labels": (Severity.INFO, "soft labels"),
+    "class_imbalance": (Severity.INFO, "imbalanced classes"),
+    "single_class": (Severity.INFO, "a single class in the labels"),
+    "missing_classes": (Severity.INFO, "classes never present in the labels"),
+    "clipped_predictions": (Severity.INFO, "predictions clipped by the framework"),
+    "ignored_rows": (Severity.INFO, "rows skipped by --ignore-class"),
+}
+
+
+@dataclass(frozen=True)
+class Flag:
+    id: str
+    severity: Severity
+    count: int
+    rows: tuple[int, ...]
+    message: str
+    hint: str
+
+
+def make_flag(flag_id: str, count: int, rows: tuple[int, ...], message: str, hint: str) -> Flag:
+    severity, _ = CATALOGUE[flag_id]
+    return Flag(flag_id, severity, count, rows, message, hint)
+
+
+@dataclass
+class FlagTally:
+    """Per-flag row counts and the first row numbers, mergeable in any order."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, flag_id: str, mask: np.ndarray, start: int) -> int:
+        """Count the rows where ``mask`` is true (rows numbered from ``start``)."""
+        n = int(np.count_nonzero(mask))
+        if n:
+            self.add_rows(flag_id, n, np.flatnonzero(mask)[:FIRST_ROWS] + start)
+        return n
+
+    def add_rows(self, flag_id: str, count: int, rows: np.ndarray | list[int]) -> None:
+        self.counts[flag_id] = self.counts.get(flag_id, 0) + count
+        kept = self.rows.setdefault(flag_id, [])
+        kept.extend(int(r) for r in rows)
+        kept.sort()
+        del kept[FIRST_ROWS:]
+
+    def merge(self, other: FlagTally) -> None:
+        for flag_id, count in other.counts.items():
+            self.add_rows(flag_id, count, other.rows.get(flag_id, []))
+
+    def count(self, flag_id: str) -> int:
+        return self.counts.get(flag_id, 0)
+
+    def first_rows(self, flag_id: str) -> tuple[int, ...]:
+        return tuple(self.rows.get(flag_id, ()))
