@@ -171,6 +171,8 @@ def dataset_flags(
 
 
 ROUND = 1e-6
+# Patterns over the whole file (inverted, double sigmoid) need this many rows to mean anything.
+MIN_ROWS_FOR_PATTERNS = 10
 
 
 def _binary_flags(found: Findings, r: Report) -> None:
@@ -235,7 +237,7 @@ def _binary_flags(found: Findings, r: Report) -> None:
     p_min, p_max = acc.mins.get("p_min"), acc.maxs.get("p_max")
     if (
         not opts.from_logits
-        and n >= 10
+        and n >= MIN_ROWS_FOR_PATTERNS
         and p_min is not None
         and p_max is not None
         and float(np.min(p_min)) >= 0.5
@@ -258,7 +260,7 @@ def _binary_flags(found: Findings, r: Report) -> None:
         brier_inv = (n_el - 2 * sy + sy2 - 2 * sp + 2 * spy + sp2) / n_el
         acc_el = acc.scalar("correct") / n_el
         extras["brier_if_inverted"] = brier_inv
-        if acc_el < 0.3 and brier_inv < 0.5 * brier_el:
+        if n >= MIN_ROWS_FOR_PATTERNS and acc_el < 0.3 and brier_inv < 0.5 * brier_el:
             dataset(
                 "inverted_predictions",
                 n,

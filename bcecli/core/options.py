@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from bcecli.errors import OptionError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Task(str, Enum):
@@ -71,6 +73,8 @@ class LossOptions:
 
     def compute_dtype(self, input_dtype: np.dtype[np.floating] | None = None) -> type[np.floating]:
         """The float type the profile computes in (Keras and PyTorch default to float32)."""
+        import numpy as np  # the CLI imports this module for its enums; keep --help light
+
         if self.dtype is not None:
             return np.float32 if self.dtype == "float32" else np.float64
         if self.compat in (Compat.KERAS, Compat.KERAS_TF, Compat.KERAS2, Compat.TORCH):

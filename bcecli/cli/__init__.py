@@ -1,0 +1,101 @@
+"""The click layer: parse options, call the pipeline, render, exit with the documented code.
+
+Exit codes: 0 report produced; 1 a gate failed; 2 usage error; 3 the input cannot be scored.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from bcecli import __version__
+from bcecli.cli.bands import bands
+from bcecli.cli.explain import explain
+from bcecli.cli.score import score
+from bcecli.errors import BceError
+
+EPILOG = """\b
+Exit codes: 0 report produced; 1 a gate failed (--fail-on, --max-loss,
+--max-ne); 2 usage error; 3 the input cannot be scored.
+"""
+
+
+class BceClickError(click.ClickException):
+    """One ``Error: ...`` line on stderr with our exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class BceGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BceError as e:
+            raise BceClickError(e.line(), e.exit_code) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
+            raise
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+        except Exception as e:
+            if debug_enabled(ctx):
+                raise
+            raise BceClickError(
+                f"unexpected error, a bug in bce: {type(e).__name__}: {e}; re-run with --debug "
+                "for the traceback and report it to the bce maintainers",
+                3,
+            ) from None
+
+
+def debug_enabled(ctx: click.Context) -> bool:
+    if os.environ.get("BCE_DEBUG"):
+        return True
+    sub = ctx.invoked_subcommand
+    return bool(ctx.params.get("debug")) or (sub is not None and "--debug" in sys.argv)
+
+
+@click.group(cls=BceGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="bce")
+@click.option("--debug", is_flag=True, help="Show the traceback of unexpected errors.")
+def cli(debug: bool) -> None:
+    """A loss doctor for classifier outputs.
+
+    Computes binary, categorical and sparse categorical cross-entropy exactly as Keras, PyTorch
+    or scikit-learn would, explains whether the number is good, and flags every mistake in the
+    file that would make it lie.
+
+    \b
+    Examples:
+      bce score preds.csv                     # labels and predictions in one file
+      bce score preds.npy --labels y.npy      # two files
+      bce score preds.csv --format json | jq .mean_loss
+      bce explain 2.302585                    # what does a loss of 2.3 mean?
+      bce bands                               # how to read a mean cross-entropy
+    """
+
+
+cli.add_command(score)
+cli.add_command(explain)
+cli.add_command(bands)
+
+
+def main() -> None:
+    """Console-script entry point; a closed pipe (``| head``) ends quietly."""
+    try:
+        cli.main(prog_name="bce")
+    except BrokenPipeError:
+        _quiet_pipe()
+        sys.exit(0)
+
+
+def _quiet_pipe() -> None:
+    # Python would complain again when flushing stdout at exit; point it at /dev/null.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass

@@ -1,0 +1,27 @@
+"""``bce explain``: what one loss value, or one (label, prediction) pair, means."""
+
+from __future__ import annotations
+
+import click
+
+from bcecli.cli.options import output_options
+
+
+@click.command()
+@click.argument("loss", required=False, type=float)
+@click.option("--label", "label", metavar="Y", help="A label: 0/1, a class index, or a one-hot row.")
+@click.option("--pred", "pred", metavar="P", help="A prediction: a probability, or a row p0,p1,...")
+@click.option("--from-logits", is_flag=True, help="--pred is a logit (or a row of logits).")
+@output_options(per_sample=False)
+def explain(loss: float | None, **kw: object) -> None:
+    """Explain a loss value, or the loss of one label and prediction under every framework.
+
+    \b
+    Examples:
+      bce explain 2.302585               # the true class got probability 0.1
+      bce explain --label 0 --pred 1.0   # exact inf, Keras 15.94, PyTorch 100, sklearn 36.04
+      bce explain --label 2 --pred 0.1,0.2,0.7
+    """
+    from bcecli.cli.output import run_explain_command
+
+    run_explain_command(loss, kw)

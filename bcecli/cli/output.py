@@ -1,0 +1,187 @@
+"""What the commands print: the one place that maps --format to a renderer, writes data to
+stdout and notes to stderr, and turns gate failures into exit code 1."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from bcecli.errors import OptionError
+
+
+def resolve_format(fmt: str) -> str:
+    """``auto`` is the table on a terminal and TSV when piped (decided by isatty, not colour)."""
+    if fmt != "auto":
+        return fmt
+    return "table" if sys.stdout.isatty() else "tsv"
+
+
+def _note(text: str, quiet: bool) -> None:
+    if not quiet:
+        click.echo(text, err=True)
+
+
+def _print_renderables(parts: list[Any], color: bool | None) -> None:
+    from bcecli.render.terminal import make_console
+
+    console = make_console(click.get_text_stream("stdout"), color=color)
+    for part in parts:
+        console.print(part)
+
+
+def run_score_command(preds: str, kw: dict[str, Any]) -> None:
+    from bcecli.core.options import Compat, LossOptions, Reduction, Task
+    from bcecli.gates import Gates, failures
+    from bcecli.pipeline import ScoreRequest, run_score
+    from bcecli.readers import CHUNK_ROWS, ColumnRequest
+    from bcecli.readers.columns import split_list
+
+    fmt = kw["fmt"]
+    quiet = bool(kw["quiet"])
+    per_sample = bool(kw["per_sample"])
+    reduction = Reduction(kw["reduction"])
+    if per_sample and kw["raw"]:
+        raise OptionError("--per-sample and --raw do not go together", "choose one")
+    if per_sample:
+        ps_fmt = {"auto": "tsv", "table": "tsv", "json": "jsonl"}.get(fmt, fmt)
+    else:
+        ps_fmt = None
+    loss = LossOptions(
+        task=Task.AUTO,
+        compat=Compat(kw["compat"]),
+        from_logits=bool(kw["from_logits"]),
+        label_smoothing=float(kw["label_smoothing"]),
+        pos_weight=kw["pos_weight"],
+        class_weight=kw["class_weight"],
+        ignore_class=kw["ignore_class"],
+        dtype=kw["dtype"],
+    )
+    request = ScoreRequest(
+        preds=preds,
+        labels=kw["labels"],
+        columns=ColumnRequest(
+            label_cols=split_list(kw["label_col"]),
+            pred_cols=split_list(kw["pred_col"]),
+            sample_weight=kw["sample_weight"],
+        ),
+        task=Task(kw["task"]),
+        loss=loss,
+        reduction=reduction,
+        per_sample_format=ps_fmt,
+        chunk_rows=kw["chunk_rows"] or CHUNK_ROWS,
+    )
+    out = click.get_binary_stream("stdout")
+    outcome = run_score(request, per_sample_out=out if per_sample else None)
+    report = outcome.report
+    gates = Gates(kw["fail_on"], kw["max_loss"], kw["max_ne"], tuple(kw["ignore"]))
+    reasons = failures(report, gates)
+
+    if kw["raw"]:
+        _emit_raw(report, reduction.value, outcome.losses)
+        _flag_notes(report, quiet)
+    elif per_sample:
+        _note(_one_line_summary(report), quiet)
+        _flag_notes(report, quiet)
+    else:
+        _emit_report(report, resolve_format(fmt), reduction.value, outcome.losses, kw["color"],
+                     quiet)
+    if reasons:
+        click.echo("Failed: " + "; ".join(reasons), err=True)
+        raise click.exceptions.Exit(1)
+
+
+def _emit_raw(report: Any, reduction: str, losses: list[float] | None) -> None:
+    from bcecli.render.machine import number, raw
+
+    if losses is not None:
+        lines = []
+        for v in losses:
+            n = number(v)
+            lines.append(n if isinstance(n, str) else repr(n))
+        click.echo("\n".join(lines))
+        return
+    click.echo(raw(report, reduction))
+
+
+def _emit_report(
+    report: Any,
+    fmt: str,
+    reduction: str,
+    losses: list[float] | None,
+    color: bool | None,
+    quiet: bool,
+) -> None:
+    from bcecli.render import machine
+
+    if fmt == "table":
+        from bcecli.render.table import render_report
+
+        _print_renderables(render_report(report), color)
+        return
+    data = machine.summary(report, reduction=reduction, losses=losses)
+    if fmt in ("json", "jsonl"):
+        click.echo(machine.to_json(data, compact=fmt == "jsonl"))
+    else:
+        click.echo(machine.to_delimited(data, "\t" if fmt == "tsv" else ","), nl=False)
+    _flag_notes(report, quiet)
+
+
+def _one_line_summary(report: Any) -> str:
+    from bcecli.render.table import fmt_loss, fmt_num
+
+    return (
+        f"bce: {report.task.value}, {report.n:,} rows scored"
+        + (f" ({report.n_excluded:,} excluded)" if report.n_excluded else "")
+        + f", mean loss {fmt_loss(report.mean_loss)} ({report.band}), NE {fmt_num(report.ne, 3)}"
+    )
+
+
+def _flag_notes(report: Any, quiet: bool) -> None:
+    """Errors and warnings on stderr for a human watching a piped run."""
+    for f in report.flags:
+        if f.severity.value in ("error", "warning"):
+            _note(f"{f.severity.value}: {f.id}: {f.message}; {f.hint}", quiet)
+
+
+def emit_bands(fmt: str, color: bool | None) -> None:
+    from bcecli.render.bands import bands_data, bands_renderables, bands_rows
+
+    fmt = resolve_format(fmt)
+    if fmt == "table":
+        _print_renderables(bands_renderables(), color)
+    elif fmt in ("json", "jsonl"):
+        import json
+
+        click.echo(json.dumps(bands_data(), indent=None if fmt == "jsonl" else 2))
+    else:
+        sep = "\t" if fmt == "tsv" else ","
+        for row in bands_rows():
+            click.echo(sep.join(row))
+
+
+def run_explain_command(loss: float | None, kw: dict[str, Any]) -> None:
+    from bcecli.core.explain import explain_loss, explain_pair
+    from bcecli.render.explain import explain_data, explain_renderables, explain_rows
+
+    label, pred = kw["label"], kw["pred"]
+    if loss is None and (label is None or pred is None):
+        raise click.UsageError("give a LOSS value, or both --label and --pred")
+    if loss is not None and (label is not None or pred is not None):
+        raise click.UsageError("give either a LOSS value or --label/--pred, not both")
+    result = (
+        explain_loss(loss) if loss is not None
+        else explain_pair(label, pred, from_logits=bool(kw["from_logits"]))
+    )
+    fmt = resolve_format(kw["fmt"])
+    if fmt == "table":
+        _print_renderables(explain_renderables(result), kw["color"])
+    elif fmt in ("json", "jsonl"):
+        import json
+
+        click.echo(json.dumps(explain_data(result), indent=None if fmt == "jsonl" else 2))
+    else:
+        sep = "\t" if fmt == "tsv" else ","
+        for row in explain_rows(result):
+            click.echo(sep.join(row))

@@ -1,0 +1,39 @@
+"""``bce score``: the main job."""
+
+from __future__ import annotations
+
+import click
+
+from bcecli.cli.options import gate_options, input_options, output_options, semantics_options
+
+
+@click.command()
+@click.argument("preds", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@input_options
+@semantics_options
+@gate_options
+@output_options(per_sample=True)
+@click.option("--per-sample", is_flag=True,
+              help="Stream one record per input row (row, labels, predictions, p_true, loss, "
+              "flags) instead of the summary; the summary goes to stderr.")
+@click.option("--raw", is_flag=True, help="Print only the reduced loss, as a bare number.")
+@click.option("--chunk-rows", type=click.IntRange(1), default=None, hidden=True)
+def score(preds: str, **kw: object) -> None:
+    """Score PREDS: cross-entropy, how good it is, and what is wrong with the file.
+
+    PREDS is a CSV, TSV, gzip'd CSV, NPY, NPZ or Parquet file ('-' reads CSV from stdin).
+    Columns are found by name (y_true/label/target..., y_pred/prob/score... or families such as
+    prob_0..prob_9); the report says which it used.
+
+    \b
+    Examples:
+      bce score preds.csv
+      bce score preds.npy --labels labels.npy --from-logits
+      bce score preds.csv --compat keras          # the number Keras would print
+      bce score preds.csv --format json | jq .ne
+      bce score preds.csv --per-sample --format csv > losses.csv
+      bce score preds.csv --max-loss 0.3 && echo "good enough"
+    """
+    from bcecli.cli.output import run_score_command
+
+    run_score_command(preds, kw)

@@ -1,0 +1,170 @@
+"""Which columns hold the labels, the predictions and the weights, found by name.
+
+Pure functions over column names, shared by every tabular format. The rules, in order:
+explicit ``--label-col`` / ``--pred-col``; one column with a known name (``y_true``, ``label``,
+``target`` ... / ``y_pred``, ``prob``, ``score`` ...); a family of columns sharing a known prefix
+and an index or class suffix (``prob_0 .. prob_9``, ordered by the number); the one column left.
+Anything else is ambiguous and says which flag settles it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bcecli.errors import InputError, OptionError
+
+LABEL_NAMES = (
+    "y_true", "label", "labels", "target", "targets", "y", "truth", "ground_truth", "gt",
+    "true", "true_label", "actual", "class", "y_test", "outcome",
+)  # fmt: skip
+PRED_NAMES = (
+    "y_pred", "pred", "preds", "prediction", "predictions", "prob", "probs", "proba",
+    "probability", "probabilities", "y_prob", "y_proba", "y_score", "score", "scores", "p",
+    "p_hat", "yhat", "y_hat", "output", "outputs", "logit", "logits",
+)  # fmt: skip
+WEIGHT_NAMES = ("sample_weight", "sample_weights", "weight", "weights")
+ID_NAMES = ("id", "index", "idx", "row", "row_id", "sample", "sample_id", "unnamed_0", "")
+
+_FAMILY = re.compile(r"^(?P<prefix>[a-z_]*?)[_\-. ]?(?P<suffix>\d+|[a-z][a-z0-9]*)$")
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[\s\-.:]+", "_", name.strip().lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Resolved columns of one table, with the reason shown in the report."""
+
+    labels: tuple[str, ...]
+    preds: tuple[str, ...]
+    how: str
+    suffixes: tuple[str, ...] = ()  # class names taken from a prediction family's suffixes
+
+
+def _exact(columns: list[str], names: tuple[str, ...]) -> list[str]:
+    norm = {c: normalize(c) for c in columns}
+    for name in names:
+        hits = [c for c in columns if norm[c] == name]
+        if hits:
+            return hits
+    return []
+
+
+def _family(columns: list[str], prefixes: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Columns named ``<prefix><sep><suffix>`` for the first prefix that has two or more."""
+    for prefix in prefixes:
+        found: list[tuple[str, str]] = []
+        for c in columns:
+            n = normalize(c)
+            if not n.startswith(prefix) or n == prefix:
+                continue
+            rest = n[len(prefix) :].lstrip("_")
+            if rest and re.fullmatch(r"\d+|[a-z0-9][a-z0-9_]*", rest):
+                found.append((c, rest))
+        if len(found) >= 2:
+            if all(s.isdigit() for _, s in found):
+                found.sort(key=lambda t: int(t[1]))
+            return [c for c, _ in found], [s for _, s in found]
+    return [], []
+
+
+def split_list(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    return names or None
+
+
+def _check_exist(wanted: tuple[str, ...], columns: list[str], flag: str, source: str) -> None:
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise OptionError(
+            f"{flag}: no column {', '.join(repr(m) for m in missing)} in {source} "
+            f"(columns: {', '.join(columns) or 'none'})",
+            "name an existing column",
+        )
+
+
+def select_columns(
+    columns: list[str],
+    *,
+    want_labels: bool,
+    want_preds: bool,
+    label_cols: tuple[str, ...] | None,
+    pred_cols: tuple[str, ...] | None,
+    exclude: tuple[str, ...],
+    source: str,
+) -> Selection:
+    """Pick label and prediction columns among ``columns`` (names as in the file)."""
+    pool = [c for c in columns if c not in exclude]
+    reasons: list[str] = []
+    labels: list[str] = []
+    preds: list[str] = []
+    suffixes: list[str] = []
+    if want_labels and label_cols:
+        _check_exist(label_cols, columns, "--label-col", source)
+        labels = list(label_cols)
+        reasons.append("labels from --label-col")
+    if want_preds and pred_cols:
+        _check_exist(pred_cols, columns, "--pred-col", source)
+        preds = list(pred_cols)
+        reasons.append("predictions from --pred-col")
+    if want_labels and not labels:
+        labels = _exact([c for c in pool if c not in preds], LABEL_NAMES)
+        if len(labels) > 1:
+            raise InputError(
+                f"several columns could hold the labels: {', '.join(labels)}",
+                "pick one with --label-col",
+                source=source,
+            )
+        if labels:
+            reasons.append(f"labels by name ({labels[0]})")
+        else:
+            labels, _ = _family([c for c in pool if c not in preds], LABEL_NAMES)
+            if labels:
+                reasons.append(f"labels by name ({labels[0]} .. {labels[-1]})")
+    if want_preds and not preds:
+        rest = [c for c in pool if c not in labels]
+        preds = _exact(rest, PRED_NAMES)
+        if len(preds) > 1:
+            raise InputError(
+                f"several columns could hold the predictions: {', '.join(preds)}",
+                "pick them with --pred-col (a comma-separated list for several outputs)",
+                source=source,
+            )
+        if preds:
+            reasons.append(f"predictions by name ({preds[0]})")
+        else:
+            preds, suffixes = _family(rest, PRED_NAMES)
+            if preds:
+                reasons.append(f"predictions by name ({preds[0]} .. {preds[-1]})")
+    # One side found by name and exactly one candidate column left: that is the other side.
+    leftovers = [
+        c for c in pool if c not in labels and c not in preds and normalize(c) not in ID_NAMES
+        and normalize(c) not in WEIGHT_NAMES
+    ]
+    if want_preds and not preds and (labels or not want_labels) and len(leftovers) == 1:
+        preds = leftovers
+        reasons.append(f"predictions: the remaining column ({preds[0]})")
+    elif want_labels and not labels and (preds or not want_preds) and len(leftovers) == 1:
+        labels = leftovers
+        reasons.append(f"labels: the remaining column ({labels[0]})")
+    elif want_preds and not preds and not want_labels and len(leftovers) > 1:
+        preds = leftovers  # a predictions-only file: every column is an output
+        reasons.append(f"predictions: all {len(preds)} columns")
+    elif want_labels and not labels and not want_preds and len(leftovers) > 1:
+        labels = leftovers
+        reasons.append(f"labels: all {len(labels)} columns")
+    if want_labels and not labels or want_preds and not preds:
+        what = "labels" if want_labels and not labels else "predictions"
+        flag = "--label-col" if what == "labels" else "--pred-col"
+        raise InputError(
+            f"cannot tell which column holds the {what} (columns: "
+            f"{', '.join(columns) or 'none'})",
+            f"name it with {flag}, or use a known name such as "
+            + ("y_true or label" if what == "labels" else "y_pred or prob"),
+            source=source,
+        )
+    return Selection(tuple(labels), tuple(preds), "; ".join(reasons), tuple(suffixes))

@@ -1,0 +1,1 @@
+"""Renderers: a report in, text or rich renderables out. Only the CLI edge prints."""

@@ -1,0 +1,242 @@
+"""The human report: rich renderables built from a Report (printing is the caller's job)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from bcecli.core.bands import ne_meaning
+from bcecli.core.flags import Severity
+from bcecli.core.report import Report
+from bcecli.render.terminal import safe_text
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.table import Table
+
+SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+BAND_STYLE = {
+    "perfect": "bold green", "great": "green", "on_track": "green", "fine": "green",
+    "borderline": "yellow", "not_great": "yellow", "terrible": "red", "broken": "bold red",
+}  # fmt: skip
+BAR = "█"
+
+
+def fmt_loss(v: float) -> str:
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if v == 0:
+        return "0"
+    if abs(v) >= 1e-3:
+        return f"{v:.6f}"
+    return f"{v:.3e}"
+
+
+def fmt_num(v: float | None, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if v != 0 and (abs(v) < 10**-digits or abs(v) >= 1e6):
+        return f"{v:.{digits - 1}e}"
+    return f"{v:.{digits}f}"
+
+
+def fmt_pct(v: float) -> str:
+    return "nan" if math.isnan(v) else f"{v:.1%}"
+
+
+def _table(title: str | None = None, **kwargs: object) -> Table:
+    from rich import box
+    from rich.table import Table
+
+    return Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", **kwargs)  # type: ignore[arg-type]
+
+
+def header(report: Report) -> Table:
+    r, c = report, report.context
+    t = _table(show_header=False, padding=(0, 1))
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("input", safe_text(", ".join(c.sources) or "-"))
+    t.add_row("task", safe_text(f"{r.task.value} ({r.task_reason})"))
+    labels = ", ".join(c.label_columns)
+    preds = ", ".join(c.pred_columns) if len(c.pred_columns) <= 6 else (
+        f"{c.pred_columns[0]} .. {c.pred_columns[-1]} ({len(c.pred_columns)} columns)")
+    t.add_row("columns", safe_text(f"labels {labels}; predictions {preds}"
+                                   + (f"; weights {c.weight_column}" if c.weight_column else "")))
+    t.add_row("profile", f"{r.compat.value}: {r.framework}, {r.dtype}")
+    rows = f"{r.n:,} scored"
+    if r.n_excluded:
+        rows += f", {r.n_excluded:,} excluded (see flags)"
+    t.add_row("rows", rows)
+    return t
+
+
+def loss_table(report: Report) -> Table:
+    from rich.text import Text
+
+    r = report
+    t = _table("Loss", show_header=False, padding=(0, 1))
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    t.add_column(style="dim")
+    t.add_row("mean", Text(fmt_loss(r.mean_loss), style="bold"), _mean_note(r))
+    if r.mean_metric is not None:
+        t.add_row("weighted mean", fmt_loss(r.mean_metric), "what Keras' metric shows")
+    t.add_row("sum", fmt_loss(r.sum_loss), "")
+    t.add_row("median", fmt_loss(r.median_loss),
+              "" if r.median_exact else f"approximate (within {r.quantile_error:.2%})")
+    t.add_row("max", fmt_loss(r.max_loss), "")
+    t.add_row("above 1", f"{r.n_above_1:,} ({fmt_pct(r.share_above_1)})",
+              "true-class probability below 1/e = 0.368")
+    band = Text(r.band or "-", style=BAND_STYLE.get(r.band_id or "", ""))
+    t.add_row("band", band, "rule of thumb for balanced binary tasks (bce bands)")
+    t.add_row("baseline", fmt_loss(r.baseline_loss), _baseline_note(r))
+    t.add_row("NE", fmt_num(r.ne, 3), ne_meaning(r.ne))
+    if r.entropy_floor is not None:
+        t.add_row("entropy floor", fmt_loss(r.entropy_floor), "the least a soft-label loss can be")
+    acc_note = "argmax" if r.task.is_multiclass else "threshold 0.5"
+    t.add_row("accuracy", fmt_pct(r.accuracy), acc_note)
+    t.add_row("Brier", fmt_num(r.brier), "mean squared error of the probabilities")
+    t.add_row("ECE", fmt_num(r.ece), "expected calibration error, 10 bins")
+    return t
+
+
+def _mean_note(r: Report) -> str:
+    if r.compat.value == "exact":
+        return "literal formula"
+    return f"as {r.framework} reports it"
+
+
+def _baseline_note(r: Report) -> str:
+    if r.task.is_multiclass:
+        return "always predicting the class prior"
+    if len(r.prior) == 1:
+        return f"always predicting the base rate {fmt_num(r.prior[0], 3)}"
+    return "always predicting each output's base rate"
+
+
+def outputs_table(report: Report) -> Table | None:
+    if not report.outputs:
+        return None
+    multiclass = report.task.is_multiclass
+    t = _table("Per class" if multiclass else "Per output")
+    t.add_column("class" if multiclass else "output")
+    t.add_column("support" if multiclass else "positives", justify="right")
+    t.add_column("prior", justify="right")
+    t.add_column("mean loss", justify="right")
+    t.add_column("baseline", justify="right")
+    t.add_column("accuracy", justify="right")
+    for o in report.outputs[:50]:
+        t.add_row(safe_text(o.name), f"{o.support:,}", fmt_num(o.prior, 3), fmt_loss(o.mean_loss),
+                  fmt_loss(o.baseline), fmt_pct(o.accuracy))
+    if len(report.outputs) > 50:
+        t.caption = f"{len(report.outputs) - 50} more in --format json"
+    return t
+
+
+def worst_table(report: Report) -> Table | None:
+    if not report.worst:
+        return None
+    t = _table("Worst samples")
+    t.add_column("row", justify="right")
+    t.add_column("label", justify="right")
+    t.add_column("prediction", justify="right")
+    t.add_column("p(true)", justify="right")
+    t.add_column("loss", justify="right")
+    for w in report.worst:
+        t.add_row(str(w.row), _vec(w.labels), _vec(w.preds), fmt_num(w.p_true), fmt_loss(w.loss))
+    return t
+
+
+def _vec(values: tuple[float, ...]) -> str:
+    def one(v: float) -> str:
+        if math.isnan(v):
+            return "nan"
+        return f"{v:g}" if v == int(v) and abs(v) < 1e6 else f"{v:.4g}"
+
+    if len(values) <= 4:
+        return ", ".join(one(v) for v in values)
+    return ", ".join(one(v) for v in values[:3]) + f", ... ({len(values)})"
+
+
+def histogram_table(report: Report) -> Table:
+    t = _table("Per-sample loss")
+    t.add_column("loss", justify="right")
+    t.add_column("count", justify="right")
+    t.add_column("", min_width=10)
+    top = max((c for _, _, c in report.histogram), default=0) or 1
+    for lo, hi, count in report.histogram:
+        label = f"≥ {lo:g}" if math.isinf(hi) else f"{lo:g} – {hi:g}"
+        style = "red" if lo >= 1 else ""
+        t.add_row(label, f"{count:,}", safe_text(BAR * max(0, round(20 * count / top)), style))
+    return t
+
+
+def calibration_table(report: Report) -> Table | None:
+    if not report.calibration:
+        return None
+    title = "Calibration (top class)" if report.task.is_multiclass else "Calibration"
+    t = _table(title)
+    t.add_column("predicted", justify="right")
+    t.add_column("n", justify="right")
+    t.add_column("mean p", justify="right")
+    t.add_column("observed", justify="right")
+    t.add_column("", min_width=10)
+    for b in report.calibration:
+        gap = b.frac_pos - b.mean_pred
+        bar = _gap_bar(gap)
+        t.add_row(f"{b.lo:.1f} – {b.hi:.1f}", f"{b.count:,}", fmt_num(b.mean_pred, 3),
+                  fmt_num(b.frac_pos, 3), bar)
+    return t
+
+
+def _gap_bar(gap: float) -> str:
+    if math.isnan(gap):
+        return ""
+    n = min(10, round(abs(gap) * 20))
+    return ("+" if gap > 0 else "-") * n
+
+
+def flags_table(report: Report) -> Table | None:
+    if not report.flags:
+        return None
+    from rich.text import Text
+
+    t = _table("Flags")
+    t.add_column("", no_wrap=True)
+    t.add_column("flag", no_wrap=True)
+    t.add_column("rows", justify="right")
+    t.add_column("what was found / what to do", ratio=1)
+    for f in report.flags:
+        body = Text()
+        body.append_text(safe_text(f.message))
+        body.append("\n")
+        body.append_text(safe_text("→ " + f.hint, "dim"))
+        t.add_row(Text(f.severity.value, style=SEVERITY_STYLE[f.severity]), f.id,
+                  f"{f.count:,}", body)
+    return t
+
+
+def render_report(report: Report) -> list[RenderableType]:
+    """Everything, in reading order."""
+    from rich.columns import Columns
+
+    parts: list[RenderableType] = [header(report), loss_table(report)]
+    for extra in (outputs_table(report), worst_table(report)):
+        if extra is not None:
+            parts.append(extra)
+    cal = calibration_table(report)
+    hist = histogram_table(report)
+    parts.append(Columns([hist, cal]) if cal is not None else hist)
+    flags = flags_table(report)
+    if flags is not None:
+        parts.append(flags)
+    for note in report.notes:
+        parts.append(safe_text("note: " + note, "dim"))
+    return parts

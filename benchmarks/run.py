@@ -1,0 +1,684 @@
+#!/usr/bin/env python3
+"""Benchmark harness for ``bce``: same-round ratios against anchor processes.
+
+Every command runs as a fresh subprocess.  Within a scenario the commands are interleaved in
+rounds (round 1: bce, anchor A, anchor B; round 2: bce, anchor A, anchor B; ...), and each
+comparison is the median over rounds of ``bce time / anchor time`` *in the same round*, so a
+noisy, shared machine slows both sides of a ratio alike.  Wall time is measured around
+``Popen`` + ``os.wait4``; peak RSS is the child's ``ru_maxrss`` from ``wait4``.
+
+Examples::
+
+    python benchmarks/run.py                       # every scenario whose data exists, 5 rounds
+    python benchmarks/run.py --only csv10m,small --rounds 3
+    python benchmarks/run.py --markdown > results.md
+    python benchmarks/run.py --list                # scenarios and their command lines
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ANCHORS = HERE / "anchors"
+MAKE_DATA = "python benchmarks/make_data.py"
+
+BCE_OK_CODES = (0, 1)  # 1 = a quality gate tripped: the run and its report are complete
+MEAN_RTOL = 1e-9
+RSS_50M_MAX_MB = 400.0
+RSS_GROWTH_MAX = 1.2  # peak RSS at 50M rows / peak RSS at 10M rows
+
+PASS, FAIL, INFO, SKIP, FAILED = "PASS", "FAIL", "-", "SKIPPED", "FAILED"
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class Command:
+    key: str  # short name used in the tables
+    argv: tuple[str, ...]
+    is_bce: bool = False
+    prints_mean: bool = False  # the last line of stdout is repr(mean loss)
+
+    def shell(self) -> str:
+        return shlex.join(self.argv)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    anchor: str  # key of the anchor command
+    max_ratio: float | None  # target: bce time / anchor time <= max_ratio (None: report only)
+    target_text: str = ""
+
+
+@dataclass
+class Scenario:
+    name: str
+    what: str
+    inputs: tuple[str, ...]  # paths relative to the data directory
+    make_flags: str  # make_data.py flags that create the inputs
+    commands: list[Command]
+    comparisons: list[Comparison] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    mean_check: bool = False
+    rss_target_mb: float | None = None
+    throughput: bool = False
+
+
+@dataclass
+class Sample:
+    wall: float  # seconds
+    rss_mb: float  # MiB
+    code: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class CommandResult:
+    command: Command
+    samples: dict[int, Sample] = field(default_factory=dict)  # round -> sample
+    failure: str | None = None
+
+    def walls(self) -> list[float]:
+        return [s.wall for s in self.samples.values()]
+
+    def median_wall(self) -> float:
+        return statistics.median(self.walls()) if self.samples else math.nan
+
+    def median_rss(self) -> float:
+        return (
+            statistics.median(s.rss_mb for s in self.samples.values()) if self.samples else math.nan
+        )
+
+
+@dataclass
+class Check:
+    scenario: str
+    name: str
+    value: str
+    target: str
+    result: str
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    results: dict[str, CommandResult]
+    checks: list[Check]
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def py_c(python: str, code: str) -> tuple[str, ...]:
+    return (python, "-c", code)
+
+
+def build_scenarios(data: Path, bce: str, python: str, have_sklearn: bool) -> list[Scenario]:
+    def f(name: str) -> str:
+        return str(data / name)
+
+    def arrow_parse(name: str) -> Command:
+        code = f"import pyarrow.csv as c; c.read_csv({f(name)!r})"
+        return Command("pyarrow-parse", py_c(python, code))
+
+    def bce_cmd(*args: str) -> Command:
+        return Command("bce", (bce, *args), is_bce=True)
+
+    csv10 = "binary_10M_17d.csv"
+    csv10_anchors = [
+        arrow_parse(csv10),
+        Command(
+            "pandas+numpy",
+            (python, str(ANCHORS / "pandas_numpy_bce.py"), f(csv10)),
+            prints_mean=True,
+        ),
+    ]
+    csv10_cmp = [
+        Comparison("pyarrow-parse", 1.5, "<= 1.5x"),
+        Comparison("pandas+numpy", 0.7, "<= 0.7x"),
+        Comparison("pandas+sklearn", 0.25, "<= 0.25x (4x faster)"),
+    ]
+    csv10_notes = []
+    if have_sklearn:
+        csv10_anchors.append(
+            Command(
+                "pandas+sklearn",
+                (python, str(ANCHORS / "pandas_sklearn.py"), f(csv10)),
+                prints_mean=True,
+            )
+        )
+    else:
+        csv10_notes.append(
+            "pandas+sklearn anchor skipped: scikit-learn is not installed for "
+            f"{python} (pip install scikit-learn to include it)"
+        )
+
+    csv50 = "binary_50M_17d.csv"
+    csv6 = "binary_10M_6d.csv"
+    multi = "multiclass_5M.csv"
+    npy_preds, npy_labels = "binary_10M_preds.npy", "binary_10M_labels.npy"
+    parquet = "binary_10M.parquet"
+    small = "binary_1k.csv"
+
+    return [
+        Scenario(
+            "csv10m",
+            "binary CSV, 10M rows, 17 significant digits",
+            (csv10,),
+            "--sizes 10M --kinds csv",
+            [bce_cmd("score", f(csv10), "--format", "json"), *csv10_anchors],
+            csv10_cmp,
+            notes=csv10_notes,
+            mean_check=True,
+        ),
+        Scenario(
+            "csv50m",
+            "binary CSV, 50M rows, 17 significant digits (peak RSS must stay flat)",
+            (csv50,),
+            "--sizes 50M --kinds csv",
+            [bce_cmd("score", f(csv50), "--format", "json"), arrow_parse(csv50)],
+            [Comparison("pyarrow-parse", 1.3, "<= 1.3x")],
+            rss_target_mb=RSS_50M_MAX_MB,
+        ),
+        Scenario(
+            "multiclass5m",
+            "10-class CSV, 5M rows, %.8g probabilities",
+            (multi,),
+            "--kinds multiclass",
+            [bce_cmd("score", f(multi), "--format", "json"), arrow_parse(multi)],
+            [Comparison("pyarrow-parse", 1.5, "<= 1.5x")],
+        ),
+        Scenario(
+            "npy10m",
+            "NPY pair (float64 labels + predictions), 10M rows",
+            (npy_preds, npy_labels),
+            "--kinds npy",
+            [
+                bce_cmd("score", f(npy_preds), "--labels", f(npy_labels), "--format", "json"),
+                Command("import-numpy", py_c(python, "import numpy")),
+            ],
+            [Comparison("import-numpy", 2.0, "<= 2x")],
+            throughput=True,
+        ),
+        Scenario(
+            "parquet10m",
+            "Parquet (y_true, y_pred float64), 10M rows in 1M-row groups",
+            (parquet,),
+            "--kinds parquet",
+            [
+                bce_cmd("score", f(parquet), "--format", "json"),
+                Command(
+                    "parquet-read",
+                    py_c(python, f"import pyarrow.parquet as pq; pq.read_table({f(parquet)!r})"),
+                ),
+            ],
+            [Comparison("parquet-read", None, "report only")],
+        ),
+        Scenario(
+            "help",
+            "start-up: bce --help",
+            (),
+            "",
+            [
+                bce_cmd("--help"),
+                Command("import-cli-deps", py_c(python, "import click, rich.console, rich.table")),
+            ],
+            [Comparison("import-cli-deps", 1.3, "<= 1.3x")],
+        ),
+        Scenario(
+            "small",
+            "start-up: scoring a 1,000-row CSV",
+            (small,),
+            "--kinds small",
+            [
+                bce_cmd("score", f(small), "--format", "json"),
+                Command("import-stack", py_c(python, "import numpy, pandas, rich, click")),
+            ],
+            [Comparison("import-stack", 1.3, "<= 1.3x")],
+        ),
+        Scenario(
+            "csv10m_6d",
+            "binary CSV, 10M rows, 6 significant digits",
+            (csv6,),
+            "--sizes 10M --kinds csv",
+            [bce_cmd("score", f(csv6), "--format", "json"), arrow_parse(csv6)],
+            [Comparison("pyarrow-parse", None, "report only")],
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else "(no output)"
+
+
+def run_once(argv: Sequence[str], timeout: float) -> Sample:
+    """Run one child; wall time around Popen..wait4, peak RSS from the child's rusage."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        except OSError as exc:
+            return Sample(math.nan, math.nan, 127, "", f"cannot start {argv[0]}: {exc}")
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        reaped = False
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+            reaped = True
+        finally:
+            timer.cancel()
+            if not reaped:  # interrupted (Ctrl-C): do not leave the child behind
+                proc.kill()
+                proc.wait()
+        wall = time.perf_counter() - t0
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", "replace")
+        stderr = err.read().decode("utf-8", "replace")
+    if timed_out.is_set():
+        stderr += f"\ntimed out after {timeout:g} s"
+    return Sample(wall, usage.ru_maxrss / 1024.0, code, stdout, stderr)
+
+
+def failure_of(cmd: Command, sample: Sample) -> str | None:
+    ok = sample.code in BCE_OK_CODES if cmd.is_bce else sample.code == 0
+    if ok:
+        return None
+    how = f"killed by signal {-sample.code}" if sample.code < 0 else f"exit {sample.code}"
+    return f"{how}: {_last_line(sample.stderr)}"
+
+
+def prime_cache(paths: Iterable[Path]) -> None:
+    """Read the inputs once so that round 1 does not pay for the disk alone."""
+    files: list[Path] = []
+    for p in paths:
+        files.extend(sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p])
+    for path in files:
+        with open(path, "rb", buffering=0) as fh:
+            while fh.read(1 << 23):
+                pass
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run_scenario(
+    sc: Scenario, data: Path, rounds: int, warmup: int, timeout: float
+) -> ScenarioResult:
+    results = {c.key: CommandResult(c) for c in sc.commands}
+    log(f"\n== {sc.name}: {sc.what}")
+    for c in sc.commands:
+        log(f"   {c.key:16s} {c.shell()}")
+    for note in sc.notes:
+        log(f"   note: {note}")
+    prime_cache(data / name for name in sc.inputs)
+
+    for r in range(-warmup, rounds):
+        label = f"warm-up {r + warmup + 1}/{warmup}" if r < 0 else f"round {r + 1}/{rounds}"
+        parts = []
+        for c in sc.commands:
+            res = results[c.key]
+            if res.failure is not None:
+                continue
+            sample = run_once(c.argv, timeout)
+            res.failure = failure_of(c, sample)
+            if res.failure is not None:
+                parts.append(f"{c.key} FAILED ({res.failure})")
+                continue
+            if r >= 0:
+                res.samples[r] = sample
+            parts.append(f"{c.key} {sample.wall:.3f}s {sample.rss_mb:.0f}MB")
+        log(f"   {label}: " + "; ".join(parts))
+    return ScenarioResult(sc, results, scenario_checks(sc, results, data))
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _verdict(ok: bool) -> str:
+    return PASS if ok else FAIL
+
+
+def find_number(obj: Any, key: str) -> float | None:
+    """Breadth-first search of a JSON document for a numeric ``key`` (top level wins)."""
+    queue: list[Any] = [obj]
+    while queue:
+        cur = queue.pop(0)
+        if isinstance(cur, dict):
+            val = cur.get(key)
+            if isinstance(val, int | float) and not isinstance(val, bool):
+                return float(val)
+            queue.extend(cur.values())
+        elif isinstance(cur, list):
+            queue.extend(cur)
+    return None
+
+
+def same_round_ratios(a: CommandResult, b: CommandResult) -> list[float]:
+    return [a.samples[r].wall / b.samples[r].wall for r in sorted(a.samples) if r in b.samples]
+
+
+def scenario_checks(sc: Scenario, results: dict[str, CommandResult], data: Path) -> list[Check]:
+    checks: list[Check] = []
+    bce = results["bce"]
+
+    def add(name: str, value: str, target: str, result: str) -> None:
+        checks.append(Check(sc.name, name, value, target, result))
+
+    for cmp in sc.comparisons:
+        name = f"bce / {cmp.anchor} (same round)"
+        anchor = results.get(cmp.anchor)
+        if anchor is None:
+            add(name, "anchor not run", cmp.target_text, SKIP)
+            continue
+        if bce.failure is not None or anchor.failure is not None:
+            who = "bce" if bce.failure is not None else cmp.anchor
+            add(name, f"{who} failed", cmp.target_text, FAILED)
+            continue
+        ratios = same_round_ratios(bce, anchor)
+        med = statistics.median(ratios)
+        value = f"{med:.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+        result = INFO if cmp.max_ratio is None else _verdict(med <= cmp.max_ratio)
+        add(name, value, cmp.target_text, result)
+
+    if sc.mean_check:
+        checks.extend(mean_checks(sc.name, results))
+
+    if sc.rss_target_mb is not None:
+        target = f"<= {sc.rss_target_mb:.0f} MB"
+        if bce.failure is not None:
+            add("bce peak RSS", "bce failed", target, FAILED)
+        else:
+            rss = bce.median_rss()
+            add("bce peak RSS", f"{rss:.0f} MB", target, _verdict(rss <= sc.rss_target_mb))
+
+    if sc.throughput:
+        if bce.failure is not None:
+            add("input throughput (end-to-end)", "bce failed", "report only", FAILED)
+        else:
+            total = sum((data / name).stat().st_size for name in sc.inputs)
+            gbps = total / bce.median_wall() / 1e9
+            value = f"{gbps:.2f} GB/s ({total / 1e6:.0f} MB / {bce.median_wall():.3f} s)"
+            add("input throughput (end-to-end)", value, "report only", INFO)
+    return checks
+
+
+def mean_checks(scenario: str, results: dict[str, CommandResult]) -> list[Check]:
+    """bce's ``mean_loss`` (JSON) against each anchor's printed mean, to MEAN_RTOL."""
+    checks: list[Check] = []
+    target = f"rel. diff <= {MEAN_RTOL:g}"
+    bce = results["bce"]
+    bce_mean: float | None = None
+    problem = "bce failed" if bce.failure is not None else ""
+    if not problem:
+        stdout = next(iter(bce.samples.values())).stdout
+        try:
+            bce_mean = find_number(json.loads(stdout), "mean_loss")
+            if bce_mean is None:
+                problem = "no mean_loss in bce's JSON"
+        except json.JSONDecodeError as exc:
+            problem = f"bce's output is not JSON ({exc.msg})"
+    for res in results.values():
+        if not res.command.prints_mean:
+            continue
+        name = f"mean_loss vs {res.command.key}"
+        if res.failure is not None:
+            checks.append(Check(scenario, name, f"{res.command.key} failed", target, FAILED))
+            continue
+        try:
+            anchor_mean = float(_last_line(next(iter(res.samples.values())).stdout))
+        except ValueError:
+            checks.append(Check(scenario, name, "anchor printed no number", target, FAILED))
+            continue
+        if bce_mean is None:
+            value = f"{problem}; anchor {anchor_mean!r}"
+            checks.append(Check(scenario, name, value, target, FAILED))
+            continue
+        scale = max(abs(bce_mean), abs(anchor_mean))
+        rel = abs(bce_mean - anchor_mean) / scale if scale else 0.0
+        value = f"{bce_mean!r} vs {anchor_mean!r} (rel. {rel:.1e})"
+        checks.append(Check(scenario, name, value, target, _verdict(rel <= MEAN_RTOL)))
+    return checks
+
+
+def cross_checks(done: dict[str, ScenarioResult]) -> list[Check]:
+    """Checks that need two scenarios of the same run."""
+    if "csv50m" not in done:
+        return []
+    name = "bce peak RSS 50M / 10M"
+    target = f"<= {RSS_GROWTH_MAX:g}"
+    if "csv10m" not in done:
+        return [Check("csv50m", name, "needs csv10m in the same run", target, SKIP)]
+    b50, b10 = done["csv50m"].results["bce"], done["csv10m"].results["bce"]
+    if b50.failure is not None or b10.failure is not None:
+        return [Check("csv50m", name, "bce failed", target, FAILED)]
+    r50, r10 = b50.median_rss(), b10.median_rss()
+    ratio = r50 / r10
+    value = f"{ratio:.2f} ({r50:.0f} MB / {r10:.0f} MB)"
+    return [Check("csv50m", name, value, target, _verdict(ratio <= RSS_GROWTH_MAX))]
+
+
+# --------------------------------------------------------------------------- output
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool) -> str:
+    if markdown:
+
+        def line(cells: Sequence[str]) -> str:
+            return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+        return "\n".join([line(headers), line(["---"] * len(headers)), *map(line, rows)])
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=True)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    out.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        out.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(out)
+
+
+def timing_rows(done: Iterable[ScenarioResult]) -> list[list[str]]:
+    rows = []
+    for sr in done:
+        for res in sr.results.values():
+            if res.failure is not None:
+                cells = ["FAILED", "", "", "", res.failure]
+            else:
+                walls = res.walls()
+                codes = sorted({s.code for s in res.samples.values()})
+                cells = [
+                    f"{res.median_wall():.3f}",
+                    f"{min(walls):.3f}-{max(walls):.3f}",
+                    f"{res.median_rss():.0f}",
+                    str(len(walls)),
+                    "exit " + ",".join(map(str, codes)),
+                ]
+            rows.append([sr.scenario.name, res.command.key, *cells])
+    return rows
+
+
+def report(
+    done: dict[str, ScenarioResult],
+    skipped: list[str],
+    checks: list[Check],
+    args: argparse.Namespace,
+    load: tuple[tuple[float, ...], tuple[float, ...]],
+) -> str:
+    md = args.markdown
+    head = (
+        f"bce benchmarks: {args.rounds} rounds (+{args.warmup} warm-up), medians; "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load avg {load[0][0]:.2f} before / {load[1][0]:.2f} after; "
+        f"{time.strftime('%Y-%m-%d %H:%M')}"
+    )
+    parts = [head, ""]
+    if done:
+        parts += [
+            "Timings" if not md else "**Timings**",
+            "",
+            render_table(
+                ["scenario", "command", "wall s", "min-max s", "peak RSS MB", "runs", "note"],
+                timing_rows(done.values()),
+                md,
+            ),
+            "",
+            "Checks" if not md else "**Checks**",
+            "",
+            render_table(
+                ["scenario", "check", "value", "target", "result"],
+                [[c.scenario, c.name, c.value, c.target, c.result] for c in checks],
+                md,
+            ),
+        ]
+    notes = [n for sr in done.values() for n in sr.scenario.notes] + skipped
+    if notes:
+        parts += ["", *(f"- {n}" if md else f"note: {n}" for n in notes)]
+    return "\n".join(parts)
+
+
+def dump_json(path: Path, done: dict[str, ScenarioResult], checks: list[Check]) -> None:
+    doc = {
+        "scenarios": {
+            name: {
+                key: {
+                    "argv": list(res.command.argv),
+                    "failure": res.failure,
+                    "samples": [
+                        {"round": r, "wall_s": s.wall, "peak_rss_mb": s.rss_mb, "exit": s.code}
+                        for r, s in sorted(res.samples.items())
+                    ],
+                }
+                for key, res in sr.results.items()
+            }
+            for name, sr in done.items()
+        },
+        "checks": [vars(c) for c in checks],
+    }
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def default_bce() -> str:
+    beside = Path(sys.executable).parent / "bce"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("bce") or str(beside)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description="Benchmark bce against anchor processes, as same-round ratios.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--rounds", type=int, default=5, help="measured rounds per scenario")
+    p.add_argument(
+        "--warmup", type=int, default=1, help="unmeasured rounds run first in each scenario"
+    )
+    p.add_argument("--only", help="comma-separated scenario names (default: all)")
+    p.add_argument("--data", type=Path, default=HERE / "data", help="data directory")
+    p.add_argument("--bce", default=default_bce(), help="the bce executable")
+    p.add_argument("--markdown", action="store_true", help="print markdown tables")
+    p.add_argument("--json", type=Path, help="also write the raw samples to this file")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds before a child is killed")
+    p.add_argument("--list", action="store_true", help="list scenarios and commands, run nothing")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when a target fails or a command fails (default: exit 0)",
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.rounds < 1 or args.warmup < 0:
+        print("error: --rounds must be >= 1 and --warmup >= 0", file=sys.stderr)
+        return 2
+    data: Path = args.data.resolve()
+    have_sklearn = importlib.util.find_spec("sklearn") is not None
+    scenarios = build_scenarios(data, args.bce, sys.executable, have_sklearn)
+    by_name = {s.name: s for s in scenarios}
+    if args.only:
+        wanted = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = [n for n in wanted if n not in by_name]
+        if unknown:
+            print(
+                f"error: unknown scenario(s) {', '.join(unknown)}; "
+                f"choose from {', '.join(by_name)}",
+                file=sys.stderr,
+            )
+            return 2
+        scenarios = [by_name[n] for n in wanted]
+
+    if args.list:
+        for sc in scenarios:
+            print(f"{sc.name}: {sc.what}")
+            for c in sc.commands:
+                print(f"    {c.key:16s} {c.shell()}")
+            for cmp in sc.comparisons:
+                print(f"    target: bce / {cmp.anchor} {cmp.target_text}")
+            for note in sc.notes:
+                print(f"    note: {note}")
+        return 0
+
+    load_before = os.getloadavg()
+    done: dict[str, ScenarioResult] = {}
+    skipped: list[str] = []
+    for sc in scenarios:
+        missing = [n for n in sc.inputs if not (data / n).exists()]
+        if missing:
+            msg = (
+                f"{sc.name} skipped: missing {', '.join(missing)} in {data}; "
+                f"create with: {MAKE_DATA} {sc.make_flags}"
+            )
+            log(f"\n== {msg}")
+            skipped.append(msg)
+            continue
+        done[sc.name] = run_scenario(sc, data, args.rounds, args.warmup, args.timeout)
+
+    checks = [c for sr in done.values() for c in sr.checks] + cross_checks(done)
+    print()
+    print(report(done, skipped, checks, args, (load_before, os.getloadavg())))
+    if args.json:
+        dump_json(args.json, done, checks)
+    bad = any(c.result in (FAIL, FAILED) for c in checks) or any(
+        r.failure is not None for sr in done.values() for r in sr.results.values()
+    )
+    return 1 if args.check and bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
