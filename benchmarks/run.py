@@ -312,8 +312,19 @@ def run_once(argv: Sequence[str], timeout: float) -> Sample:
 
 
 def failure_of(cmd: Command, sample: Sample) -> str | None:
-    ok = sample.code in BCE_OK_CODES if cmd.is_bce else sample.code == 0
-    if ok:
+    """None when the run counts, else why not.
+
+    bce's exit 1 (a quality gate tripped) counts only with a report on stdout and no Python
+    traceback on stderr: an uncaught exception also exits 1.
+    """
+    if sample.code == 0:
+        return None
+    if (
+        cmd.is_bce
+        and sample.code in BCE_OK_CODES
+        and sample.stdout.strip()
+        and "Traceback (most recent call last)" not in sample.stderr
+    ):
         return None
     how = f"killed by signal {-sample.code}" if sample.code < 0 else f"exit {sample.code}"
     return f"{how}: {_last_line(sample.stderr)}"

@@ -18,6 +18,11 @@ from bcecli.core.sketch import LossSketch
 
 WORST_K = 10
 CALIBRATION_BINS = 10
+# The headline sums. Every profile's reduction is sum(num) / sum(den): num is what the framework
+# adds up (w*l, or PyTorch's own weighted value), den is 1 per row (divide by N), w (weighted
+# mean) or the true class's weight (PyTorch with class weights). wl / w give the weighted mean
+# used for NE and Keras' metric; l is the unweighted per-sample loss.
+HEAD = ("num", "den", "wl", "w", "l")
 
 
 @dataclass
@@ -94,8 +99,8 @@ class Accumulator:
     compute_dtype: str = "float64"
     rows: int = 0
     excluded: int = 0
-    # Split-invariant headline sums: sum(w*l), sum(w), sum(l) over the scored rows.
-    head: BlockSum = field(default_factory=lambda: BlockSum(3))
+    # Split-invariant headline sums over the scored rows, in HEAD order.
+    head: BlockSum = field(default_factory=lambda: BlockSum(len(HEAD)))
     sketch: LossSketch = field(default_factory=LossSketch)
     worst: WorstK = field(default_factory=WorstK)
     flags: FlagTally = field(default_factory=FlagTally)
@@ -125,6 +130,12 @@ class Accumulator:
 
     def scalar(self, name: str) -> float:
         return float(np.sum(self.total(name)))
+
+    def add_head(self, start: int, **columns: np.ndarray) -> None:
+        self.head.add([columns[name] for name in HEAD], start)
+
+    def head_totals(self) -> dict[str, float]:
+        return dict(zip(HEAD, self.head.totals(), strict=True))
 
     def merge(self, other: Accumulator) -> None:
         if other.opts != self.opts or other.n_outputs != self.n_outputs:

@@ -134,9 +134,16 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         loss[~valid] = np.nan
         weight[~valid] = 0.0
     with np.errstate(invalid="ignore"):
-        wl = np.where(weight == 0, 0.0, weight * loss)
-    used_loss = np.where(valid, loss, 0.0)
-    acc.head.add([np.where(valid, wl, 0.0), weight, used_loss], start)
+        wl = np.where(valid & (weight != 0), weight * loss, 0.0)
+    weighted_mean = opts.compat in (Compat.EXACT, Compat.SKLEARN)
+    acc.add_head(
+        start,
+        num=wl,
+        den=weight if weighted_mean else valid.astype(np.float64),
+        wl=wl,
+        w=weight,
+        l=np.where(valid, loss, 0.0),
+    )
 
     # --- probabilities, for accuracy, calibration and the checks ---------------------------
     prob = sigmoid(x) if opts.from_logits else x

@@ -163,7 +163,3 @@ def check_options(opts: LossOptions, n_outputs: int) -> None:
             "--ignore-class applies to sparse (integer) labels only",
             "use --task sparse, or drop --ignore-class",
         )
-    if opts.ignore_class is not None and compat is Compat.SKLEARN:
-        raise _unsupported(
-            "--compat sklearn: log_loss has no ignore_class", "drop --ignore-class"
-        )

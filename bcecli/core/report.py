@@ -136,29 +136,19 @@ def binary_baseline(prior: np.ndarray, pos_weight: np.ndarray | None) -> np.ndar
 
 def headline(acc: Accumulator) -> tuple[float, float, float | None]:
     """(mean, sum, Keras metric) under the profile's reduction."""
-    s_wl, s_w, _ = acc.head.totals()
-    n = acc.rows - acc.excluded
+    h = acc.head_totals()
     opts = acc.opts
-    compat = opts.compat
-    k = acc.n_outputs
-    if compat in (Compat.EXACT, Compat.SKLEARN):
-        return _div(s_wl, s_w), s_wl, None
-    if compat is Compat.TORCH and opts.task.is_multiclass:
-        return _torch_ce_headline(acc, s_wl, s_w, n)
-    total = s_wl * k if compat is Compat.TORCH and opts.task is Task.MULTILABEL else s_wl
-    metric = _div(s_wl, s_w) if compat.is_keras and s_w != n else None
-    return _div(s_wl, n), total, metric
-
-
-def _torch_ce_headline(
-    acc: Accumulator, s_wl: float, s_w: float, n: int
-) -> tuple[float, float, float | None]:
-    # nll_loss / cross_entropy with class indices and class weights: sum(w_y * l) / sum(w_y).
-    # Probability targets, or no class weights: divided by N (sample weights are applied by
-    # hand, (l * w).mean()).
-    if acc.opts.class_weight is not None and acc.scalar("soft_target_rows") == 0:
-        return _div(s_wl, s_w), s_wl, None
-    return _div(s_wl, n), s_wl, None
+    mean = _div(h["num"], h["den"])
+    total = h["num"]
+    if opts.compat is Compat.TORCH and opts.task is Task.MULTILABEL:
+        total *= acc.n_outputs  # reduction='sum' adds up every element
+    metric = None
+    if opts.compat.is_keras:
+        # Keras' metric is the weighted mean; with ignore_class it divides by every row.
+        w_all = h["w"] + acc.flags.count("ignored_rows")
+        if w_all != h["den"]:
+            metric = _div(h["wl"], w_all)
+    return mean, total, metric
 
 
 def finalize(acc: Accumulator, context: Context) -> Report:
@@ -172,8 +162,8 @@ def finalize(acc: Accumulator, context: Context) -> Report:
             "fix or drop the rows named by --per-sample, then run again",
         )
     mean, total, metric = headline(acc)
-    s_wl, s_w, _ = acc.head.totals()
-    weighted_mean = _div(s_wl, s_w)
+    h = acc.head_totals()
+    weighted_mean = _div(h["wl"], h["w"])
     band = band_for(mean)
     k = acc.n_outputs
     w_sum = acc.scalar("w_sum")
@@ -181,7 +171,8 @@ def finalize(acc: Accumulator, context: Context) -> Report:
         prior = acc.total("class_w") / w_sum if w_sum > 0 else np.full(k, np.nan)
         with np.errstate(all="ignore"):
             baseline = float(-np.sum(np.where(prior > 0, prior * np.log(prior), 0.0)))
-        per_output_baseline = _entropy(prior)
+            # a class's baseline: what the prior predictor pays on a sample of that class
+            per_output_baseline = -np.log(prior)
     else:
         prior = acc.total("pos_w") / w_sum if w_sum > 0 else np.full(k, np.nan)
         pw = None

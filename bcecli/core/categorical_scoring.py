@@ -1,0 +1,297 @@
+"""Score one chunk of a categorical (label rows) or sparse (class index) task."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
+from bcecli.core.binary import sample_losses as binary_sample_losses
+from bcecli.core.categorical import sample_losses
+from bcecli.core.chunk import Chunk, ScoredChunk
+from bcecli.core.options import Compat, LossOptions, Task
+from bcecli.errors import FrameworkRaises
+
+ROW_SUM_TOL = 1e-4
+MAX_CONFUSION_CLASSES = 100
+FRAMEWORK_OF = {
+    Compat.EXACT: "the literal formula",
+    Compat.KERAS_TF: "Keras on TensorFlow (SparseSoftmaxCrossEntropyWithLogits)",
+    Compat.KERAS2: "Keras 2 (SparseSoftmaxCrossEntropyWithLogits)",
+    Compat.TORCH: "PyTorch (IndexError: Target is out of bounds)",
+    Compat.SKLEARN: "sklearn's log_loss (y_true contains values not in labels)",
+}
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    z = x - np.max(x, axis=1, keepdims=True)
+    with np.errstate(over="ignore", under="ignore"):
+        e = np.exp(z)
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+def _check_sparse_labels(
+    opts: LossOptions, lab: np.ndarray, usable: np.ndarray, k: int, start: int
+) -> np.ndarray:
+    """Rows whose sparse label is outside [0, K): an error where the framework raises."""
+    if not np.all(lab[usable] == np.floor(lab[usable])):
+        bad = np.flatnonzero(usable & (lab != np.floor(lab)))
+        raise FrameworkRaises(
+            f"{len(bad)} sparse label(s) are not integers, first at row {start + bad[0]}: "
+            f"{lab[bad[0]]!r}",
+            "sparse labels are class indices 0 .. K-1; for one-hot or soft labels give K label "
+            "columns (--task categorical)",
+        )
+    out = usable & ((lab < 0) | (lab >= k))
+    if out.any() and opts.compat is not Compat.KERAS:
+        first = int(np.flatnonzero(out)[0])
+        one_indexed = lab[usable].min() >= 1 and lab[usable].max() == k
+        hint = (
+            "the labels look 1-indexed: subtract 1 so they run 0 .. K-1"
+            if one_indexed
+            else f"labels are class indices 0 .. {k - 1}, one per prediction column"
+        )
+        raise FrameworkRaises(
+            f"{int(np.count_nonzero(out))} label(s) outside [0, {k}) for {k} prediction "
+            f"columns, first at row {start + first}: {int(lab[first])} (under --compat "
+            f"{opts.compat.value}: an error in {FRAMEWORK_OF[opts.compat]})",
+            hint,
+        )
+    return out
+
+
+def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
+    opts = acc.opts
+    k = acc.n_outputs
+    start, n = chunk.start, len(chunk)
+    sparse = opts.task is Task.SPARSE
+    y_in, x_in, w_in = chunk.labels, chunk.preds, chunk.weights
+    row_flags: dict[str, np.ndarray] = {}
+
+    finite = np.isfinite(y_in).all(axis=1) & np.isfinite(x_in).all(axis=1)
+    if w_in is not None:
+        finite &= np.isfinite(w_in)
+    if not finite.all():
+        row_flags["non_finite"] = ~finite
+    y = np.where(finite[:, None], y_in, 0.0)
+    x = np.where(finite[:, None], x_in, 0.0 if opts.from_logits else 1.0 / k)
+    sw = np.ones(n) if w_in is None else np.where(finite, w_in, 0.0)
+
+    ignored = np.zeros(n, dtype=bool)
+    out_of_range = np.zeros(n, dtype=bool)
+    if sparse:
+        lab = y[:, 0]
+        if opts.ignore_class is not None:
+            ignored = finite & (lab == opts.ignore_class)
+            if ignored.any():
+                row_flags["ignored_rows"] = ignored
+        usable = finite & ~ignored
+        out_of_range = _check_sparse_labels(opts, lab, usable, k, start)
+        if out_of_range.any():
+            row_flags["sparse_label_out_of_range"] = out_of_range
+        idx = np.where(usable & ~out_of_range, lab, 0).astype(np.intp)
+        hard = np.ones(n, dtype=bool)
+        y_rows = None
+    else:
+        idx = None
+        y_rows = y
+        binary_like = (y == 0) | (y == 1)
+        # one class per row; a single column holds a 0/1 label (a softmax over one unit)
+        hard = binary_like[:, 0] if k == 1 else binary_like.all(axis=1) & (y.sum(axis=1) == 1)
+        usable = finite
+    valid = usable & ~out_of_range  # rows whose loss is computed
+    scored = usable  # rows that count in the mean (Keras counts out-of-range rows as 0)
+    n_scored = int(np.count_nonzero(scored))
+    acc.rows += n
+    acc.excluded += n - n_scored
+
+    # --- checks on the values --------------------------------------------------------------
+    vcol = valid[:, None]
+    if not opts.from_logits:
+        outside = ((x < 0) | (x > 1)) & vcol
+        if outside.any():
+            row_flags["pred_out_of_range"] = outside.any(axis=1)
+            acc.low("x_min", np.where(vcol, x, np.inf).min())
+            acc.high("x_max", np.where(vcol, x, -np.inf).max())
+            if opts.compat is Compat.SKLEARN:
+                first = int(np.flatnonzero(outside.any(axis=1))[0])
+                raise FrameworkRaises(
+                    f"under --compat sklearn, log_loss raises (y_prob outside [0, 1]): "
+                    f"{int(np.count_nonzero(outside))} prediction(s), first at row "
+                    f"{start + first}",
+                    "clip the predictions, or use --compat exact to see the literal value",
+                )
+        if k >= 2:
+            sums = x.sum(axis=1)
+            off = valid & (np.abs(sums - 1) > ROW_SUM_TOL)
+            if off.any():
+                row_flags["rows_not_sum_1"] = off
+            with np.errstate(divide="ignore", invalid="ignore"):
+                acc.add("log_rowsum_w", np.where(valid & (sw != 0), np.log(sums), 0.0).sum())
+    if not sparse:
+        bad_label = ((y < 0) | (y > 1)) & vcol
+        if bad_label.any():
+            row_flags["label_out_of_range"] = bad_label.any(axis=1)
+        soft = valid & ~hard
+        if soft.any():
+            row_flags["soft_labels"] = soft
+            acc.add("soft_target_rows", np.count_nonzero(soft))
+            if opts.compat is Compat.SKLEARN:
+                first = int(np.flatnonzero(soft)[0])
+                raise FrameworkRaises(
+                    f"under --compat sklearn, log_loss accepts only hard labels: "
+                    f"{int(np.count_nonzero(soft))} label row(s) are not one-hot, first at row "
+                    f"{start + first}",
+                    "use --compat exact (or keras) for soft labels",
+                )
+
+    # --- the loss ---------------------------------------------------------------------------
+    dt = opts.compute_dtype(x_in.dtype)
+    acc.compute_dtype = np.dtype(dt).name
+    xd = x.astype(dt)
+    if opts.compat is Compat.SKLEARN and k == 1:
+        # log_loss reads a single column as P(class 1) of a binary problem
+        bl, _ = binary_sample_losses(y[:, :1].astype(dt), xd, opts, None)
+        losses_dt, torch_value, torch_den = bl, None, None
+    else:
+        res = sample_losses(
+            None if sparse else y_rows.astype(dt) if y_rows is not None else None,
+            idx, xd, opts, hard=hard,
+        )  # fmt: skip
+        losses_dt, torch_value, torch_den = res.loss, res.torch_value, res.torch_den
+    loss = np.where(valid, losses_dt.astype(np.float64), 0.0)
+    if out_of_range.any():
+        loss[out_of_range] = 0.0  # what Keras on JAX computes: a row of zeros
+    class_w = _class_weights(opts, idx, y, sparse, valid)
+    weight = np.where(scored, sw * class_w, 0.0)
+    with np.errstate(invalid="ignore"):
+        wl = np.where(scored & (weight != 0), weight * loss, 0.0)
+    if opts.compat is Compat.TORCH:
+        assert torch_value is not None and torch_den is not None
+        tv = np.where(valid, torch_value.astype(np.float64), 0.0)
+        with np.errstate(invalid="ignore"):
+            num = np.where(scored & (sw != 0), sw * tv, 0.0)
+        den = np.where(scored, torch_den if opts.class_weight is not None else 1.0, 0.0)
+        reported = num
+    elif opts.compat.is_keras:
+        num, den, reported = wl, scored.astype(np.float64), wl
+    else:
+        num, den, reported = wl, weight, loss
+    acc.add_head(start, num=num, den=den, wl=wl, w=weight, l=np.where(scored, loss, 0.0))
+    acc.add("w_sum", weight.sum())
+
+    row_flags["loss_above_1"] = valid & (loss > 1)
+    if (weight < 0).any():
+        row_flags["negative_weights"] = weight < 0
+    for fid, mask in row_flags.items():
+        acc.flags.add(fid, mask, start)
+
+    # --- statistics -----------------------------------------------------------------------
+    prob = softmax(x.astype(np.float64)) if opts.from_logits else x.astype(np.float64)
+    if sparse:
+        true = idx
+    else:
+        true = np.argmax(y, axis=1)
+    p_true = _true_probability(prob, idx, y, sparse, hard)
+    if n_scored:
+        _statistics(acc, prob, y, idx, true, valid, weight, loss, sparse, hard)
+    p_true = np.where(valid, p_true, np.nan)
+    reported = np.where(scored, reported, np.nan)
+    if ignored.any():
+        reported = np.where(ignored, 0.0, reported)  # frameworks return 0 for ignored rows
+    acc.worst.offer(
+        np.arange(start, start + n), np.where(valid, loss, np.nan), y_in, x_in, p_true
+    )
+    weight_out = np.where(finite, sw * class_w, 0.0)
+    return ScoredChunk(chunk, reported, p_true, weight_out, row_flags)
+
+
+def _class_weights(
+    opts: LossOptions, idx: np.ndarray | None, y: np.ndarray, sparse: bool, valid: np.ndarray
+) -> np.ndarray:
+    if opts.class_weight is None:
+        return np.ones(len(y))
+    cw = np.asarray(opts.class_weight, dtype=np.float64)
+    if sparse:
+        assert idx is not None
+        return np.where(valid, cw[idx], 0.0)
+    return np.asarray((np.clip(y, 0, None) * cw).sum(axis=1))
+
+
+def _true_probability(
+    prob: np.ndarray, idx: np.ndarray | None, y: np.ndarray, sparse: bool, hard: np.ndarray
+) -> np.ndarray:
+    if sparse:
+        assert idx is not None
+        return np.asarray(np.take_along_axis(prob, idx[:, None], axis=1)[:, 0])
+    return np.asarray((y * prob).sum(axis=1))
+
+
+def _statistics(
+    acc: Accumulator,
+    prob: np.ndarray,
+    y: np.ndarray,
+    idx: np.ndarray | None,
+    true: np.ndarray,
+    valid: np.ndarray,
+    weight: np.ndarray,
+    loss: np.ndarray,
+    sparse: bool,
+    hard: np.ndarray,
+) -> None:
+    opts = acc.opts
+    k = acc.n_outputs
+    pv = prob[valid]
+    tv = true[valid]
+    wv = weight[valid]
+    lv = loss[valid]
+    nv = len(pv)
+    acc.sketch.add(lv)
+    pred = np.argmax(pv, axis=1)
+    correct = pred == tv
+    acc.add("correct", np.count_nonzero(correct))
+    acc.add("n_correct_of", nv)
+    acc.add("n_elements", nv)
+    acc.add("class_n", np.bincount(tv, minlength=k)[:k])
+    acc.add("class_loss", np.bincount(tv, weights=lv, minlength=k)[:k])
+    acc.add("class_correct", np.bincount(tv, weights=correct, minlength=k)[:k])
+    ls = opts.label_smoothing
+    if sparse:
+        eff_w = np.bincount(tv, weights=wv, minlength=k)[:k] * (1 - ls) + wv.sum() * ls / k
+        brier = (pv * pv).sum(axis=1) - 2 * np.take_along_axis(pv, tv[:, None], axis=1)[:, 0] + 1
+    else:
+        yv = y[valid]
+        y_eff = yv * (1 - ls) + ls / k
+        eff_w = (wv[:, None] * y_eff).sum(axis=0)
+        brier = ((pv - yv) ** 2).sum(axis=1)
+        if (~hard[valid]).any() or ls > 0:
+            with np.errstate(all="ignore"):
+                h = -np.where(y_eff > 0, y_eff * np.log(y_eff), 0.0).sum(axis=1)
+            acc.add("floor_w", (wv * h).sum())
+    if sparse and ls > 0:
+        acc.add("floor_w", wv.sum() * _smoothed_onehot_entropy(ls, k))
+    acc.add("class_w", eff_w)
+    acc.add("brier", brier.sum())
+    if k <= MAX_CONFUSION_CLASSES:
+        acc.add("confusion", np.bincount(tv * k + pred, minlength=k * k)[: k * k])
+    top = pv.max(axis=1)
+    bins = np.clip((top * CALIBRATION_BINS).astype(np.int64), 0, CALIBRATION_BINS - 1)
+    acc.add("cal_n", np.bincount(bins, minlength=CALIBRATION_BINS))
+    acc.add("cal_p", np.bincount(bins, weights=top, minlength=CALIBRATION_BINS))
+    acc.add("cal_y", np.bincount(bins, weights=correct, minlength=CALIBRATION_BINS))
+    raw = prob[valid] if opts.from_logits else pv
+    acc.low("raw_min", raw.min(axis=0))
+    acc.high("raw_max", raw.max(axis=0))
+    if sparse:
+        acc.low("label_min", float(tv.min()))
+        acc.high("label_max", float(tv.max()))
+    if k >= 2 and not opts.from_logits:
+        low = pv.min(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(low > 0, top / low, np.inf)
+        acc.high("row_ratio_max", float(ratio.max()))
+
+
+def _smoothed_onehot_entropy(ls: float, k: int) -> float:
+    hi = 1 - ls + ls / k
+    lo = ls / k
+    return float(-(hi * np.log(hi) + (k - 1) * (lo * np.log(lo) if lo > 0 else 0.0)))
