@@ -12,6 +12,7 @@ from typing import BinaryIO
 from bcecli.core.chunk import ScoredChunk
 from bcecli.core.options import LossOptions, Reduction, Task
 from bcecli.core.report import Context, Report
+from bcecli.errors import BceError
 from bcecli.readers import CHUNK_ROWS, ColumnRequest, open_input
 
 
@@ -50,24 +51,43 @@ def run_score(
         if first is None:
             from bcecli.errors import InputError
 
-            raise InputError("has a header but no rows", "write the data rows into it",
-                             source=layout.sources[0])
-        decision = decide_task(req.task, first.labels, first.preds,
-                               from_logits=req.loss.from_logits, rows_seen=len(first))
-        opts = replace(req.loss, task=decision.task)
-        scorer = Scorer(opts, first.preds.shape[1])
+            raise InputError(
+                "has a header but no rows", "write the data rows into it", source=layout.sources[0]
+            )
+        sources = " + ".join(layout.sources)
+        try:
+            decision = decide_task(
+                req.task,
+                first.labels,
+                first.preds,
+                from_logits=req.loss.from_logits,
+                rows_seen=len(first),
+            )
+            opts = replace(req.loss, task=decision.task)
+            scorer = Scorer(opts, first.preds.shape[1])
+        except BceError as e:
+            raise e.with_source(sources) from None
         writer = None
         if per_sample_out is not None and req.per_sample_format:
-            weighted = (req.columns.sample_weight is not None or opts.class_weight is not None
-                        or (opts.pos_weight is not None and opts.compat.is_keras))
-            writer = PerSampleWriter(per_sample_out, req.per_sample_format,
-                                     _names("label", layout.label_columns, first.labels.shape[1]),
-                                     _names("pred", layout.pred_columns, first.preds.shape[1]),
-                                     weighted=weighted)
+            weighted = (
+                req.columns.sample_weight is not None
+                or opts.class_weight is not None
+                or (opts.pos_weight is not None and opts.compat.is_keras)
+            )
+            writer = PerSampleWriter(
+                per_sample_out,
+                req.per_sample_format,
+                _names("label", layout.label_columns, first.labels.shape[1]),
+                _names("pred", layout.pred_columns, first.preds.shape[1]),
+                weighted=weighted,
+            )
         losses: list[float] | None = [] if req.reduction is Reduction.NONE else None
         done = 0
         for chunk in itertools.chain([first], chunks):
-            scored: ScoredChunk = scorer.score(chunk)
+            try:
+                scored: ScoredChunk = scorer.score(chunk)
+            except BceError as e:
+                raise e.with_source(sources) from None
             if writer is not None:
                 writer.write(scored)
             if losses is not None:
@@ -89,7 +109,11 @@ def run_score(
             output_names=names,
             notes=(f"columns: {layout.how}", *notes),
         )
-        return Outcome(scorer.report(context), losses)
+        try:
+            report = scorer.report(context)
+        except BceError as e:
+            raise e.with_source(sources) from None
+        return Outcome(report, losses)
     finally:
         inp.close()
 

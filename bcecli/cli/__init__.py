@@ -23,12 +23,20 @@ Exit codes: 0 report produced; 1 a gate failed (--fail-on, --max-loss,
 """
 
 
-class BceClickError(click.ClickException):
-    """One ``Error: ...`` line on stderr with our exit code."""
+class InputFailure(click.ClickException):
+    """One ``Error: ...`` line on stderr; the input cannot be scored."""
 
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    exit_code = 3
+
+
+class OptionFailure(click.ClickException):
+    """One ``Error: ...`` line on stderr (no usage text); options that do not fit together."""
+
+    exit_code = 2
+
+
+def _failure(message: str, exit_code: int) -> click.ClickException:
+    return OptionFailure(message) if exit_code == 2 else InputFailure(message)
 
 
 class BceGroup(click.Group):
@@ -36,7 +44,7 @@ class BceGroup(click.Group):
         try:
             return super().invoke(ctx)
         except BceError as e:
-            raise BceClickError(e.line(), e.exit_code) from None
+            raise _failure(e.line(), e.exit_code) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
             raise
         except KeyboardInterrupt:
@@ -44,10 +52,9 @@ class BceGroup(click.Group):
         except Exception as e:
             if debug_enabled(ctx):
                 raise
-            raise BceClickError(
+            raise InputFailure(
                 f"unexpected error, a bug in bce: {type(e).__name__}: {e}; re-run with --debug "
-                "for the traceback and report it to the bce maintainers",
-                3,
+                "for the traceback and report it to the bce maintainers"
             ) from None
 
 

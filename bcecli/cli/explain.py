@@ -9,7 +9,9 @@ from bcecli.cli.options import output_options
 
 @click.command()
 @click.argument("loss", required=False, type=float)
-@click.option("--label", "label", metavar="Y", help="A label: 0/1, a class index, or a one-hot row.")
+@click.option(
+    "--label", "label", metavar="Y", help="A label: 0/1, a class index, or a one-hot row."
+)
 @click.option("--pred", "pred", metavar="P", help="A prediction: a probability, or a row p0,p1,...")
 @click.option("--from-logits", is_flag=True, help="--pred is a logit (or a row of logits).")
 @output_options(per_sample=False)

@@ -31,31 +31,60 @@ def output_options(*, per_sample: bool) -> Callable[[F], F]:
     if per_sample:
         help_fmt += " With --per-sample: csv, tsv or jsonl records."
     return _stack(
-        click.option("--format", "-f", "fmt", type=FORMAT_CHOICE, default="auto",
-                     show_default=True, help=help_fmt),
-        click.option("--color/--no-color", default=None,
-                     help="Force colour on or off (default: NO_COLOR / FORCE_COLOR, terminal)."),
-        click.option("-q", "--quiet", is_flag=True,
-                     help="No notes or warnings on stderr (data and exit code unchanged)."),
+        click.option(
+            "--format",
+            "-f",
+            "fmt",
+            type=FORMAT_CHOICE,
+            default="auto",
+            show_default=True,
+            help=help_fmt,
+        ),
+        click.option(
+            "--color/--no-color",
+            default=None,
+            help="Force colour on or off (default: NO_COLOR / FORCE_COLOR, terminal).",
+        ),
+        click.option(
+            "-q",
+            "--quiet",
+            is_flag=True,
+            help="No notes or warnings on stderr (data and exit code unchanged).",
+        ),
         click.option("--debug", is_flag=True, help="Show the traceback of unexpected errors."),
     )
 
 
 def input_options(f: F) -> F:
     return _stack(
-        click.option("--labels", "labels", metavar="FILE",
-                     type=click.Path(exists=True, dir_okay=False, allow_dash=True),
-                     help="Labels in a file of their own (same rows as PREDS)."),
-        click.option("--label-col", metavar="COLS",
-                     help="Label column(s), comma-separated (one-hot or multi-label: several)."),
-        click.option("--pred-col", metavar="COLS",
-                     help="Prediction column(s), comma-separated (several outputs: several)."),
-        click.option("--sample-weight", metavar="COL|FILE",
-                     help="Per-sample weights: a column of the input, or a file."),
+        click.option(
+            "--labels",
+            "labels",
+            metavar="FILE",
+            type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+            help="Labels in a file of their own (same rows as PREDS).",
+        ),
+        click.option(
+            "--label-col",
+            metavar="COLS",
+            help="Label column(s), comma-separated (one-hot or multi-label: several).",
+        ),
+        click.option(
+            "--pred-col",
+            metavar="COLS",
+            help="Prediction column(s), comma-separated (several outputs: several).",
+        ),
+        click.option(
+            "--sample-weight",
+            metavar="COL|FILE",
+            help="Per-sample weights: a column of the input, or a file.",
+        ),
     )(f)
 
 
-def _floats(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, ...] | None:
+def _floats(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[float, ...] | None:
     if value is None:
         return None
     try:
@@ -66,44 +95,88 @@ def _floats(ctx: click.Context, param: click.Parameter, value: str | None) -> tu
 
 def semantics_options(f: F) -> F:
     return _stack(
-        click.option("--task", type=click.Choice([t.value for t in Task]), default="auto",
-                     show_default=True,
-                     help="binary, multilabel (K independent outputs), categorical (one-hot "
-                     "or soft label rows), sparse (integer labels); auto decides and says why."),
-        click.option("--compat", type=click.Choice([c.value for c in Compat]), default="exact",
-                     show_default=True,
-                     help="Reproduce a framework's number: clipping, float32, reduction, and its "
-                     "errors. exact: the literal formula in float64."),
-        click.option("--from-logits", is_flag=True,
-                     help="Predictions are logits (before sigmoid/softmax)."),
-        click.option("--label-smoothing", type=click.FloatRange(0, 1), default=0.0,
-                     metavar="X", help="Keras/PyTorch label smoothing."),
-        click.option("--class-weight", metavar="W0,W1,...", callback=_floats,
-                     help="Weight per class (Keras class_weight, PyTorch weight=)."),
-        click.option("--pos-weight", metavar="W|W0,W1,...", callback=_floats,
-                     help="Weight of positive labels, one value or one per output "
-                     "(PyTorch pos_weight)."),
-        click.option("--ignore-class", type=int, metavar="K",
-                     help="Skip rows whose sparse label is K (Keras ignore_class, PyTorch "
-                     "ignore_index)."),
-        click.option("--reduction", type=click.Choice([r.value for r in Reduction]),
-                     default="mean", show_default=True,
-                     help="mean or sum: the headline number (and --raw); none: per-sample losses "
-                     "(a 'losses' list in JSON, one per line with --raw)."),
-        click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
-                     help="Override the profile's float type (Keras and PyTorch default to "
-                     "float32)."),
+        click.option(
+            "--task",
+            type=click.Choice([t.value for t in Task]),
+            default="auto",
+            show_default=True,
+            help="binary, multilabel (K independent outputs), categorical (one-hot "
+            "or soft label rows), sparse (integer labels); auto decides and says why.",
+        ),
+        click.option(
+            "--compat",
+            type=click.Choice([c.value for c in Compat]),
+            default="exact",
+            show_default=True,
+            help="Reproduce a framework's number: clipping, float32, reduction, and its "
+            "errors. exact: the literal formula in float64.",
+        ),
+        click.option(
+            "--from-logits", is_flag=True, help="Predictions are logits (before sigmoid/softmax)."
+        ),
+        click.option(
+            "--label-smoothing",
+            type=click.FloatRange(0, 1),
+            default=0.0,
+            metavar="X",
+            help="Keras/PyTorch label smoothing.",
+        ),
+        click.option(
+            "--class-weight",
+            metavar="W0,W1,...",
+            callback=_floats,
+            help="Weight per class (Keras class_weight, PyTorch weight=).",
+        ),
+        click.option(
+            "--pos-weight",
+            metavar="W|W0,W1,...",
+            callback=_floats,
+            help="Weight of positive labels, one value or one per output (PyTorch pos_weight).",
+        ),
+        click.option(
+            "--ignore-class",
+            type=int,
+            metavar="K",
+            help="Skip rows whose sparse label is K (Keras ignore_class, PyTorch ignore_index).",
+        ),
+        click.option(
+            "--reduction",
+            type=click.Choice([r.value for r in Reduction]),
+            default="mean",
+            show_default=True,
+            help="mean or sum: the headline number (and --raw); none: per-sample losses "
+            "(a 'losses' list in JSON, one per line with --raw).",
+        ),
+        click.option(
+            "--dtype",
+            type=click.Choice(["float32", "float64"]),
+            default=None,
+            help="Override the profile's float type (Keras and PyTorch default to float32).",
+        ),
     )(f)
 
 
 def gate_options(f: F) -> F:
     return _stack(
-        click.option("--fail-on", type=click.Choice(["error", "warning", "never"]),
-                     default="error", show_default=True,
-                     help="Exit 1 when a flag of this severity (or worse) is raised."),
+        click.option(
+            "--fail-on",
+            type=click.Choice(["error", "warning", "never"]),
+            default="error",
+            show_default=True,
+            help="Exit 1 when a flag of this severity (or worse) is raised.",
+        ),
         click.option("--max-loss", type=float, metavar="X", help="Exit 1 if the mean loss > X."),
-        click.option("--max-ne", type=float, metavar="X",
-                     help="Exit 1 if the normalized entropy > X (or undefined)."),
-        click.option("--ignore", "ignore", multiple=True, metavar="FLAG_ID",
-                     help="Do not let this flag trip --fail-on (repeatable)."),
+        click.option(
+            "--max-ne",
+            type=float,
+            metavar="X",
+            help="Exit 1 if the normalized entropy > X (or undefined).",
+        ),
+        click.option(
+            "--ignore",
+            "ignore",
+            multiple=True,
+            metavar="FLAG_ID",
+            help="Do not let this flag trip --fail-on (repeatable).",
+        ),
     )(f)

@@ -26,7 +26,7 @@ def _note(text: str, quiet: bool) -> None:
 def _print_renderables(parts: list[Any], color: bool | None) -> None:
     from bcecli.render.terminal import make_console
 
-    console = make_console(click.get_text_stream("stdout"), color=color)
+    console = make_console(sys.stdout, color=color)
     for part in parts:
         console.print(part)
 
@@ -72,7 +72,7 @@ def run_score_command(preds: str, kw: dict[str, Any]) -> None:
         per_sample_format=ps_fmt,
         chunk_rows=kw["chunk_rows"] or CHUNK_ROWS,
     )
-    out = click.get_binary_stream("stdout")
+    out = sys.stdout.buffer
     outcome = run_score(request, per_sample_out=out if per_sample else None)
     report = outcome.report
     gates = Gates(kw["fail_on"], kw["max_loss"], kw["max_ne"], tuple(kw["ignore"]))
@@ -85,8 +85,9 @@ def run_score_command(preds: str, kw: dict[str, Any]) -> None:
         _note(_one_line_summary(report), quiet)
         _flag_notes(report, quiet)
     else:
-        _emit_report(report, resolve_format(fmt), reduction.value, outcome.losses, kw["color"],
-                     quiet)
+        _emit_report(
+            report, resolve_format(fmt), reduction.value, outcome.losses, kw["color"], quiet
+        )
     if reasons:
         click.echo("Failed: " + "; ".join(reasons), err=True)
         raise click.exceptions.Exit(1)
@@ -171,7 +172,8 @@ def run_explain_command(loss: float | None, kw: dict[str, Any]) -> None:
     if loss is not None and (label is not None or pred is not None):
         raise click.UsageError("give either a LOSS value or --label/--pred, not both")
     result = (
-        explain_loss(loss) if loss is not None
+        explain_loss(loss)
+        if loss is not None
         else explain_pair(label, pred, from_logits=bool(kw["from_logits"]))
     )
     fmt = resolve_format(kw["fmt"])

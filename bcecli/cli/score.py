@@ -13,9 +13,12 @@ from bcecli.cli.options import gate_options, input_options, output_options, sema
 @semantics_options
 @gate_options
 @output_options(per_sample=True)
-@click.option("--per-sample", is_flag=True,
-              help="Stream one record per input row (row, labels, predictions, p_true, loss, "
-              "flags) instead of the summary; the summary goes to stderr.")
+@click.option(
+    "--per-sample",
+    is_flag=True,
+    help="Stream one record per input row (row, labels, predictions, p_true, loss, "
+    "flags) instead of the summary; the summary goes to stderr.",
+)
 @click.option("--raw", is_flag=True, help="Print only the reduced loss, as a bare number.")
 @click.option("--chunk-rows", type=click.IntRange(1), default=None, hidden=True)
 def score(preds: str, **kw: object) -> None:

@@ -10,11 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from bcecli.core.blocksum import BlockSum
 from bcecli.core.flags import FlagTally
 from bcecli.core.options import LossOptions
 from bcecli.core.sketch import LossSketch
+
+Numbers = npt.ArrayLike
 
 WORST_K = 10
 CALIBRATION_BINS = 10
@@ -57,9 +60,7 @@ class WorstK:
             # the k largest, ties broken by row: lexsort on (row, -loss)
             part = idx[np.argpartition(-loss[idx], self.k - 1)[: self.k]]
             cutoff = loss[part].min()
-            idx = np.concatenate(
-                [idx[loss[idx] > cutoff], idx[loss[idx] == cutoff][: self.k]]
-            )
+            idx = np.concatenate([idx[loss[idx] > cutoff], idx[loss[idx] == cutoff][: self.k]])
         if len(rows):
             self.last_row = max(self.last_row, int(rows[-1]))
         if len(idx) == 0:
@@ -109,18 +110,18 @@ class Accumulator:
     mins: dict[str, np.ndarray] = field(default_factory=dict)
     maxs: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def add(self, name: str, value: np.ndarray | float | int) -> None:
+    def add(self, name: str, value: Numbers) -> None:
         v = np.asarray(value, dtype=np.float64)
         if name in self.sums:
             self.sums[name] = self.sums[name] + v
         else:
             self.sums[name] = v.copy()
 
-    def low(self, name: str, value: np.ndarray | float) -> None:
+    def low(self, name: str, value: Numbers) -> None:
         v = np.asarray(value, dtype=np.float64)
         self.mins[name] = np.fmin(self.mins[name], v) if name in self.mins else v.copy()
 
-    def high(self, name: str, value: np.ndarray | float) -> None:
+    def high(self, name: str, value: Numbers) -> None:
         v = np.asarray(value, dtype=np.float64)
         self.maxs[name] = np.fmax(self.maxs[name], v) if name in self.maxs else v.copy()
 

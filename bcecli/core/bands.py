@@ -12,7 +12,7 @@ BANDS_SOURCE = (
 )
 BANDS_URL = "https://machinelearningmastery.com/cross-entropy-for-machine-learning/"
 NE_SOURCE = (
-    "He et al., \"Practical Lessons from Predicting Clicks on Ads at Facebook\", ADKDD 2014; "
+    'He et al., "Practical Lessons from Predicting Clicks on Ads at Facebook", ADKDD 2014; '
     "NE = 1 - sklearn.metrics.d2_log_loss_score"
 )
 

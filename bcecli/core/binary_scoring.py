@@ -79,9 +79,7 @@ def _framework_refusals(
             )
 
 
-def effective_weights(
-    opts: LossOptions, y: np.ndarray, w: np.ndarray | None, n: int
-) -> np.ndarray:
+def effective_weights(opts: LossOptions, y: np.ndarray, w: np.ndarray | None, n: int) -> np.ndarray:
     """Sample weight x class weight x (Keras' emulation of pos_weight as a class weight)."""
     eff = np.ones(n) if w is None else np.array(w, dtype=np.float64)
     if opts.class_weight is not None:
@@ -228,6 +226,11 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
                 acc.add("rows_sum_1", np.count_nonzero(np.abs(sums - 1) <= ROW_SUM_TOL))
             one_hot = ((yv == 0) | (yv == 1)).all(axis=1) & (yv.sum(axis=1) == 1)
             acc.add("rows_one_hot", np.count_nonzero(one_hot))
+            if one_hot.any():
+                # the categorical cross-entropy of the same rows (literal, not renormalised)
+                q = (yv[one_hot] * pv[one_hot]).sum(axis=1)
+                with np.errstate(divide="ignore"):
+                    acc.add("cce_one_hot", -np.log(q).sum())
 
     p_true = _true_class_probability(y, prob)
     if not all_valid:
@@ -235,9 +238,7 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     reported = wl if opts.per_sample_weighted else loss
     if not all_valid:
         reported = np.where(valid, reported, np.nan)
-    acc.worst.offer(
-        np.arange(start, start + n), np.where(valid, loss, np.nan), y_in, x_in, p_true
-    )
+    acc.worst.offer(np.arange(start, start + n), np.where(valid, loss, np.nan), y_in, x_in, p_true)
     return ScoredChunk(chunk, reported, p_true, weight, row_flags)
 
 

@@ -31,9 +31,7 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
         return z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
 
 
-def log_probabilities(
-    x: np.ndarray, opts: LossOptions, *, soft_or_smoothed: bool
-) -> np.ndarray:
+def log_probabilities(x: np.ndarray, opts: LossOptions, *, soft_or_smoothed: bool) -> np.ndarray:
     """The log-probabilities ``(n, K)`` the profile takes the loss of, in x's float type."""
     dt = x.dtype.type
     compat = opts.compat

@@ -76,6 +76,7 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     x = np.where(finite[:, None], x_in, 0.0 if opts.from_logits else 1.0 / k)
     sw = np.ones(n) if w_in is None else np.where(finite, w_in, 0.0)
 
+    row_sums = None
     ignored = np.zeros(n, dtype=bool)
     out_of_range = np.zeros(n, dtype=bool)
     if sparse:
@@ -121,12 +122,10 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
                     "clip the predictions, or use --compat exact to see the literal value",
                 )
         if k >= 2:
-            sums = x.sum(axis=1)
-            off = valid & (np.abs(sums - 1) > ROW_SUM_TOL)
+            row_sums = x.sum(axis=1)
+            off = valid & (np.abs(row_sums - 1) > ROW_SUM_TOL)
             if off.any():
                 row_flags["rows_not_sum_1"] = off
-            with np.errstate(divide="ignore", invalid="ignore"):
-                acc.add("log_rowsum_w", np.where(valid & (sw != 0), np.log(sums), 0.0).sum())
     if not sparse:
         bad_label = ((y < 0) | (y > 1)) & vcol
         if bad_label.any():
@@ -178,6 +177,11 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         num, den, reported = wl, weight, loss
     acc.add_head(start, num=num, den=den, wl=wl, w=weight, l=np.where(scored, loss, 0.0))
     acc.add("w_sum", weight.sum())
+    if row_sums is not None and "rows_not_sum_1" in row_flags:
+        # what dividing each row by its sum would change: -sum y log(p/S) = loss + log S
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shift = np.where(valid & (weight != 0), weight * np.log(row_sums), 0.0)
+        acc.add("renorm_shift_w", shift.sum())
 
     row_flags["loss_above_1"] = valid & (loss > 1)
     if (weight < 0).any():
@@ -188,19 +192,23 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     # --- statistics -----------------------------------------------------------------------
     prob = softmax(x.astype(np.float64)) if opts.from_logits else x.astype(np.float64)
     if sparse:
+        assert idx is not None
         true = idx
     else:
         true = np.argmax(y, axis=1)
     p_true = _true_probability(prob, idx, y, sparse, hard)
+    zero_true = valid & (p_true == 0) & ~opts.from_logits
+    if zero_true.any():
+        row_flags["saturated_predictions"] = zero_true
+        acc.flags.add("saturated_predictions", zero_true, start)
+        acc.add("saturated_wrong", np.count_nonzero(zero_true))
     if n_scored:
         _statistics(acc, prob, y, idx, true, valid, weight, loss, sparse, hard)
     p_true = np.where(valid, p_true, np.nan)
     reported = np.where(scored, reported, np.nan)
     if ignored.any():
         reported = np.where(ignored, 0.0, reported)  # frameworks return 0 for ignored rows
-    acc.worst.offer(
-        np.arange(start, start + n), np.where(valid, loss, np.nan), y_in, x_in, p_true
-    )
+    acc.worst.offer(np.arange(start, start + n), np.where(valid, loss, np.nan), y_in, x_in, p_true)
     weight_out = np.where(finite, sw * class_w, 0.0)
     return ScoredChunk(chunk, reported, p_true, weight_out, row_flags)
 

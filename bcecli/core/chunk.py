@@ -12,7 +12,8 @@ class Chunk:
     """Rows ``start .. start + n - 1`` of the input.
 
     ``labels`` is ``(n, L)`` (L = 1 for binary and sparse labels, K for one-hot or multi-label),
-    ``preds`` is ``(n, K)``, ``weights`` is ``(n,)`` or None. Float arrays; NaN marks a missing cell.
+    ``preds`` is ``(n, K)``, ``weights`` is ``(n,)`` or None. Float arrays; NaN marks a missing
+    cell.
     """
 
     start: int

@@ -131,7 +131,18 @@ def dataset_flags(
             f"all {n} predictions are the same ({what}); the loss only measures the base rate",
             hint,
         )
-    if not opts.task.is_multiclass:
+    soft_rows = acc.flags.count("soft_labels")
+    if soft_rows:
+        floor = r.entropy_floor if r.entropy_floor is not None else float("nan")
+        tally(
+            "soft_labels",
+            "{count} row(s) have soft labels (not a single class){rows}; the loss cannot go "
+            f"below their entropy, {_fmt(floor)} here (the entropy floor)",
+            f"judge the excess over the floor: mean - floor = {_fmt(r.mean_loss - floor)}",
+        )
+    if opts.task.is_multiclass:
+        _multiclass_flags(found, r)
+    else:
         _binary_flags(found, r)
 
     # --- the number itself -------------------------------------------------------------------
@@ -199,14 +210,6 @@ def _binary_flags(found: Findings, r: Report) -> None:
         "the clipped value is what the framework reports; --compat exact shows the literal one",
     )
     soft_rows = acc.flags.count("soft_labels")
-    if soft_rows:
-        floor = r.entropy_floor if r.entropy_floor is not None else float("nan")
-        tally(
-            "soft_labels",
-            "{count} row(s) have soft labels (strictly between 0 and 1){rows}; the loss cannot "
-            f"go below their entropy, {_fmt(floor)} here (the entropy floor)",
-            f"judge the excess over the floor: mean - floor = {_fmt(r.mean_loss - floor)}",
-        )
     if k >= 2 and not opts.from_logits and acc.scalar("rows_sum_1") == n:
         dataset(
             "rows_sum_to_1",
@@ -218,20 +221,24 @@ def _binary_flags(found: Findings, r: Report) -> None:
         )
     if k >= 2 and acc.scalar("rows_one_hot") == n:
         zeros_acc = (k - 1) / k
+        cce = acc.scalar("cce_one_hot") / n
+        extras["categorical_loss"] = cce
         dataset(
             "one_hot_labels_bce",
             n,
             f"every label row is one-hot: {k} mutually exclusive classes scored with binary "
-            f"cross-entropy; element-wise accuracy is inflated (predicting all zeros already "
-            f"scores {zeros_acc:.0%})",
-            "use --task categorical (categorical cross-entropy and argmax accuracy)",
+            f"cross-entropy (mean over the {k} outputs, {_fmt(r.mean_loss)}); categorical "
+            f"cross-entropy of the same rows is {_fmt(cce)}. Keras' 'accuracy' with a BCE loss "
+            f"is binary accuracy per output, inflated: predicting all zeros already scores "
+            f"{zeros_acc:.0%}",
+            "use --task categorical (a softmax output, categorical cross-entropy and argmax "
+            "accuracy)",
         )
     if opts.from_logits and acc.scalar("logits_outside_unit") == 0:
         dataset(
             "logits_flag_on_probabilities",
             n,
-            "--from-logits was given but every value is in [0, 1]: these look like "
-            "probabilities",
+            "--from-logits was given but every value is in [0, 1]: these look like probabilities",
             "drop --from-logits: a sigmoid of a probability squashes it into [0.5, 0.73]",
         )
     p_min, p_max = acc.mins.get("p_min"), acc.maxs.get("p_max")
@@ -278,8 +285,7 @@ def _binary_flags(found: Findings, r: Report) -> None:
             dataset(
                 "single_class",
                 n,
-                f"every label is {value}{where}: NE is undefined (the base rate alone is "
-                "perfect)",
+                f"every label is {value}{where}: NE is undefined (the base rate alone is perfect)",
                 "sklearn's log_loss raises here unless labels=[0, 1] is passed; score a "
                 "sample that holds both classes",
             )
@@ -304,4 +310,166 @@ def _binary_flags(found: Findings, r: Report) -> None:
         notes.append(
             "sklearn's log_loss on a multi-label indicator matrix sums -y*log(p) over the "
             "outputs and ignores the 1-p terms: it is not the mean binary cross-entropy."
+        )
+
+
+E = math.e
+
+
+def _multiclass_flags(found: Findings, r: Report) -> None:
+    acc = found.acc
+    tally, dataset, notes, extras = found.tally, found.dataset, found.notes, found.extras
+    opts = acc.opts
+    n = r.n
+    k = acc.n_outputs
+    names = list(r.context.output_names) or [str(i) for i in range(k)]
+    if k == 1:
+        dataset(
+            "categorical_single_column",
+            n,
+            "categorical cross-entropy over a single column: a softmax over one unit always "
+            "outputs 1.0, so the loss is 0 (Keras: about 1e-7) whatever the labels",
+            "for one output use binary cross-entropy with a sigmoid (--task binary); for K "
+            "classes give K softmax columns",
+        )
+    wrong = int(acc.scalar("saturated_wrong"))
+    tally(
+        "saturated_predictions",
+        "{count} row(s) give the true class a probability of exactly 0{rows}: each costs "
+        "exact inf, Keras 16.12, PyTorch nll inf, sklearn 36.04",
+        "the number depends on the framework's clip: compare --compat keras, torch and sklearn",
+    )
+    del wrong
+    h = acc.head_totals()
+    shift = acc.scalar("renorm_shift_w")
+    if opts.compat.is_keras:
+        renorm_text = "Keras divides each row by its sum before the loss, as reported here"
+    elif (
+        opts.compat is Compat.TORCH
+        and not acc.scalar("soft_target_rows")
+        and opts.label_smoothing == 0
+    ):
+        renorm_text = (
+            f"nll_loss(log p) uses them as they are; dividing each row by its sum "
+            f"(as Keras and cross_entropy(log p) do) would give "
+            f"{_fmt((h['wl'] + shift) / h['w'])}"
+        )
+    else:
+        renorm_text = (
+            f"the literal loss uses them as they are; dividing each row by its sum "
+            f"(as Keras does) would give {_fmt((h['wl'] + shift) / h['w'])}"
+        )
+    tally(
+        "rows_not_sum_1",
+        "{count} prediction row(s) do not sum to 1{rows}; " + renorm_text,
+        "these are not softmax outputs: check the columns (all K classes?), or pass logits "
+        "with --from-logits",
+    )
+    if opts.task is Task.SPARSE:
+        lo = float(acc.mins.get("label_min", np.nan))
+        class_n = acc.total("class_n")
+        if n >= MIN_ROWS_FOR_PATTERNS and k >= 3 and lo >= 1 and class_n.size and class_n[0] == 0:
+            dataset(
+                "labels_one_indexed",
+                n,
+                f"class 0 never appears and the labels start at 1 (highest "
+                f"{int(acc.maxs.get('label_max', 0))}, {k} prediction columns): they may be "
+                "1-indexed",
+                "if the labels run 1 .. K, subtract 1 so they match the prediction columns "
+                "0 .. K-1",
+            )
+    ratio = acc.maxs.get("row_ratio_max")
+    if (
+        ratio is not None
+        and k >= 2
+        and n >= MIN_ROWS_FOR_PATTERNS
+        and not opts.from_logits
+        and float(ratio) <= E * (1 + 1e-6)
+    ):
+        floor = math.log(1 + (k - 1) / E)
+        extras["double_softmax_floor"] = floor
+        dataset(
+            "double_softmax",
+            n,
+            f"no prediction row has a max/min ratio above e: the signature of "
+            f"softmax(softmax(x)); such outputs cannot score below ln(1 + (K-1)/e) = "
+            f"{_fmt(floor)} for K = {k}",
+            "a softmax was applied twice (a softmax layer plus a loss that applies its own): "
+            "score the pre-softmax values with --from-logits, or drop one softmax",
+        )
+    class_n = acc.total("class_n")
+    present = np.flatnonzero(class_n > 0) if class_n.size else np.array([], dtype=int)
+    if class_n.size and n >= k and 0 < len(present) < k:
+        missing = [names[i] for i in range(k) if class_n[i] == 0]
+        shown = ", ".join(missing[:10]) + (", ..." if len(missing) > 10 else "")
+        dataset(
+            "missing_classes",
+            len(missing),
+            f"{len(missing)} of {k} classes never appear in the labels: {shown}",
+            "their columns only add loss through the probability they take from the others; "
+            "check the label encoding",
+        )
+    if len(present) == 1:
+        dataset(
+            "single_class",
+            n,
+            f"every label is class {names[int(present[0])]}: NE is undefined (the prior alone "
+            "is perfect)",
+            "score a sample that holds several classes",
+        )
+    conf = acc.sums.get("confusion")
+    if conf is not None and k >= 2:
+        m = np.asarray(conf).reshape(k, k)
+        _confusion_findings(found, r, m, names, n)
+    prior = np.asarray(r.prior)
+    pos = prior[prior > 0]
+    if len(pos) >= 2 and pos.max() / pos.min() >= 10:
+        dataset(
+            "class_imbalance",
+            n,
+            f"the classes are imbalanced: priors from {_fmt(float(pos.min()))} to "
+            f"{_fmt(float(pos.max()))}; predicting the prior alone scores "
+            f"{_fmt(r.baseline_loss)}",
+            f"judge the model by NE ({_fmt(r.ne)}) rather than by the bands",
+        )
+    if k >= 2:
+        notes.append(
+            f"The bands assume a balanced binary task; with {k} classes a uniform guess costs "
+            f"ln {k} = {math.log(k):.4f} and predicting the class prior costs "
+            f"{_fmt(r.baseline_loss)}: read NE."
+        )
+    del extras
+
+
+def _confusion_findings(
+    found: Findings, r: Report, m: np.ndarray, names: list[str], n: int
+) -> None:
+    k = len(m)
+    off = m.copy()
+    np.fill_diagonal(off, 0)
+    order = np.argsort(-off, axis=None, kind="stable")[:5]
+    found.mistakes = tuple(
+        Mistake(names[int(i // k)], names[int(i % k)], int(off.flat[i]))
+        for i in order
+        if off.flat[i] > 0
+    )
+    support = m.sum(axis=1)
+    rows = [t for t in range(k) if support[t] > 0]
+    if n < 10 * len(rows) or len(rows) < 2:
+        return
+    best = {t: int(np.argmax(m[t])) for t in rows}
+    if len(set(best.values())) != len(rows) or all(best[t] == t for t in rows):
+        return
+    permuted = sum(m[t, best[t]] for t in rows) / n
+    plain = float(np.trace(m)) / n
+    if permuted >= plain + 0.25 and permuted >= 0.5:
+        moved = [
+            f"column {names[best[t]]} behaves like class {names[t]}" for t in rows if best[t] != t
+        ]
+        found.dataset(
+            "columns_misordered",
+            n,
+            f"the prediction columns look mis-ordered: {'; '.join(moved[:5])}; that order "
+            f"would give accuracy {permuted:.1%} instead of {plain:.1%}",
+            "check that the prediction columns follow the label encoding (class 0 first)",
         )

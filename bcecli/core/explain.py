@@ -1,1 +1,168 @@
-"""placeholder replaced below"""
+"""``bce explain``: what a loss value means, and what each framework makes of one sample."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from bcecli.core.bands import band_for
+from bcecli.core.options import FRAMEWORK_NAMES, Compat, LossOptions, Task
+from bcecli.errors import BceError, OptionError
+
+LN2 = math.log(2)
+
+
+@dataclass(frozen=True)
+class FrameworkValue:
+    compat: Compat
+    framework: str
+    dtype: str
+    loss: float | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Explanation:
+    loss: float  # the literal (exact) loss
+    p_true: float  # the true-class probability that costs ``loss``
+    band: str | None
+    band_id: str | None
+    reading: tuple[str, ...]
+    task: Task | None = None
+    label: str | None = None
+    pred: str | None = None
+    values: tuple[FrameworkValue, ...] = ()
+
+
+def _reading(loss: float, *, pair: bool) -> list[str]:
+    p = math.exp(-loss)
+    out = []
+    if math.isinf(loss):
+        out.append(
+            "An infinite loss: the true class got probability exactly 0. Every framework "
+            "clips or caps this differently; see the values below."
+        )
+        return out
+    subject = "This sample" if pair else f"A loss of {loss:.6g} nats"
+    out.append(f"{subject} costs what a true-class probability of {p:.6g} costs (p = exp(-loss)).")
+    if not pair:
+        out.append(
+            f"As a mean over many samples, it is the loss of a model whose true-class "
+            f"probabilities have a geometric mean of {p:.6g}."
+        )
+        out.append(
+            f"On a binary task that is, for example, predicting {p:.4g} for a positive "
+            f"or {1 - p:.4g} for a negative."
+        )
+    if loss > 1:
+        out.append(
+            "Above 1: the true class got less than 1/e = 0.368. One such sample is a "
+            "confident mistake, not a bug; a mean above 1 rarely comes from a healthy "
+            "model."
+        )
+    if loss > LN2:
+        out.append(
+            f"Worse than a coin flip on a balanced binary task (ln 2 = {LN2:.4f}); "
+            "guessing uniformly among K classes costs ln K (ln 10 = 2.3026)."
+        )
+    else:
+        out.append(f"Better than a coin flip on a balanced binary task (ln 2 = {LN2:.4f}).")
+    return out
+
+
+def explain_loss(loss: float) -> Explanation:
+    if math.isnan(loss) or loss < 0:
+        raise OptionError(
+            f"LOSS {loss} is not a cross-entropy", "a cross-entropy is a number >= 0 (in nats)"
+        )
+    band = band_for(loss)
+    reading = _reading(loss, pair=False)
+    if band is not None:
+        reading.append(
+            f"On the rule-of-thumb bands for a mean loss: {band.label} "
+            "(bce bands; they assume balanced binary classes)."
+        )
+    return Explanation(
+        loss,
+        math.exp(-loss),
+        band.label if band else None,
+        band.id if band else None,
+        tuple(reading),
+    )
+
+
+def _parse_row(text: str, what: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise OptionError(
+            f"{what} {text!r} is not a number or a comma-separated row",
+            f"e.g. {what} 0.9 or {what} 0.1,0.2,0.7",
+        ) from None
+    if not values:
+        raise OptionError(f"{what} is empty", f"e.g. {what} 0.9")
+    return values
+
+
+def explain_pair(label: str, pred: str, *, from_logits: bool = False) -> Explanation:
+    from bcecli.core.scoring import score_arrays
+
+    preds = _parse_row(pred, "--pred")
+    labels = _parse_row(label, "--label")
+    k = len(preds)
+    if k == 1:
+        task = Task.BINARY
+        if len(labels) != 1:
+            raise OptionError("one prediction needs one label", "e.g. --label 1 --pred 0.9")
+    elif len(labels) == 1:
+        task = Task.SPARSE
+        if labels[0] != int(labels[0]) or not 0 <= labels[0] < k:
+            raise OptionError(
+                f"--label {label} is not a class index 0 .. {k - 1}",
+                "give the index of the true class, or a one-hot row of the same length",
+            )
+    elif len(labels) == k:
+        task = Task.CATEGORICAL
+    else:
+        raise OptionError(
+            f"--label has {len(labels)} values for {k} predictions",
+            "give a class index or a row of the same length",
+        )
+    values = []
+    exact_loss = math.nan
+    for compat in Compat:
+        opts = LossOptions(task=task, compat=compat, from_logits=from_logits)
+        dtype = _dtype_name(opts)
+        try:
+            report = score_arrays([labels], [preds], opts)
+            value: float | None = report.mean_loss
+            error = None
+        except BceError as e:
+            value, error = None, e.what
+        if compat is Compat.EXACT and value is not None:
+            exact_loss = value
+        values.append(FrameworkValue(compat, FRAMEWORK_NAMES[compat], dtype, value, error))
+    if math.isnan(exact_loss):
+        raise OptionError(
+            "this label and prediction have no defined cross-entropy",
+            "labels are 0/1 (or class indices); predictions are probabilities",
+        )
+    band = band_for(exact_loss)
+    reading = _reading(exact_loss, pair=True)
+    return Explanation(
+        exact_loss,
+        math.exp(-exact_loss),
+        band.label if band else None,
+        band.id if band else None,
+        tuple(reading),
+        task,
+        label,
+        pred,
+        tuple(values),
+    )
+
+
+def _dtype_name(opts: LossOptions) -> str:
+    import numpy as np
+
+    return str(np.dtype(opts.compute_dtype()).name)

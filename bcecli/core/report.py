@@ -254,11 +254,10 @@ def finalize(acc: Accumulator, context: Context) -> Report:
         notes=context.notes,
     )
     flags, notes, mistakes, extras = dataset_flags(acc, draft)
-    ordered = tuple(
-        sorted(flags, key=lambda f: (f.severity.rank, list(CATALOGUE).index(f.id)))
+    ordered = tuple(sorted(flags, key=lambda f: (f.severity.rank, list(CATALOGUE).index(f.id))))
+    return _replace(
+        draft, flags=ordered, notes=draft.notes + notes, mistakes=mistakes, extras=extras
     )
-    return _replace(draft, flags=ordered, notes=draft.notes + notes, mistakes=mistakes,
-                    extras=extras)
 
 
 def _replace(report: Report, **changes: object) -> Report:

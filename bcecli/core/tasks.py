@@ -26,9 +26,7 @@ def _integers(y: np.ndarray) -> bool:
 def _one_hot_rows(y: np.ndarray) -> bool:
     ok = np.isfinite(y).all(axis=1)
     v = y[ok]
-    return bool(len(v)) and bool(
-        np.all(((v == 0) | (v == 1)).all(axis=1) & (v.sum(axis=1) == 1))
-    )
+    return bool(len(v)) and bool(np.all(((v == 0) | (v == 1)).all(axis=1) & (v.sum(axis=1) == 1)))
 
 
 def _rows_sum_to_1(x: np.ndarray) -> bool:
@@ -100,8 +98,11 @@ def _check_shape(task: Task, n_l: int, k: int) -> None:
             "use --task multilabel or categorical, or pick columns with --label-col/--pred-col",
         )
     if task in (Task.MULTILABEL, Task.CATEGORICAL) and n_l != k:
-        hint = "use --task sparse for integer class labels" if n_l == 1 else \
-            "give one label column per prediction column"
+        hint = (
+            "use --task sparse for integer class labels"
+            if n_l == 1
+            else "give one label column per prediction column"
+        )
         raise OptionError(
             f"--task {task.value} needs as many label columns as prediction columns; found "
             f"{n_l} and {k}",

@@ -13,8 +13,13 @@ if TYPE_CHECKING:
 def bands_data() -> dict[str, Any]:
     return {
         "bands": [
-            {"id": b.id, "label": b.label, "rule": b.rule, "meaning": b.meaning,
-             "source": "bce" if b.ours else "Brownlee 2019"}
+            {
+                "id": b.id,
+                "label": b.label,
+                "rule": b.rule,
+                "meaning": b.meaning,
+                "source": "bce" if b.ours else "Brownlee 2019",
+            }
             for b in BANDS
         ],
         "source": BANDS_SOURCE,
@@ -40,23 +45,32 @@ def bands_renderables() -> list[RenderableType]:
     from rich.text import Text
 
     data = bands_data()
-    t = Table(title="Mean cross-entropy (nats): rule-of-thumb bands", box=box.SIMPLE_HEAD,
-              title_justify="left")
+    t = Table(
+        title="Mean cross-entropy (nats): rule-of-thumb bands",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+    )
     t.add_column("mean loss", justify="right")
     t.add_column("band")
     t.add_column("meaning")
     for b in BANDS:
         t.add_row(b.rule, b.label + (" *" if b.ours else ""), b.meaning)
-    ne = Table(title="Normalized entropy NE = mean loss / loss of always predicting the base rate",
-               box=box.SIMPLE_HEAD, title_justify="left")
+    ne = Table(
+        title="Normalized entropy NE = mean loss / loss of always predicting the base rate",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+    )
     ne.add_column("NE", justify="right")
     ne.add_column("meaning")
     for s in NE_SCALE:
         ne.add_row(s.rule, s.meaning)
     return [
         t,
-        Text(f"Source: {BANDS_SOURCE}, {BANDS_URL}. * bce's name for the range the source "
-             "leaves unnamed.", style="dim"),
+        Text(
+            f"Source: {BANDS_SOURCE}, {BANDS_URL}. * bce's name for the range the source "
+            "leaves unnamed.",
+            style="dim",
+        ),
         Text(data["caveat"], style="dim"),
         ne,
         Text(f"Source: {NE_SOURCE}.", style="dim"),

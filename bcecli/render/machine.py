@@ -70,32 +70,51 @@ def summary(report: Report, *, reduction: str, losses: list[float] | None = None
             "weight_column": c.weight_column,
         },
         "calibration": [
-            {"lo": b.lo, "hi": b.hi, "count": b.count, "mean_pred": number(b.mean_pred),
-             "frac_pos": number(b.frac_pos)}
+            {
+                "lo": b.lo,
+                "hi": b.hi,
+                "count": b.count,
+                "mean_pred": number(b.mean_pred),
+                "frac_pos": number(b.frac_pos),
+            }
             for b in r.calibration
         ],
         "outputs": [
-            {"name": o.name, "support": o.support, "prior": number(o.prior),
-             "mean_loss": number(o.mean_loss), "accuracy": number(o.accuracy),
-             "baseline": number(o.baseline)}
+            {
+                "name": o.name,
+                "support": o.support,
+                "prior": number(o.prior),
+                "mean_loss": number(o.mean_loss),
+                "accuracy": number(o.accuracy),
+                "baseline": number(o.baseline),
+            }
             for o in r.outputs
         ],
         "mistakes": [
-            {"true": m.true_class, "predicted": m.predicted, "count": m.count}
-            for m in r.mistakes
+            {"true": m.true_class, "predicted": m.predicted, "count": m.count} for m in r.mistakes
         ],
         "worst": [
-            {"row": w.row, "labels": [number(v) for v in w.labels],
-             "preds": [number(v) for v in w.preds], "p_true": number(w.p_true),
-             "loss": number(w.loss)}
+            {
+                "row": w.row,
+                "labels": [number(v) for v in w.labels],
+                "preds": [number(v) for v in w.preds],
+                "p_true": number(w.p_true),
+                "loss": number(w.loss),
+            }
             for w in r.worst
         ],
         "histogram": [
             {"lo": number(lo), "hi": number(hi), "count": n} for lo, hi, n in r.histogram
         ],
         "flags": [
-            {"id": f.id, "severity": f.severity.value, "count": f.count, "rows": list(f.rows),
-             "message": f.message, "hint": f.hint}
+            {
+                "id": f.id,
+                "severity": f.severity.value,
+                "count": f.count,
+                "rows": list(f.rows),
+                "message": f.message,
+                "hint": f.hint,
+            }
             for f in r.flags
         ],
         "notes": list(r.notes),

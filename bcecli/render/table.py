@@ -65,10 +65,18 @@ def header(report: Report) -> Table:
     t.add_row("input", safe_text(", ".join(c.sources) or "-"))
     t.add_row("task", safe_text(f"{r.task.value} ({r.task_reason})"))
     labels = ", ".join(c.label_columns)
-    preds = ", ".join(c.pred_columns) if len(c.pred_columns) <= 6 else (
-        f"{c.pred_columns[0]} .. {c.pred_columns[-1]} ({len(c.pred_columns)} columns)")
-    t.add_row("columns", safe_text(f"labels {labels}; predictions {preds}"
-                                   + (f"; weights {c.weight_column}" if c.weight_column else "")))
+    preds = (
+        ", ".join(c.pred_columns)
+        if len(c.pred_columns) <= 6
+        else (f"{c.pred_columns[0]} .. {c.pred_columns[-1]} ({len(c.pred_columns)} columns)")
+    )
+    t.add_row(
+        "columns",
+        safe_text(
+            f"labels {labels}; predictions {preds}"
+            + (f"; weights {c.weight_column}" if c.weight_column else "")
+        ),
+    )
     t.add_row("profile", f"{r.compat.value}: {r.framework}, {r.dtype}")
     rows = f"{r.n:,} scored"
     if r.n_excluded:
@@ -89,11 +97,17 @@ def loss_table(report: Report) -> Table:
     if r.mean_metric is not None:
         t.add_row("weighted mean", fmt_loss(r.mean_metric), "what Keras' metric shows")
     t.add_row("sum", fmt_loss(r.sum_loss), "")
-    t.add_row("median", fmt_loss(r.median_loss),
-              "" if r.median_exact else f"approximate (within {r.quantile_error:.2%})")
+    t.add_row(
+        "median",
+        fmt_loss(r.median_loss),
+        "" if r.median_exact else f"approximate (within {r.quantile_error:.2%})",
+    )
     t.add_row("max", fmt_loss(r.max_loss), "")
-    t.add_row("above 1", f"{r.n_above_1:,} ({fmt_pct(r.share_above_1)})",
-              "true-class probability below 1/e = 0.368")
+    t.add_row(
+        "above 1",
+        f"{r.n_above_1:,} ({fmt_pct(r.share_above_1)})",
+        "true-class probability below 1/e = 0.368",
+    )
     band = Text(r.band or "-", style=BAND_STYLE.get(r.band_id or "", ""))
     t.add_row("band", band, "rule of thumb for balanced binary tasks (bce bands)")
     t.add_row("baseline", fmt_loss(r.baseline_loss), _baseline_note(r))
@@ -133,8 +147,14 @@ def outputs_table(report: Report) -> Table | None:
     t.add_column("baseline", justify="right")
     t.add_column("accuracy", justify="right")
     for o in report.outputs[:50]:
-        t.add_row(safe_text(o.name), f"{o.support:,}", fmt_num(o.prior, 3), fmt_loss(o.mean_loss),
-                  fmt_loss(o.baseline), fmt_pct(o.accuracy))
+        t.add_row(
+            safe_text(o.name),
+            f"{o.support:,}",
+            fmt_num(o.prior, 3),
+            fmt_loss(o.mean_loss),
+            fmt_loss(o.baseline),
+            fmt_pct(o.accuracy),
+        )
     if len(report.outputs) > 50:
         t.caption = f"{len(report.outputs) - 50} more in --format json"
     return t
@@ -191,8 +211,13 @@ def calibration_table(report: Report) -> Table | None:
     for b in report.calibration:
         gap = b.frac_pos - b.mean_pred
         bar = _gap_bar(gap)
-        t.add_row(f"{b.lo:.1f} – {b.hi:.1f}", f"{b.count:,}", fmt_num(b.mean_pred, 3),
-                  fmt_num(b.frac_pos, 3), bar)
+        t.add_row(
+            f"{b.lo:.1f} – {b.hi:.1f}",
+            f"{b.count:,}",
+            fmt_num(b.mean_pred, 3),
+            fmt_num(b.frac_pos, 3),
+            bar,
+        )
     return t
 
 
@@ -218,8 +243,9 @@ def flags_table(report: Report) -> Table | None:
         body.append_text(safe_text(f.message))
         body.append("\n")
         body.append_text(safe_text("→ " + f.hint, "dim"))
-        t.add_row(Text(f.severity.value, style=SEVERITY_STYLE[f.severity]), f.id,
-                  f"{f.count:,}", body)
+        t.add_row(
+            Text(f.severity.value, style=SEVERITY_STYLE[f.severity]), f.id, f"{f.count:,}", body
+        )
     return t
 
 

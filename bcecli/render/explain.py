@@ -1,0 +1,81 @@
+"""``bce explain`` output."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bcecli.core.explain import Explanation
+from bcecli.render.machine import number
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+
+def explain_data(e: Explanation) -> dict[str, Any]:
+    return {
+        "loss": number(e.loss),
+        "p_true": number(e.p_true),
+        "band": e.band,
+        "task": e.task.value if e.task else None,
+        "label": e.label,
+        "pred": e.pred,
+        "reading": list(e.reading),
+        "frameworks": [
+            {
+                "compat": v.compat.value,
+                "framework": v.framework,
+                "dtype": v.dtype,
+                "loss": number(v.loss),
+                "error": v.error,
+            }
+            for v in e.values
+        ],
+    }
+
+
+def explain_rows(e: Explanation) -> list[tuple[str, ...]]:
+    data = explain_data(e)
+    rows: list[tuple[str, ...]] = []
+    for key in ("loss", "p_true", "band", "task", "label", "pred"):
+        v = data[key]
+        rows.append((key, "" if v is None else str(v)))
+    for f in data["frameworks"]:
+        value = f["error"] if f["loss"] is None else str(f["loss"])
+        rows.append(("framework", f["compat"], f["dtype"], value))
+    return rows
+
+
+def explain_renderables(e: Explanation) -> list[RenderableType]:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from bcecli.render.table import fmt_loss
+
+    parts: list[RenderableType] = []
+    head = Text()
+    head.append("loss ", style="bold")
+    head.append(fmt_loss(e.loss))
+    head.append("   p(true class) ", style="bold")
+    head.append(f"{e.p_true:.6g}")
+    if e.band:
+        head.append("   band ", style="bold")
+        head.append(e.band)
+    parts.append(head)
+    for line in e.reading:
+        parts.append(Text("• " + line))
+    if e.values:
+        t = Table(
+            title=f"The same sample under each framework ({e.task.value if e.task else ''})",
+            box=box.SIMPLE_HEAD,
+            title_justify="left",
+        )
+        t.add_column("--compat")
+        t.add_column("framework")
+        t.add_column("dtype")
+        t.add_column("loss", justify="right")
+        for v in e.values:
+            shown = fmt_loss(v.loss) if v.loss is not None else Text(f"raises: {v.error}", "red")
+            t.add_row(v.compat.value, v.framework, v.dtype, shown)
+        parts.append(t)
+    return parts
