@@ -89,7 +89,7 @@ def run_score_command(preds: str, kw: dict[str, Any]) -> None:
             report, resolve_format(fmt), reduction.value, outcome.losses, kw["color"], quiet
         )
     if reasons:
-        click.echo("Failed: " + "; ".join(reasons), err=True)
+        _note("Failed: " + "; ".join(reasons), quiet)
         raise click.exceptions.Exit(1)
 
 

@@ -1,0 +1,45 @@
+"""The README and --help are a contract: every command is documented with an example, and every
+transcript in the README is what the command really prints."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from bcecli.cli import cli
+from tests.readme_transcripts import README, examples, run
+
+COMMANDS = sorted(cli.commands)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_has_help_with_an_example(runner: CliRunner, name: str) -> None:
+    result = runner.invoke(cli, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Examples:" in result.stdout
+    assert f"bce {name}" in result.stdout
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_is_in_the_readme(name: str) -> None:
+    assert f"bce {name}" in README.read_text()
+
+
+def test_readme_has_the_two_setup_commands() -> None:
+    text = README.read_text()
+    assert "pip install . && bce score sample_data/" in text
+    assert "pip install -e '.[test]' && python -m pytest" in text
+
+
+def test_ci_installs_as_the_readme_says() -> None:
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert "pip install -e '.[test]'" in ci and "python -m pytest" in ci
+    assert "python3 -m venv" in ci
+
+
+@pytest.mark.parametrize("example", examples(README.read_text()), ids=lambda e: e.command[:60])
+def test_readme_transcript(example: object) -> None:
+    from tests.readme_transcripts import Example
+
+    assert isinstance(example, Example)
+    assert run(example.command) == example.expected

@@ -1,0 +1,285 @@
+"""The numbers against independent references (scipy, hand-computed constants) and the
+invariances a cross-entropy must have, with hypothesis searching for counter-examples."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.special as sp
+import scipy.stats as st
+from hypothesis import given, settings
+from hypothesis import strategies as hs
+from hypothesis.extra import numpy as hnp
+
+from bcecli.core.chunk import Chunk
+from bcecli.core.options import Compat, LossOptions, Task
+from bcecli.core.scoring import Scorer, score_arrays
+
+EXACT_BINARY = LossOptions(task=Task.BINARY)
+
+
+def mean_loss(y: object, p: object, opts: LossOptions = EXACT_BINARY, **kw: object) -> float:
+    return score_arrays(y, p, opts, **kw).mean_loss  # type: ignore[arg-type]
+
+
+# --- hand-computed values ----------------------------------------------------------------------
+
+
+def test_seed_example_is_minus_ln_point_one() -> None:
+    assert mean_loss([1], [0.1]) == pytest.approx(2.302585092994046, rel=1e-15)
+
+
+def test_coin_flip_is_ln_2() -> None:
+    assert mean_loss([0, 1, 0, 1], [0.5] * 4) == pytest.approx(math.log(2), rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("compat", "expected"),
+    [
+        (Compat.KERAS, 15.942385),  # float32: 1 - 1e-7 rounds to 0.99999988
+        (Compat.KERAS2, 15.333239),
+        (Compat.TORCH, 100.0),
+        (Compat.SKLEARN, 36.043653),
+    ],
+)
+def test_saturated_wrong_prediction_under_each_clip(compat: Compat, expected: float) -> None:
+    opts = LossOptions(task=Task.BINARY, compat=compat)
+    assert mean_loss([0], [1.0], opts) == pytest.approx(expected, rel=1e-6)
+
+
+def test_exact_saturated_wrong_is_infinite_and_right_is_zero() -> None:
+    assert mean_loss([0], [1.0]) == math.inf
+    assert mean_loss([1, 0], [1.0, 0.0]) == 0.0
+
+
+# --- scipy as the oracle -------------------------------------------------------------------------
+
+
+def test_binary_matches_scipy_bernoulli() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 500)
+    p = rng.uniform(1e-6, 1 - 1e-6, 500)
+    expected = -st.bernoulli.logpmf(y, p)
+    opts = LossOptions(task=Task.BINARY)
+    scorer = Scorer(opts, 1)
+    scored = scorer.score(Chunk(0, y[:, None].astype(float), p[:, None]))
+    np.testing.assert_allclose(scored.loss, expected, rtol=1e-12)
+    assert scorer.report().mean_loss == pytest.approx(expected.mean(), rel=1e-12)
+
+
+def test_soft_labels_match_xlogy() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.uniform(0, 1, 300)
+    p = rng.uniform(1e-4, 1 - 1e-4, 300)
+    expected = -(sp.xlogy(y, p) + sp.xlogy(1 - y, 1 - p))
+    assert mean_loss(y, p) == pytest.approx(expected.mean(), rel=1e-12)
+
+
+def test_logits_match_scipy_log_expit() -> None:
+    x = np.array([-800.0, -30.0, -1.0, 0.0, 2.0, 35.0, 800.0])
+    y = np.array([1, 0, 1, 0, 1, 1, 0])
+    expected = -(y * sp.log_expit(x) + (1 - y) * sp.log_expit(-x))
+    opts = LossOptions(task=Task.BINARY, from_logits=True)
+    scorer = Scorer(opts, 1)
+    scored = scorer.score(Chunk(0, y[:, None].astype(float), x[:, None]))
+    np.testing.assert_allclose(scored.loss, expected, rtol=1e-14)
+    assert np.all(np.isfinite(scored.loss))  # logits of +-800 stay finite
+
+
+def test_categorical_logits_match_scipy_log_softmax() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 5, (200, 6))
+    x[0] = [1000, -1000, 0, 0, 0, 0]
+    y = rng.integers(0, 6, 200)
+    expected = -sp.log_softmax(x, axis=1)[np.arange(200), y]
+    opts = LossOptions(task=Task.SPARSE, from_logits=True)
+    scorer = Scorer(opts, 6)
+    scored = scorer.score(Chunk(0, y[:, None].astype(float), x))
+    np.testing.assert_allclose(scored.loss, expected, rtol=1e-13)
+
+
+def test_multilabel_is_mean_of_binary_losses() -> None:
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, (100, 3)).astype(float)
+    p = rng.uniform(0.01, 0.99, (100, 3))
+    per_output = -st.bernoulli.logpmf(y, p)
+    report = score_arrays(y, p, LossOptions(task=Task.MULTILABEL))
+    assert report.mean_loss == pytest.approx(per_output.mean(), rel=1e-12)
+
+
+def test_ne_is_one_minus_d2_log_loss() -> None:
+    """NE = mean / H(prior), i.e. 1 - sklearn's d2_log_loss_score (computed here by hand)."""
+    y = np.array([1, 0, 0, 1, 0, 0, 0, 1, 0, 0])
+    p = np.array([0.8, 0.3, 0.1, 0.6, 0.2, 0.4, 0.1, 0.9, 0.3, 0.2])
+    prior = y.mean()
+    baseline = -(prior * math.log(prior) + (1 - prior) * math.log(1 - prior))
+    report = score_arrays(y, p, EXACT_BINARY)
+    assert report.baseline_loss == pytest.approx(baseline, rel=1e-14)
+    assert report.ne == pytest.approx(report.mean_loss / baseline, rel=1e-14)
+
+
+def test_weighted_mean_and_reductions() -> None:
+    y, p, w = [1, 0, 1, 0], [0.9, 0.2, 0.3, 0.6], [1.0, 2.0, 0.5, 0.0]
+    per = -st.bernoulli.logpmf(y, p)
+    exact = score_arrays(y, p, EXACT_BINARY, weights=w)
+    assert exact.mean_loss == pytest.approx(np.dot(w, per) / sum(w), rel=1e-12)
+    keras = score_arrays(y, p, LossOptions(task=Task.BINARY, compat=Compat.KERAS), weights=w)
+    assert keras.mean_loss == pytest.approx(np.dot(w, per) / 4, rel=1e-6)  # sum_over_batch_size
+    assert keras.mean_metric == pytest.approx(np.dot(w, per) / sum(w), rel=1e-6)
+
+
+# --- invariances ------------------------------------------------------------------------------
+
+
+def test_one_column_binary_equals_two_column_sparse() -> None:
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 300)
+    p = rng.uniform(0.001, 0.999, 300)
+    binary = mean_loss(y, p)
+    two = score_arrays(y, np.c_[1 - p, p], LossOptions(task=Task.SPARSE)).mean_loss
+    assert binary == pytest.approx(two, rel=1e-12)
+
+
+def test_list_ndarray_and_series_agree() -> None:
+    import pandas as pd
+
+    y, p = [1, 0, 1, 1], [0.7, 0.4, 0.9, 0.2]
+    values = {
+        mean_loss(y, p),
+        mean_loss(np.array(y), np.array(p)),
+        mean_loss(pd.Series(y), pd.Series(p)),
+    }
+    assert len(values) == 1
+
+
+def test_unit_weights_equal_no_weights() -> None:
+    rng = np.random.default_rng(6)
+    y, p = rng.integers(0, 2, 257), rng.uniform(0.01, 0.99, 257)
+    for compat in Compat:
+        opts = LossOptions(task=Task.BINARY, compat=compat)
+        plain = score_arrays(y, p, opts)
+        ones = score_arrays(y, p, opts, weights=np.ones(257))
+        assert plain.mean_loss == ones.mean_loss
+        assert plain.sum_loss == ones.sum_loss
+
+
+def test_sparse_equals_one_hot_categorical() -> None:
+    rng = np.random.default_rng(7)
+    k = 5
+    y = rng.integers(0, k, 400)
+    p = rng.dirichlet(np.ones(k), 400)
+    for compat in Compat:
+        sparse = score_arrays(y, p, LossOptions(task=Task.SPARSE, compat=compat))
+        onehot = score_arrays(np.eye(k)[y], p, LossOptions(task=Task.CATEGORICAL, compat=compat))
+        assert sparse.mean_loss == pytest.approx(onehot.mean_loss, rel=1e-6), compat
+
+
+def test_logits_and_probabilities_agree_where_both_are_exact() -> None:
+    rng = np.random.default_rng(8)
+    x = rng.normal(0, 2, 300)
+    y = rng.integers(0, 2, 300)
+    from_logits = score_arrays(y, x, LossOptions(task=Task.BINARY, from_logits=True))
+    from_probs = mean_loss(y, sp.expit(x))
+    assert from_logits.mean_loss == pytest.approx(from_probs, rel=1e-12)
+
+
+def test_float32_and_float64_agree_to_float32_precision() -> None:
+    rng = np.random.default_rng(9)
+    y = rng.integers(0, 2, 1000)
+    p = rng.uniform(0.01, 0.99, 1000)
+    f32 = score_arrays(y, p, LossOptions(task=Task.BINARY, dtype="float32")).mean_loss
+    f64 = mean_loss(y, p)
+    assert f32 == pytest.approx(f64, rel=1e-6)
+
+
+# --- hypothesis properties --------------------------------------------------------------------
+
+probabilities = hnp.arrays(
+    np.float64, hs.integers(1, 60), elements=hs.floats(0, 1, allow_nan=False)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(probabilities, hs.data())
+def test_loss_is_never_negative(p: np.ndarray, data: hs.DataObject) -> None:
+    y = data.draw(hnp.arrays(np.float64, len(p), elements=hs.floats(0, 1, allow_nan=False)))
+    for compat in (Compat.EXACT, Compat.KERAS, Compat.KERAS2, Compat.TORCH):
+        scorer = Scorer(LossOptions(task=Task.BINARY, compat=compat), 1)
+        scored = scorer.score(Chunk(0, y[:, None], p[:, None]))
+        # float32 round-off may give -0.0 or a value a few ulps below 0 for exact hits
+        assert np.all(scored.loss >= -1e-6), (compat, scored.loss)
+
+
+@settings(max_examples=200, deadline=None)
+@given(hnp.arrays(np.int64, hs.integers(1, 60), elements=hs.integers(0, 1)))
+def test_perfect_predictions_cost_zero(y: np.ndarray) -> None:
+    assert mean_loss(y, y.astype(float)) == 0.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(probabilities, hs.randoms())
+def test_row_order_does_not_change_the_mean(p: np.ndarray, rnd: object) -> None:
+    rng = np.random.default_rng(len(p))
+    y = rng.integers(0, 2, len(p))
+    order = rng.permutation(len(p))
+    a = mean_loss(y, p)
+    b = mean_loss(y[order], p[order])
+    if math.isinf(a):
+        assert a == b
+    else:
+        assert a == pytest.approx(b, rel=1e-12, abs=1e-300)
+
+
+@settings(max_examples=100, deadline=None)
+@given(hs.integers(2, 6), hs.integers(1, 40), hs.randoms())
+def test_permuting_classes_and_labels_together(k: int, n: int, rnd: object) -> None:
+    rng = np.random.default_rng(k * 100 + n)
+    y = rng.integers(0, k, n)
+    p = rng.dirichlet(np.ones(k), n)
+    perm = rng.permutation(k)
+    inverse = np.argsort(perm)
+    a = score_arrays(y, p, LossOptions(task=Task.SPARSE)).mean_loss
+    b = score_arrays(inverse[y], p[:, perm], LossOptions(task=Task.SPARSE)).mean_loss
+    assert a == pytest.approx(b, rel=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(hs.integers(1, 20000), hs.lists(hs.integers(1, 20000), max_size=6))
+def test_chunked_equals_one_shot_exactly(n: int, cuts: list[int]) -> None:
+    rng = np.random.default_rng(n)
+    y = rng.integers(0, 2, n).astype(float)[:, None]
+    p = rng.uniform(0.001, 0.999, n)[:, None]
+    whole = Scorer(EXACT_BINARY, 1)
+    whole.score(Chunk(0, y, p))
+    bounds = sorted({0, n, *(c % n for c in cuts)})
+    pieces = Scorer(EXACT_BINARY, 1)
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        pieces.score(Chunk(a, y[a:b], p[a:b]))
+    r1, r2 = whole.report(), pieces.report()
+    assert r1.mean_loss == r2.mean_loss  # bit for bit
+    assert r1.sum_loss == r2.sum_loss
+    assert r1.n == r2.n and r1.n_above_1 == r2.n_above_1
+    assert [(f.id, f.count, f.rows) for f in r1.flags] == [(f.id, f.count, f.rows) for f in r2.flags]
+    assert r1.median_loss == r2.median_loss
+    assert r1.worst == r2.worst
+    assert r1.brier == pytest.approx(r2.brier, rel=1e-12)
+
+
+def test_merged_partitions_equal_one_pass() -> None:
+    rng = np.random.default_rng(10)
+    n = 50_000
+    y = rng.integers(0, 2, n).astype(float)[:, None]
+    p = rng.uniform(0.001, 0.999, n)[:, None]
+    whole = Scorer(EXACT_BINARY, 1)
+    whole.score(Chunk(0, y, p))
+    parts = []
+    for a, b in [(30_000, 50_000), (0, 12_345), (12_345, 30_000)]:  # merged out of order
+        s = Scorer(EXACT_BINARY, 1)
+        s.score(Chunk(a, y[a:b], p[a:b]))
+        parts.append(s)
+    merged = parts[0]
+    for other in parts[1:]:
+        merged.accumulator.merge(other.accumulator)
+    assert merged.report().mean_loss == whole.report().mean_loss
