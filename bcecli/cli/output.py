@@ -31,23 +31,13 @@ def _print_renderables(parts: list[Any], color: bool | None) -> None:
         console.print(part)
 
 
-def run_score_command(preds: str, kw: dict[str, Any]) -> None:
+def score_request(preds: str, kw: dict[str, Any], per_sample_format: str | None = None) -> Any:
+    """The ScoreRequest for the input and semantics options (shared by score and plot)."""
     from bcecli.core.options import Compat, LossOptions, Reduction, Task
-    from bcecli.gates import Gates, failures
-    from bcecli.pipeline import ScoreRequest, run_score
+    from bcecli.pipeline import ScoreRequest
     from bcecli.readers import CHUNK_ROWS, ColumnRequest
     from bcecli.readers.columns import split_list
 
-    fmt = kw["fmt"]
-    quiet = bool(kw["quiet"])
-    per_sample = bool(kw["per_sample"])
-    reduction = Reduction(kw["reduction"])
-    if per_sample and kw["raw"]:
-        raise OptionError("--per-sample and --raw do not go together", "choose one")
-    if per_sample:
-        ps_fmt = {"auto": "tsv", "table": "tsv", "json": "jsonl"}.get(fmt, fmt)
-    else:
-        ps_fmt = None
     loss = LossOptions(
         task=Task.AUTO,
         compat=Compat(kw["compat"]),
@@ -58,7 +48,7 @@ def run_score_command(preds: str, kw: dict[str, Any]) -> None:
         ignore_class=kw["ignore_class"],
         dtype=kw["dtype"],
     )
-    request = ScoreRequest(
+    return ScoreRequest(
         preds=preds,
         labels=kw["labels"],
         columns=ColumnRequest(
@@ -68,10 +58,27 @@ def run_score_command(preds: str, kw: dict[str, Any]) -> None:
         ),
         task=Task(kw["task"]),
         loss=loss,
-        reduction=reduction,
-        per_sample_format=ps_fmt,
-        chunk_rows=kw["chunk_rows"] or CHUNK_ROWS,
+        reduction=Reduction(kw["reduction"]),
+        per_sample_format=per_sample_format,
+        chunk_rows=kw.get("chunk_rows") or CHUNK_ROWS,
     )
+
+
+def run_score_command(preds: str, kw: dict[str, Any]) -> None:
+    from bcecli.core.options import Reduction
+    from bcecli.gates import Gates, failures
+    from bcecli.pipeline import run_score
+
+    fmt = kw["fmt"]
+    quiet = bool(kw["quiet"])
+    per_sample = bool(kw["per_sample"])
+    reduction = Reduction(kw["reduction"])
+    if per_sample and kw["raw"]:
+        raise OptionError("--per-sample and --raw do not go together", "choose one")
+    ps_fmt = None
+    if per_sample:
+        ps_fmt = {"auto": "tsv", "table": "tsv", "json": "jsonl"}.get(fmt, fmt)
+    request = score_request(preds, kw, ps_fmt)
     out = sys.stdout.buffer
     outcome = run_score(request, per_sample_out=out if per_sample else None)
     report = outcome.report
