@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 
-from bcecli import __version__
 from bcecli.cli.bands import bands
 from bcecli.cli.explain import explain
+from bcecli.cli.plot import plot
 from bcecli.cli.score import score
 from bcecli.errors import BceError
 
@@ -45,7 +45,11 @@ class BceGroup(click.Group):
             return super().invoke(ctx)
         except BceError as e:
             raise _failure(e.line(), e.exit_code) from None
-        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
+        except BrokenPipeError:
+            # `bce ... | head`: the reader has what it wanted; stop quietly, status 0.
+            _quiet_pipe()
+            raise click.exceptions.Exit(0) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except KeyboardInterrupt:
             raise click.Abort() from None
@@ -66,7 +70,7 @@ def debug_enabled(ctx: click.Context) -> bool:
 
 
 @click.group(cls=BceGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="bce")
+@click.version_option(None, "--version", package_name="bcecli", prog_name="bce")
 @click.option("--debug", is_flag=True, help="Show the traceback of unexpected errors.")
 def cli(debug: bool) -> None:
     """A loss doctor for classifier outputs.
@@ -88,6 +92,7 @@ def cli(debug: bool) -> None:
 cli.add_command(score)
 cli.add_command(explain)
 cli.add_command(bands)
+cli.add_command(plot)
 
 
 def main() -> None:

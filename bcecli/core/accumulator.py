@@ -7,6 +7,7 @@ two partitions of a distributed dataframe) into exactly what one pass over both 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,27 +46,31 @@ class WorstK:
 
     def offer(
         self,
-        rows: np.ndarray,
+        start: int,
         loss: np.ndarray,
         labels: np.ndarray,
         preds: np.ndarray,
-        p_true: np.ndarray,
+        p_true: np.ndarray | Callable[[np.ndarray], np.ndarray],
     ) -> None:
-        """Consider candidate rows (loss NaN for excluded rows is ignored)."""
+        """Consider rows ``start ..`` of a chunk (a NaN loss, an excluded row, never wins)."""
+        if len(loss) == 0:
+            return
         thr = self.threshold()
-        in_order = len(rows) > 0 and int(rows[0]) > self.last_row
+        # Streaming in row order, a tie with a kept row never wins (the kept row is earlier).
+        in_order = start > self.last_row
         keep = (loss > thr) if in_order else (loss >= thr)
         idx = np.flatnonzero(keep)
         if len(idx) > self.k:
-            # the k largest, ties broken by row: lexsort on (row, -loss)
+            # the k largest, ties broken by row: keep everything above the k-th value, then
+            # the earliest rows equal to it
             part = idx[np.argpartition(-loss[idx], self.k - 1)[: self.k]]
             cutoff = loss[part].min()
             idx = np.concatenate([idx[loss[idx] > cutoff], idx[loss[idx] == cutoff][: self.k]])
-        if len(rows):
-            self.last_row = max(self.last_row, int(rows[-1]))
+        self.last_row = max(self.last_row, start + len(loss) - 1)
         if len(idx) == 0:
             return
-        self._combine(rows[idx], loss[idx], labels[idx], preds[idx], p_true[idx])
+        chosen_p = p_true(idx) if callable(p_true) else p_true[idx]
+        self._combine(idx + start, loss[idx], labels[idx], preds[idx], chosen_p)
 
     def _combine(
         self,
@@ -102,6 +107,7 @@ class Accumulator:
     excluded: int = 0
     # Split-invariant headline sums over the scored rows, in HEAD order.
     head: BlockSum = field(default_factory=lambda: BlockSum(len(HEAD)))
+    head_const: dict[str, float] = field(default_factory=dict)
     sketch: LossSketch = field(default_factory=LossSketch)
     worst: WorstK = field(default_factory=WorstK)
     flags: FlagTally = field(default_factory=FlagTally)
@@ -132,11 +138,23 @@ class Accumulator:
     def scalar(self, name: str) -> float:
         return float(np.sum(self.total(name)))
 
-    def add_head(self, start: int, **columns: np.ndarray) -> None:
-        self.head.add([columns[name] for name in HEAD], start)
+    def add_head(self, start: int, **columns: np.ndarray | float) -> None:
+        """Add the rows' headline values; a number stands for that value on every row."""
+        n = next(len(c) for c in columns.values() if isinstance(c, np.ndarray))
+        arrays = []
+        for name in HEAD:
+            c = columns[name]
+            if isinstance(c, np.ndarray):
+                arrays.append(c)
+            else:
+                # 0 or 1 on every row (no weights): counted exactly, no array needed
+                self.head_const[name] = self.head_const.get(name, 0.0) + float(c) * n
+                arrays.append(None)
+        self.head.add(arrays, start)
 
     def head_totals(self) -> dict[str, float]:
-        return dict(zip(HEAD, self.head.totals(), strict=True))
+        totals = self.head.totals()
+        return {name: totals[i] + self.head_const.get(name, 0.0) for i, name in enumerate(HEAD)}
 
     def merge(self, other: Accumulator) -> None:
         if other.opts != self.opts or other.n_outputs != self.n_outputs:
@@ -144,6 +162,8 @@ class Accumulator:
         self.rows += other.rows
         self.excluded += other.excluded
         self.head.merge(other.head)
+        for name, v in other.head_const.items():
+            self.head_const[name] = self.head_const.get(name, 0.0) + v
         self.sketch.merge(other.sketch)
         self.worst.merge(other.worst)
         self.flags.merge(other.flags)

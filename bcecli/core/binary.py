@@ -37,6 +37,50 @@ def _xlogy(coef: np.ndarray, logv: np.ndarray) -> np.ndarray:
     return np.where(coef == 0, 0, coef * logv)
 
 
+# Below this, -log(1 - p) loses relative precision to the rounding of 1 - p: use log1p.
+LOG1P_BELOW = 1e-4
+
+
+def _take_where(pos: np.ndarray, a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out[pos] = a[pos]`` in place (faster than copyto/where on an unpredictable mask)."""
+    idx = np.flatnonzero(pos)
+    flat = out.reshape(-1)
+    flat[idx] = a.reshape(-1)[idx]
+    return out
+
+
+def hard_losses(pos: np.ndarray, x: np.ndarray, compat: Compat) -> np.ndarray:
+    """Element losses for hard labels (``pos``: label is 1, else 0): one log per element.
+
+    ``q`` is the probability given to the true class (clipped as the profile clips). The general
+    formula gives the same values for 0/1 labels; this form is cheaper, and every code path uses
+    it for hard labels, so a value never depends on which path (or chunk) computed it.
+    """
+    dt = x.dtype.type
+    one = dt(1)
+    with np.errstate(all="ignore"):
+        if compat in (Compat.KERAS, Compat.KERAS_TF, Compat.KERAS2):
+            eps = dt(KERAS_EPSILON)
+            p = np.clip(x, eps, one - eps)
+            q = _take_where(pos, p, one - p)
+            if compat is Compat.KERAS2:
+                q += eps  # tf_keras adds epsilon inside the log as well
+            return np.negative(np.log(q, out=q), out=q)
+        if compat is Compat.SKLEARN:
+            eps = dt(np.finfo(dt).eps)
+            q = _take_where(pos, np.clip(x, eps, one - eps), np.clip(one - x, eps, one - eps))
+            return np.negative(np.log(q, out=q), out=q)
+        q = _take_where(pos, x, one - x)
+        out = np.log(q)
+        if compat is Compat.TORCH:
+            np.maximum(out, dt(TORCH_LOG_FLOOR), out=out)
+        elif compat is Compat.EXACT:
+            tiny = ~pos & (x < LOG1P_BELOW)
+            if tiny.any():
+                out[tiny] = np.log1p(-x[tiny])
+        return np.negative(out, out=out)
+
+
 def element_losses(
     y: np.ndarray, x: np.ndarray, opts: LossOptions, pos_weight: np.ndarray | None
 ) -> np.ndarray:
@@ -45,12 +89,30 @@ def element_losses(
     ``pos_weight`` (shape ``(K,)``) is applied inside the loss (exact, PyTorch with logits);
     the Keras profiles emulate it as a sample weight instead, outside this function.
     """
-    dt = x.dtype.type
-    compat = opts.compat
     y = smooth_labels(y, opts)
+    if opts.from_logits:
+        with np.errstate(all="ignore"):
+            return _from_logits(y, x, opts.compat, pos_weight)
+    hard = (y == 0) | (y == 1)
+    all_hard = bool(hard.all())
+    out = None
+    if all_hard or hard.any():
+        pos = y == 1
+        out = hard_losses(pos, x, opts.compat)
+        if pos_weight is not None and opts.compat is Compat.EXACT:
+            out = np.where(pos, out * pos_weight.astype(x.dtype), out)
+        if all_hard:
+            return out
+    soft = _soft_losses(y, x, opts.compat, pos_weight)
+    return soft if out is None else np.where(hard, out, soft)
+
+
+def _soft_losses(
+    y: np.ndarray, x: np.ndarray, compat: Compat, pos_weight: np.ndarray | None
+) -> np.ndarray:
+    """The general formula, for labels anywhere in [0, 1] (and beyond, literally)."""
+    dt = x.dtype.type
     with np.errstate(all="ignore"):
-        if opts.from_logits:
-            return _from_logits(y, x, compat, pos_weight)
         if compat is Compat.EXACT:
             log_p = np.log(x)
             log_q = np.log1p(-x)

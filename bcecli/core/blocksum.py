@@ -36,24 +36,33 @@ class BlockSum:
     def __post_init__(self) -> None:
         self._blocks = [[] for _ in range(self.width)]
 
-    def add(self, columns: Sequence[np.ndarray], start: int) -> None:
-        """Add the per-row values of rows ``start .. start + n - 1`` (one array per quantity)."""
+    def add(self, columns: Sequence[np.ndarray | None], start: int) -> None:
+        """Add the per-row values of rows ``start .. start + n - 1`` (one array per quantity;
+        None for a quantity that is zero on these rows)."""
         if len(columns) != self.width:
             raise ValueError(f"expected {self.width} columns, got {len(columns)}")
-        n = len(columns[0])
+        n = next((len(c) for c in columns if c is not None), 0)
         if n == 0:
             return
         head = min(n, (-start) % BLOCK)
         body_rows = ((n - head) // BLOCK) * BLOCK
+        cols: list[np.ndarray] = []
+        if head or head + body_rows < n:  # partial blocks keep every quantity's values
+            cols = [np.zeros(n) if c is None else c for c in columns]
         if head:
-            self._add_partial([c[:head] for c in columns], start)
+            self._add_partial([c[:head] for c in cols], start)
         if body_rows:
+            done: dict[int, np.ndarray] = {}  # the same array given twice is summed once
             for q, c in enumerate(columns):
-                body = np.ascontiguousarray(c[head : head + body_rows], dtype=np.float64)
-                self._blocks[q].append(body.reshape(-1, BLOCK).sum(axis=1))
+                if c is None:
+                    continue
+                if id(c) not in done:
+                    body = np.ascontiguousarray(c[head : head + body_rows], dtype=np.float64)
+                    done[id(c)] = body.reshape(-1, BLOCK).sum(axis=1)
+                self._blocks[q].append(done[id(c)])
         tail = head + body_rows
         if tail < n:
-            self._add_partial([c[tail:] for c in columns], start + tail)
+            self._add_partial([c[tail:] for c in cols], start + tail)
 
     def _add_partial(self, columns: list[np.ndarray], start: int) -> None:
         block = start // BLOCK

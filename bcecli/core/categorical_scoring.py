@@ -6,6 +6,7 @@ import numpy as np
 
 from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
 from bcecli.core.binary import sample_losses as binary_sample_losses
+from bcecli.core.binary_scoring import calibration_bins
 from bcecli.core.categorical import sample_losses
 from bcecli.core.chunk import Chunk, ScoredChunk
 from bcecli.core.options import Compat, LossOptions, Task
@@ -208,7 +209,7 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     reported = np.where(scored, reported, np.nan)
     if ignored.any():
         reported = np.where(ignored, 0.0, reported)  # frameworks return 0 for ignored rows
-    acc.worst.offer(np.arange(start, start + n), np.where(valid, loss, np.nan), y_in, x_in, p_true)
+    acc.worst.offer(start, np.where(valid, loss, np.nan), y_in, x_in, p_true)
     weight_out = np.where(finite, sw * class_w, 0.0)
     return ScoredChunk(chunk, reported, p_true, weight_out, row_flags)
 
@@ -282,7 +283,7 @@ def _statistics(
     if k <= MAX_CONFUSION_CLASSES:
         acc.add("confusion", np.bincount(tv * k + pred, minlength=k * k)[: k * k])
     top = pv.max(axis=1)
-    bins = np.clip((top * CALIBRATION_BINS).astype(np.int64), 0, CALIBRATION_BINS - 1)
+    bins = calibration_bins(top)
     acc.add("cal_n", np.bincount(bins, minlength=CALIBRATION_BINS))
     acc.add("cal_p", np.bincount(bins, weights=top, minlength=CALIBRATION_BINS))
     acc.add("cal_y", np.bincount(bins, weights=correct, minlength=CALIBRATION_BINS))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,9 +37,19 @@ class ScoredChunk:
 
     chunk: Chunk
     loss: np.ndarray
-    p_true: np.ndarray
-    weight: np.ndarray
+    p_true_values: np.ndarray | Callable[[], np.ndarray]
+    weight_values: np.ndarray | None  # None: every row weighs 1
     row_flags: dict[str, np.ndarray]
+
+    @property
+    def p_true(self) -> np.ndarray:
+        """Probability given to the true class (computed on demand on the fast path)."""
+        v = self.p_true_values
+        return v() if callable(v) else v
+
+    @property
+    def weight(self) -> np.ndarray:
+        return np.ones(len(self.loss)) if self.weight_values is None else self.weight_values
 
     def flags_of_row(self, i: int) -> list[str]:
         return [fid for fid, mask in self.row_flags.items() if mask[i]]

@@ -25,10 +25,15 @@ HISTOGRAM_EDGES = (0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.693, 1.0, 2.0, 5.0, 10
 
 
 def bucket_of(values: np.ndarray) -> np.ndarray:
-    """Bucket index of each finite loss: -1 for the low bucket, N_BUCKETS for the high one."""
+    """Bucket index of each finite loss: -1 for the low bucket, N_BUCKETS for the high one.
+
+    The index is read off the float's bits (exponent and top mantissa bits). Zero, negative
+    values (sign bit set: a negative integer) and values below 2**-64 all land below 0 and are
+    clipped into the low bucket.
+    """
     v = np.ascontiguousarray(values, dtype=np.float64)
-    idx = (v.view(np.int64) >> (52 - SUB_BITS)) - _OFFSET
-    idx[v < 2.0**E_MIN] = -1  # also zero and negative values (their bits mean nothing here)
+    idx = v.view(np.int64) >> (52 - SUB_BITS)
+    idx -= _OFFSET
     np.clip(idx, -1, N_BUCKETS, out=idx)
     return idx
 
@@ -59,13 +64,17 @@ class LossSketch:
     exact_values: list[np.ndarray] | None = field(default_factory=list)
     n: int = 0
 
-    def add(self, losses: np.ndarray) -> None:
+    def add(self, losses: np.ndarray, *, all_finite: bool = False) -> None:
         """Add finite-or-infinite losses (NaN must already be removed)."""
         if len(losses) == 0:
             return
-        finite = np.isfinite(losses)
-        n_inf = len(losses) - int(np.count_nonzero(finite))
-        vals = losses if n_inf == 0 else losses[finite]
+        n_inf = 0
+        vals = losses
+        if not all_finite:
+            finite = np.isfinite(losses)
+            n_inf = len(losses) - int(np.count_nonzero(finite))
+            if n_inf:
+                vals = losses[finite]
         self.n_inf += n_inf
         self.n += len(losses)
         self.counts += np.bincount(bucket_of(vals) + 1, minlength=N_BUCKETS + 2)

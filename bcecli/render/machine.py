@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from bcecli import __version__
+import bcecli
 from bcecli.core.report import Report
 
 SCHEMA = 1
@@ -36,7 +36,7 @@ def summary(report: Report, *, reduction: str, losses: list[float] | None = None
     value = r.sum_loss if reduction == "sum" else r.mean_loss
     out: dict[str, Any] = {
         "schema": SCHEMA,
-        "bce_version": __version__,
+        "bce_version": bcecli.__version__,
         "task": r.task.value,
         "task_reason": r.task_reason,
         "compat": r.compat.value,
