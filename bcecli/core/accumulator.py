@@ -141,7 +141,7 @@ class Accumulator:
     def add_head(self, start: int, **columns: np.ndarray | float) -> None:
         """Add the rows' headline values; a number stands for that value on every row."""
         n = next(len(c) for c in columns.values() if isinstance(c, np.ndarray))
-        arrays = []
+        arrays: list[np.ndarray | None] = []
         for name in HEAD:
             c = columns[name]
             if isinstance(c, np.ndarray):
@@ -162,8 +162,8 @@ class Accumulator:
         self.rows += other.rows
         self.excluded += other.excluded
         self.head.merge(other.head)
-        for name, v in other.head_const.items():
-            self.head_const[name] = self.head_const.get(name, 0.0) + v
+        for name, const in other.head_const.items():
+            self.head_const[name] = self.head_const.get(name, 0.0) + const
         self.sketch.merge(other.sketch)
         self.worst.merge(other.worst)
         self.flags.merge(other.flags)
