@@ -18,6 +18,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import math
@@ -25,6 +26,7 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -275,19 +277,48 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else "(no output)"
 
 
-def run_once(argv: Sequence[str], timeout: float) -> Sample:
+def _kill_group(pid: int) -> None:
+    """SIGKILL the process group led by our child ``pid`` (started with a new session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def child_env(pycache: Path | None) -> dict[str, str]:
+    """The children's environment.
+
+    With ``pycache``, bytecode is cached there (``PYTHONPYCACHEPREFIX``) even when
+    ``PYTHONDONTWRITEBYTECODE`` is set: an editable install under that variable recompiles
+    bce's own modules on every start (about 0.1 s), which a user's installed wheel does not.
+    The same environment is used for bce and the anchors.
+    """
+    env = dict(os.environ)
+    if pycache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env
+
+
+def run_once(argv: Sequence[str], timeout: float, env: dict[str, str]) -> Sample:
     """Run one child; wall time around Popen..wait4, peak RSS from the child's rusage."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+            # Own process group, so a timeout or Ctrl-C ends the child's children too.
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=env,
+                start_new_session=True,
+            )
         except OSError as exc:
             return Sample(math.nan, math.nan, 127, "", f"cannot start {argv[0]}: {exc}")
         timed_out = threading.Event()
 
         def kill() -> None:
             timed_out.set()
-            proc.kill()
+            _kill_group(proc.pid)
 
         timer = threading.Timer(timeout, kill)
         timer.start()
@@ -298,7 +329,7 @@ def run_once(argv: Sequence[str], timeout: float) -> Sample:
         finally:
             timer.cancel()
             if not reaped:  # interrupted (Ctrl-C): do not leave the child behind
-                proc.kill()
+                _kill_group(proc.pid)
                 proc.wait()
         wall = time.perf_counter() - t0
         proc.returncode = code = os.waitstatus_to_exitcode(status)
@@ -346,7 +377,7 @@ def log(msg: str) -> None:
 
 
 def run_scenario(
-    sc: Scenario, data: Path, rounds: int, warmup: int, timeout: float
+    sc: Scenario, data: Path, rounds: int, warmup: int, timeout: float, env: dict[str, str]
 ) -> ScenarioResult:
     results = {c.key: CommandResult(c) for c in sc.commands}
     log(f"\n== {sc.name}: {sc.what}")
@@ -363,7 +394,7 @@ def run_scenario(
             res = results[c.key]
             if res.failure is not None:
                 continue
-            sample = run_once(c.argv, timeout)
+            sample = run_once(c.argv, timeout, env)
             res.failure = failure_of(c, sample)
             if res.failure is not None:
                 parts.append(f"{c.key} FAILED ({res.failure})")
@@ -524,7 +555,8 @@ def timing_rows(done: Iterable[ScenarioResult]) -> list[list[str]]:
     for sr in done:
         for res in sr.results.values():
             if res.failure is not None:
-                cells = ["FAILED", "", "", "", res.failure]
+                note = res.failure if len(res.failure) <= 100 else res.failure[:99] + "..."
+                cells = ["FAILED", "", "", "", note]
             else:
                 walls = res.walls()
                 codes = sorted({s.code for s in res.samples.values()})
@@ -551,6 +583,7 @@ def report(
         f"bce benchmarks: {args.rounds} rounds (+{args.warmup} warm-up), medians; "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, "
         f"load avg {load[0][0]:.2f} before / {load[1][0]:.2f} after; "
+        f"bytecode cache {'off' if args.no_pycache else 'on'}; "
         f"{time.strftime('%Y-%m-%d %H:%M')}"
     )
     parts = [head, ""]
@@ -573,6 +606,13 @@ def report(
             ),
         ]
     notes = [n for sr in done.values() for n in sr.scenario.notes] + skipped
+    cores = os.cpu_count() or 1
+    busiest = max(load[0][0], load[1][0])
+    if busiest > cores:
+        notes.append(
+            f"the machine was busy (load average up to {busiest:.1f} on {cores} cores): "
+            "even same-round ratios are noisy; re-run when it is quieter"
+        )
     if notes:
         parts += ["", *(f"- {n}" if md else f"note: {n}" for n in notes)]
     return "\n".join(parts)
@@ -624,6 +664,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true", help="print markdown tables")
     p.add_argument("--json", type=Path, help="also write the raw samples to this file")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds before a child is killed")
+    p.add_argument(
+        "--no-pycache",
+        action="store_true",
+        help="run the children in the unchanged environment (default: give them a bytecode "
+        "cache in DATA/.pycache, even under PYTHONDONTWRITEBYTECODE)",
+    )
     p.add_argument("--list", action="store_true", help="list scenarios and commands, run nothing")
     p.add_argument(
         "--check",
@@ -665,6 +711,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"    note: {note}")
         return 0
 
+    pycache = None if args.no_pycache else data / ".pycache"
+    env = child_env(pycache)
     load_before = os.getloadavg()
     done: dict[str, ScenarioResult] = {}
     skipped: list[str] = []
@@ -678,7 +726,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"\n== {msg}")
             skipped.append(msg)
             continue
-        done[sc.name] = run_scenario(sc, data, args.rounds, args.warmup, args.timeout)
+        done[sc.name] = run_scenario(sc, data, args.rounds, args.warmup, args.timeout, env)
 
     checks = [c for sr in done.values() for c in sr.checks] + cross_checks(done)
     print()

@@ -79,8 +79,20 @@ def run_score_command(preds: str, kw: dict[str, Any]) -> None:
     if per_sample:
         ps_fmt = {"auto": "tsv", "table": "tsv", "json": "jsonl"}.get(fmt, fmt)
     request = score_request(preds, kw, ps_fmt)
+    for path in (preds, kw["labels"]):
+        if path == "-" and sys.stdin.isatty():
+            raise OptionError(
+                "'-' reads CSV from stdin, but stdin is a terminal",
+                "pipe the data in, e.g. cat preds.csv | bce score -",
+            )
+    from bcecli.cli.progress import ProgressLine
+
+    progress = ProgressLine(enabled=not quiet)
     out = sys.stdout.buffer
-    outcome = run_score(request, per_sample_out=out if per_sample else None)
+    try:
+        outcome = run_score(request, per_sample_out=out if per_sample else None, progress=progress)
+    finally:
+        progress.close()
     report = outcome.report
     gates = Gates(kw["fail_on"], kw["max_loss"], kw["max_ne"], tuple(kw["ignore"]))
     reasons = failures(report, gates)

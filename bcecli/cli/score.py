@@ -7,7 +7,14 @@ import click
 from bcecli.cli.options import gate_options, input_options, output_options, semantics_options
 
 
-@click.command()
+EXIT_CODES = """\b
+Exit codes: 0 report produced; 1 a gate failed (--fail-on, --max-loss,
+--max-ne); 2 usage error; 3 the input cannot be scored. Data goes to stdout,
+notes and warnings to stderr.
+"""
+
+
+@click.command(epilog=EXIT_CODES)
 @click.argument("preds", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @input_options
 @semantics_options
