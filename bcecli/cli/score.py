@@ -6,7 +6,6 @@ import click
 
 from bcecli.cli.options import gate_options, input_options, output_options, semantics_options
 
-
 EXIT_CODES = """\b
 Exit codes: 0 report produced; 1 a gate failed (--fail-on, --max-loss,
 --max-ne); 2 usage error; 3 the input cannot be scored. Data goes to stdout,

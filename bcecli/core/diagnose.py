@@ -340,6 +340,17 @@ def _multiclass_flags(found: Findings, r: Report) -> None:
         "the number depends on the framework's clip: compare --compat keras, torch and sklearn",
     )
     del wrong
+    tally(
+        "sparse_label_out_of_range",
+        "{count} row(s) have a label outside [0, " + str(k) + "){rows}; Keras on JAX silently "
+        "counts them as a loss of 0, PyTorch, TensorFlow and scikit-learn raise",
+        "labels are class indices 0 .. K-1; if they run 1 .. K, subtract 1",
+    )
+    tally(
+        "ignored_rows",
+        "{count} row(s) have the label --ignore-class{rows}; they are left out of the mean",
+        "this is what --ignore-class asks for; the mean is over the other rows",
+    )
     h = acc.head_totals()
     shift = acc.scalar("renorm_shift_w")
     if opts.compat.is_keras:
@@ -420,7 +431,8 @@ def _multiclass_flags(found: Findings, r: Report) -> None:
     conf = acc.sums.get("confusion")
     if conf is not None and k >= 2:
         m = np.asarray(conf).reshape(k, k)
-        _confusion_findings(found, r, m, names, n)
+        columns = list(r.context.pred_columns)
+        _confusion_findings(found, m, names, columns if len(columns) == k else names, n)
     prior = np.asarray(r.prior)
     pos = prior[prior > 0]
     if len(pos) >= 2 and pos.max() / pos.min() >= 10:
@@ -442,7 +454,7 @@ def _multiclass_flags(found: Findings, r: Report) -> None:
 
 
 def _confusion_findings(
-    found: Findings, r: Report, m: np.ndarray, names: list[str], n: int
+    found: Findings, m: np.ndarray, names: list[str], columns: list[str], n: int
 ) -> None:
     k = len(m)
     off = m.copy()
@@ -464,7 +476,7 @@ def _confusion_findings(
     plain = float(np.trace(m)) / n
     if permuted >= plain + 0.25 and permuted >= 0.5:
         moved = [
-            f"column {names[best[t]]} behaves like class {names[t]}" for t in rows if best[t] != t
+            f"column {columns[best[t]]} behaves like class {names[t]}" for t in rows if best[t] != t
         ]
         found.dataset(
             "columns_misordered",

@@ -160,18 +160,52 @@ def outputs_table(report: Report) -> Table | None:
     return t
 
 
+def mistakes_table(report: Report) -> Table | None:
+    if not report.mistakes:
+        return None
+    t = _table("Most common mistakes")
+    t.add_column("true class")
+    t.add_column("predicted")
+    t.add_column("rows", justify="right")
+    for m in report.mistakes:
+        t.add_row(safe_text(m.true_class), safe_text(m.predicted), f"{m.count:,}")
+    return t
+
+
 def worst_table(report: Report) -> Table | None:
     if not report.worst:
         return None
+    multiclass = report.task.is_multiclass
+    names = report.context.output_names
     t = _table("Worst samples")
     t.add_column("row", justify="right")
     t.add_column("label", justify="right")
-    t.add_column("prediction", justify="right")
+    t.add_column("argmax (p)" if multiclass else "prediction", justify="right")
     t.add_column("p(true)", justify="right")
     t.add_column("loss", justify="right")
     for w in report.worst:
-        t.add_row(str(w.row), _vec(w.labels), _vec(w.preds), fmt_num(w.p_true), fmt_loss(w.loss))
+        if multiclass and len(w.preds) > 1:
+            top = max(range(len(w.preds)), key=lambda i: w.preds[i])
+            label = _class_label(w.labels, names)
+            shown = f"{names[top] if top < len(names) else top} ({w.preds[top]:.3g})"
+        else:
+            label, shown = _vec(w.labels), _vec(w.preds)
+        t.add_row(
+            str(w.row), safe_text(label), safe_text(shown), fmt_num(w.p_true), fmt_loss(w.loss)
+        )
     return t
+
+
+def _class_label(labels: tuple[float, ...], names: tuple[str, ...]) -> str:
+    """A sparse label's class name, or the class a one-hot row points at."""
+    if len(labels) == 1:
+        i = labels[0]
+        ok = not math.isnan(i) and i == int(i) and 0 <= int(i) < len(names)
+        return names[int(i)] if ok else _vec(labels)
+    if sum(1 for v in labels if v == 1) == 1 and all(v in (0, 1) for v in labels):
+        i = labels.index(1.0)
+        return names[i] if i < len(names) else str(i)
+    return _vec(labels)
 
 
 def _vec(values: tuple[float, ...]) -> str:
@@ -254,7 +288,7 @@ def render_report(report: Report) -> list[RenderableType]:
     from rich.columns import Columns
 
     parts: list[RenderableType] = [header(report), loss_table(report)]
-    for extra in (outputs_table(report), worst_table(report)):
+    for extra in (outputs_table(report), mistakes_table(report), worst_table(report)):
         if extra is not None:
             parts.append(extra)
     cal = calibration_table(report)
