@@ -291,7 +291,9 @@ def render_report(report: Report) -> list[RenderableType]:
     for extra in (outputs_table(report), mistakes_table(report), worst_table(report)):
         if extra is not None:
             parts.append(extra)
-    cal = calibration_table(report)
+    from bcecli.render.charts import reliability_chart
+
+    cal = reliability_chart(report) if report.calibration else None
     hist = histogram_table(report)
     parts.append(Columns([hist, cal]) if cal is not None else hist)
     flags = flags_table(report)

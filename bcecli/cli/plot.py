@@ -1,0 +1,54 @@
+"""``bce plot``: the report as a picture (needs the ``plot`` extra: matplotlib)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from bcecli.cli.options import input_options, semantics_options
+
+
+@click.command()
+@click.argument("preds", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="The picture to write; .png, .svg or .pdf (the format follows the name).",
+)
+@input_options
+@semantics_options
+@click.option("-q", "--quiet", is_flag=True, help="No note on stderr.")
+@click.option("--debug", is_flag=True, help="Show the traceback of unexpected errors.")
+def plot(preds: str, output: str, quiet: bool, debug: bool, **kw: Any) -> None:
+    """Draw the report of PREDS as a picture (PNG, SVG or PDF).
+
+    One figure: the histogram of per-sample losses with the mean, the baseline and loss 1
+    marked; the reliability diagram; for several classes or outputs, each one's mean loss
+    against its baseline. Takes the input and semantics options of `bce score`. Drawn from
+    the report's bins, never from per-sample data, so large files plot as fast as they score.
+    Needs matplotlib: pip install 'bcecli[plot]'.
+
+    \b
+    Examples:
+      bce plot preds.csv -o report.png
+      bce plot preds.npy --labels labels.npy --from-logits -o report.svg
+      bce plot preds.csv --compat keras -o report.pdf
+    """
+    from dataclasses import replace
+
+    from bcecli.cli.output import score_request
+    from bcecli.core.options import Reduction
+    from bcecli.pipeline import run_score
+    from bcecli.render.plot import check_output, plot_data, write_figure
+
+    check_output(output)  # format, folder and matplotlib: refused before the scoring
+    # The picture needs the summary only: never keep per-sample losses (--reduction none).
+    request = replace(score_request(preds, kw), reduction=Reduction.MEAN)
+    report = run_score(request).report
+    write_figure(plot_data(report), output)
+    if not quiet:
+        click.echo(f"wrote {output}", err=True)
