@@ -27,7 +27,6 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "pred_out_of_range": (Severity.ERROR, "predictions outside [0, 1]"),
     "label_out_of_range": (Severity.ERROR, "labels outside [0, 1]"),
     "sparse_label_out_of_range": (Severity.ERROR, "integer labels outside [0, K)"),
-    "sparse_label_not_integer": (Severity.ERROR, "sparse labels that are not integers"),
     "constant_predictions": (Severity.ERROR, "every prediction is the same value"),
     "categorical_single_column": (Severity.ERROR, "categorical loss on a single column"),
     "weights_sum_zero": (Severity.ERROR, "the weights sum to zero"),
