@@ -43,3 +43,23 @@ def test_readme_transcript(example: object) -> None:
 
     assert isinstance(example, Example)
     assert run(example.command) == example.expected
+
+
+def test_every_flag_is_documented() -> None:
+    from bcecli.core.flags import CATALOGUE
+
+    text = README.read_text()
+    for flag_id, (severity, _) in CATALOGUE.items():
+        assert f"| `{flag_id}` | {severity.value} |" in text, flag_id
+
+
+def test_completion_script_is_generated() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bce = Path(sys.executable).parent / "bce"
+    env = dict(os.environ, _BCE_COMPLETE="bash_source")
+    out = subprocess.run([str(bce)], env=env, capture_output=True, text=True, timeout=60)
+    assert "_bce_completion" in out.stdout
