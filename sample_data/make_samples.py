@@ -56,8 +56,9 @@ def main() -> None:
     n, k = 600, 4
     true_rate = rng.random((n, k)) * 0.9 + 0.05
     soft = np.round(np.clip(true_rate + rng.normal(0, 0.15, (n, k)), 0, 1) * 4) / 4
-    pred = np.clip(sigmoid(np.log(true_rate / (1 - true_rate)) + rng.normal(0, 0.6, (n, k))),
-                   1e-4, 1 - 1e-4)
+    pred = np.clip(
+        sigmoid(np.log(true_rate / (1 - true_rate)) + rng.normal(0, 0.6, (n, k))), 1e-4, 1 - 1e-4
+    )
     tags = ["cat", "dog", "outdoor", "night"]
     write_csv(
         "multilabel_soft.csv",
@@ -73,13 +74,11 @@ def main() -> None:
 
     # Broken: logits saved as if they were probabilities.
     y, p = binary_scores(1000, 0.5, 1.5)
-    write_csv("logits_as_probs.csv", ["y_true", "y_pred"], [y, np.log(p / (1 - p))],
-              ["%d", "%.5f"])
+    write_csv("logits_as_probs.csv", ["y_true", "y_pred"], [y, np.log(p / (1 - p))], ["%d", "%.5f"])
 
     # Broken: Dense(1, activation='softmax') always outputs 1.0.
     y, _ = binary_scores(500, 0.35, 1.0)
-    write_csv("single_unit_softmax.csv", ["y_true", "y_pred"], [y, np.ones(500)],
-              ["%d", "%.1f"])
+    write_csv("single_unit_softmax.csv", ["y_true", "y_pred"], [y, np.ones(500)], ["%d", "%.1f"])
 
     # Broken: predictions and labels from different runs (1000 vs 999 rows).
     y, p = binary_scores(1000, 0.5, 1.5)
@@ -92,17 +91,29 @@ def main() -> None:
     logits = rng.normal(0, 1, (n, k))
     logits[np.arange(n), labels] += 2.5
     probs = softmax(logits)
-    write_csv("softmax_10class.csv", ["label"] + [f"prob_{i}" for i in range(k)],
-              [labels] + [probs[:, i] for i in range(k)], ["%d"] + ["%.6f"] * k)
+    write_csv(
+        "softmax_10class.csv",
+        ["label"] + [f"prob_{i}" for i in range(k)],
+        [labels] + [probs[:, i] for i in range(k)],
+        ["%d"] + ["%.6f"] * k,
+    )
 
     # Broken: softmax applied twice (a softmax layer plus a loss that applies its own).
     twice = softmax(probs)
-    write_csv("double_softmax.csv", ["label"] + [f"prob_{i}" for i in range(k)],
-              [labels] + [twice[:, i] for i in range(k)], ["%d"] + ["%.6f"] * k)
+    write_csv(
+        "double_softmax.csv",
+        ["label"] + [f"prob_{i}" for i in range(k)],
+        [labels] + [twice[:, i] for i in range(k)],
+        ["%d"] + ["%.6f"] * k,
+    )
 
     # Broken: labels 1 .. 10 for 10 prediction columns.
-    write_csv("one_indexed_labels.csv", ["label"] + [f"prob_{i}" for i in range(k)],
-              [labels + 1] + [probs[:, i] for i in range(k)], ["%d"] + ["%.6f"] * k)
+    write_csv(
+        "one_indexed_labels.csv",
+        ["label"] + [f"prob_{i}" for i in range(k)],
+        [labels + 1] + [probs[:, i] for i in range(k)],
+        ["%d"] + ["%.6f"] * k,
+    )
 
     # One-hot labels and softmax outputs for three classes, scored as categorical...
     n, k = 900, 3

@@ -56,7 +56,7 @@ def piped(args: list[str], **extra: str) -> subprocess.CompletedProcess[bytes]:
 def test_terminal_gets_the_table_in_colour() -> None:
     code, out = in_pty([*BCE, "score", HEALTHY], COLUMNS="100")
     assert code == 0
-    assert b"Worst samples" in out and b"Calibration" in out
+    assert b"Worst samples" in out and b"Reliability" in out
     assert ESC in out  # colour on a terminal
 
 

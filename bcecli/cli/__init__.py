@@ -40,6 +40,30 @@ def _failure(message: str, exit_code: int) -> click.ClickException:
 
 
 class BceGroup(click.Group):
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """click's main, but every error is one ``Error: ...`` line (no usage text)."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except click.ClickException as e:
+            click.echo(f"Error: {e.format_message()}", err=True)
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        except BrokenPipeError:
+            _quiet_pipe()
+            sys.exit(0)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -63,10 +87,8 @@ class BceGroup(click.Group):
 
 
 def debug_enabled(ctx: click.Context) -> bool:
-    if os.environ.get("BCE_DEBUG"):
-        return True
-    sub = ctx.invoked_subcommand
-    return bool(ctx.params.get("debug")) or (sub is not None and "--debug" in sys.argv)
+    """--debug on the group or any command (commands record it in the root context)."""
+    return bool(os.environ.get("BCE_DEBUG") or ctx.params.get("debug") or ctx.meta.get("bce_debug"))
 
 
 @click.group(cls=BceGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,12 +118,8 @@ cli.add_command(plot)
 
 
 def main() -> None:
-    """Console-script entry point; a closed pipe (``| head``) ends quietly."""
-    try:
-        cli.main(prog_name="bce")
-    except BrokenPipeError:
-        _quiet_pipe()
-        sys.exit(0)
+    """Console-script entry point."""
+    cli.main(prog_name="bce")
 
 
 def _quiet_pipe() -> None:

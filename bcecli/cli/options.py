@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -51,8 +51,48 @@ def output_options(*, per_sample: bool) -> Callable[[F], F]:
             is_flag=True,
             help="No notes or warnings on stderr (data and exit code unchanged).",
         ),
-        click.option("--debug", is_flag=True, help="Show the traceback of unexpected errors."),
+        click.option(
+            "--debug",
+            is_flag=True,
+            callback=_record_debug,
+            help="Show the traceback of unexpected errors.",
+        ),
     )
+
+
+def _record_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.find_root().meta["bce_debug"] = True
+    return value
+
+
+class InputPath(click.ParamType):  # type: ignore[type-arg]
+    """An input file ('-' for stdin). Problems are one line: ``<path>: <what>; <what to do>``."""
+
+    name = "file"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        import os
+
+        if value == "-":
+            return value
+        if not os.path.exists(value):
+            self.fail(f"{value}: no such file; check the path", param, ctx)
+        if os.path.isdir(value):
+            self.fail(
+                f"{value}: is a directory, not a file; give a CSV, TSV, NPY, NPZ or Parquet file",
+                param,
+                ctx,
+            )
+        if not os.access(value, os.R_OK):
+            self.fail(f"{value}: cannot be read (permission denied); check its permissions",
+                      param, ctx)  # fmt: skip
+        return value
+
+    def fail(
+        self, message: str, param: click.Parameter | None = None, ctx: click.Context | None = None
+    ) -> NoReturn:
+        raise click.UsageError(message, ctx)
 
 
 def input_options(f: F) -> F:
@@ -61,7 +101,7 @@ def input_options(f: F) -> F:
             "--labels",
             "labels",
             metavar="FILE",
-            type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+            type=InputPath(),
             help="Labels in a file of their own (same rows as PREDS).",
         ),
         click.option(

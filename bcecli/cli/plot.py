@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from bcecli.cli.options import input_options, semantics_options
+from bcecli.cli.options import InputPath, input_options, semantics_options
 
 
 @click.command()
-@click.argument("preds", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.argument("preds", type=InputPath())
 @click.option(
     "-o",
     "--output",

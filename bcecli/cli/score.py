@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from bcecli.cli.options import gate_options, input_options, output_options, semantics_options
+from bcecli.cli.options import (
+    InputPath,
+    gate_options,
+    input_options,
+    output_options,
+    semantics_options,
+)
 
 EXIT_CODES = """\b
 Exit codes: 0 report produced; 1 a gate failed (--fail-on, --max-loss,
@@ -14,7 +20,7 @@ notes and warnings to stderr.
 
 
 @click.command(epilog=EXIT_CODES)
-@click.argument("preds", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.argument("preds", type=InputPath())
 @input_options
 @semantics_options
 @gate_options

@@ -11,6 +11,7 @@ import numpy as np
 from bcecli.core.chunk import Chunk
 from bcecli.errors import InputError, OptionError
 from bcecli.readers.columns import WEIGHT_NAMES, Selection, normalize, select_columns
+from bcecli.readers.display import show, show_names
 from bcecli.readers.labels import LabelMapper
 from bcecli.readers.sources import Batch, Source, open_source
 
@@ -67,7 +68,7 @@ class Input:
             if all(p is None for p in pieces):
                 return
             if any(p is None for p in pieces) or len({_batch_len(p) for p in pieces}) > 1:
-                raise self._length_mismatch(pieces, start)
+                raise self._length_mismatch(pieces, start, rows)
             merged: Batch = {}
             for p in pieces:
                 assert p is not None
@@ -76,21 +77,23 @@ class Input:
             yield self._assemble(merged, start, n)
             start += n
 
-    def _length_mismatch(self, pieces: list[Batch | None], start: int) -> InputError:
-        counts = []
+    def _length_mismatch(self, pieces: list[Batch | None], start: int, rows: int) -> InputError:
+        """Which file is longer; exact counts when a file has ended (its piece is short)."""
+        counts: list[tuple[str, int, bool]] = []
         for part, piece in zip(self._parts, pieces, strict=True):
-            n = start + (_batch_len(piece) if piece is not None else 0)
-            counts.append(f"{part.source.name} has {'at least ' if piece else ''}{n} rows")
-        return InputError(
-            "labels and predictions have different lengths: " + ", ".join(counts),
-            "they must match row for row; check that both files come from the same data",
-        )
+            n = _batch_len(piece)
+            counts.append((part.source.name, start + n, piece is None or n < rows))
+        return mismatch_error(counts, text=_any_text(self._parts))
 
     def _assemble(self, batch: Batch, start: int, n: int) -> Chunk:
         weight = next((p.weight for p in self._parts if p.weight), None)
+        label_names = [c for p in self._parts for c in p.labels]
         label_arrays = [batch[_key(p, c)] for p in self._parts for c in p.labels]
         if self._mapper is not None:
-            label_arrays = [self._mapper.map(a, start) for a in label_arrays]
+            label_arrays = [
+                self._mapper.map(a, start, column=c)
+                for a, c in zip(label_arrays, label_names, strict=True)
+            ]
         labels = _stack(label_arrays, np.float64)
         preds_list = [batch[_key(p, c)] for p in self._parts for c in p.preds]
         dtype = np.float32 if all(a.dtype == np.float32 for a in preds_list) else np.float64
@@ -160,16 +163,17 @@ def _concat(pieces: list[Batch]) -> Batch:
 def open_input(preds_path: str, labels_path: str | None, request: ColumnRequest) -> Input:
     """Open the input files and decide which columns are labels, predictions and weights."""
     if preds_path == "-" and labels_path == "-":
-        raise OptionError("only one input can come from stdin ('-')",
-                          "write one of them to a file")
-    preds_src = open_source(preds_path, "preds").source
-    labels_src = None if labels_path is None else open_source(labels_path, "labels").source
+        raise OptionError("only one input can come from stdin ('-')", "write one of them to a file")
+    opened: list[Source] = [open_source(preds_path, "preds").source]
     try:
-        return _build(preds_src, labels_src, request)
+        labels_src = None
+        if labels_path is not None:
+            labels_src = open_source(labels_path, "labels").source
+            opened.append(labels_src)
+        return _build(opened[0], labels_src, request, opened)
     except BaseException:
-        preds_src.close()
-        if labels_src is not None:
-            labels_src.close()
+        for src in opened:
+            src.close()
         raise
 
 
@@ -179,7 +183,10 @@ def _weight_column(src: Source, wanted: str) -> str | None:
     return None
 
 
-def _build(preds_src: Source, labels_src: Source | None, req: ColumnRequest) -> Input:
+def _build(
+    preds_src: Source, labels_src: Source | None, req: ColumnRequest, opened: list[Source]
+) -> Input:
+    """``opened`` collects every source opened here, for the caller to close on an error."""
     notes: list[str] = list(preds_src.notes)
     weight_src: Source | None = None
     weight_col: str | None = None
@@ -188,7 +195,7 @@ def _build(preds_src: Source, labels_src: Source | None, req: ColumnRequest) -> 
         for src in (preds_src, labels_src):
             if src is not None and _weight_column(src, req.sample_weight):
                 weight_src, weight_col = src, req.sample_weight
-                weight_name = f"{req.sample_weight} ({src.name})"
+                weight_name = f"{show(req.sample_weight)} ({src.name})"
                 break
         else:
             if not os.path.exists(req.sample_weight):
@@ -198,6 +205,8 @@ def _build(preds_src: Source, labels_src: Source | None, req: ColumnRequest) -> 
                     "name a column, or the path of a file of weights",
                 )
             weight_src = open_source(req.sample_weight, "weight").source
+            opened.append(weight_src)
+            notes.extend(weight_src.notes)
             named = [c for c in weight_src.columns if normalize(c) in WEIGHT_NAMES]
             if len(weight_src.columns) == 1:
                 weight_col = weight_src.columns[0]
@@ -206,24 +215,39 @@ def _build(preds_src: Source, labels_src: Source | None, req: ColumnRequest) -> 
             else:
                 raise InputError(
                     f"cannot tell which column holds the weights (columns: "
-                    f"{', '.join(weight_src.columns)})",
+                    f"{show_names(weight_src.columns)})",
                     "give a file with one column, or one named weight",
                     source=weight_src.name,
                 )
-            weight_name = f"{weight_col} ({weight_src.name})"
+            weight_name = f"{show(weight_col)} ({weight_src.name})"
     exclude = (weight_col,) if weight_col and weight_src is preds_src else ()
 
     if labels_src is None:
-        sel = select_columns(
-            preds_src.columns, want_labels=True, want_preds=True,
-            label_cols=req.label_cols, pred_cols=req.pred_cols, exclude=exclude,
-            source=preds_src.name,
-        )  # fmt: skip
         if preds_src.columns == ["preds"] and not req.label_cols:
-            raise InputError("an NPY file holds one array",
-                             "give the labels with --labels FILE", source=preds_src.name)
-        parts = [_Part(preds_src, [*sel.labels, *sel.preds], list(sel.labels),
-                       list(sel.preds), None)]
+            raise InputError(
+                "holds one array (the predictions), and no labels",
+                "give the labels with --labels FILE",
+                source=preds_src.name,
+            )
+        try:
+            sel = _positional(preds_src, req) or select_columns(
+                preds_src.columns, want_labels=True, want_preds=True,
+                label_cols=req.label_cols, pred_cols=req.pred_cols, exclude=exclude,
+                source=preds_src.name,
+            )  # fmt: skip
+        except InputError as e:
+            if not preds_src.positional:
+                raise
+            raise InputError(
+                f"has no header row and {len(preds_src.columns)} columns "
+                f"({show_names(preds_src.columns)}): which holds the labels is not clear",
+                "name them, e.g. --label-col column_2 --pred-col column_3, or add a header line "
+                "such as id,y_true,y_pred",
+                source=preds_src.name,
+            ) from e
+        parts = [
+            _Part(preds_src, [*sel.labels, *sel.preds], list(sel.labels), list(sel.preds), None)
+        ]
         how = sel.how
         suffixes = sel.suffixes
     else:
@@ -254,19 +278,14 @@ def _build(preds_src: Source, labels_src: Source | None, req: ColumnRequest) -> 
     elif req.sample_weight is None:
         unused = [c for c in preds_src.columns if normalize(c) in WEIGHT_NAMES]
         if unused:
-            notes.append(f"column {unused[0]} is not used as a weight; pass --sample-weight "
-                         f"{unused[0]} to use it")
+            notes.append(
+                f"column {show(unused[0])} is not used as a weight; pass --sample-weight "
+                f"{show(unused[0])} to use it"
+            )
     _check_lengths(parts)
     for p in parts:
         for c in [*p.labels, *p.preds] + ([p.weight] if p.weight else []):
-            kind = p.source.kind(c)
-            if kind == "other" or (kind == "string" and c not in p.labels):
-                raise InputError(
-                    f"column {c} holds {'text' if kind == 'string' else 'non-numeric values'}, "
-                    "not numbers",
-                    "predictions and weights must be numeric",
-                    source=p.source.name,
-                )
+            _check_kind(p.source, c, "labels" if c in p.labels else "")
     string_labels = [c for p in parts for c in p.labels if p.source.kind(c) == "string"]
     mapper = LabelMapper(suffixes, source=_label_source(parts).name) if string_labels else None
     widths_l = sum(p.source.width(c) for p in parts for c in p.labels)
@@ -293,9 +312,7 @@ def _label_source(parts: list[_Part]) -> Source:
 
 def _keyed_parts(parts: list[_Part]) -> list[_Part]:
     """Key each source's batches by '<source id>:<column>', so two files may share a name."""
-    return [
-        _Part(_KeyedSource(p.source), p.columns, p.labels, p.preds, p.weight) for p in parts
-    ]
+    return [_Part(_KeyedSource(p.source), p.columns, p.labels, p.preds, p.weight) for p in parts]
 
 
 class _KeyedSource(Source):
@@ -304,6 +321,7 @@ class _KeyedSource(Source):
         self.name = inner.name
         self.columns = inner.columns
         self.n_rows = inner.n_rows
+        self.fmt_text = inner.fmt_text
 
     def kind(self, column: str) -> str:
         return self.inner.kind(column)
@@ -322,10 +340,70 @@ class _KeyedSource(Source):
 def _check_lengths(parts: list[_Part]) -> None:
     known = [(p.source.name, p.source.n_rows) for p in parts if p.source.n_rows is not None]
     if len({n for _, n in known}) > 1:
+        raise mismatch_error([(name, n, True) for name, n in known], text=_any_text(parts))
+
+
+def _any_text(parts: list[_Part]) -> bool:
+    return any(p.source.fmt_text for p in parts)
+
+
+def mismatch_error(counts: list[tuple[str, int, bool]], *, text: bool) -> InputError:
+    """``counts``: (file, rows, exact) per file; 'at least' where a file has not ended yet."""
+    first, *others = counts
+
+    def rows(n: int, exact: bool) -> str:
+        return f"{'' if exact else 'at least '}{n:,} row{'s' if n != 1 else ''}"
+
+    what = f"has {rows(first[1], first[2])} but " + ", ".join(
+        f"{name} has {rows(n, exact)}" for name, n, exact in others
+    )
+    fix = "the files must match row for row: check that they come from the same data"
+    if text and all(exact for _, _, exact in counts) and len(counts) == 2:
+        if abs(counts[0][1] - counts[1][1]) == 1:
+            fix = (
+                "one file has exactly one extra row: a header line read as data (a file without "
+                "a header?), or a total line at the end? the files must match row for row"
+            )
+    return InputError(what, fix, source=first[0])
+
+
+def _positional(src: Source, req: ColumnRequest) -> Selection | None:
+    """A headerless file of two columns: the first holds the labels, the second the predictions."""
+    if not src.positional or len(src.columns) != 2 or req.label_cols or req.pred_cols:
+        return None
+    first, second = src.columns
+    return Selection(
+        (first,),
+        (second,),
+        f"no header: {first} as labels, {second} as predictions (by position; name them with "
+        "--label-col / --pred-col if that is wrong)",
+    )
+
+
+def _check_kind(src: Source, column: str, role: str) -> None:
+    """Labels may be text (mapped to numbers); predictions and weights must be numbers."""
+    kind = src.kind(column)
+    name = show(column, 40)
+    if kind == "empty":
         raise InputError(
-            "labels and predictions have different lengths: "
-            + ", ".join(f"{name} has {n} rows" for name, n in known),
-            "they must match row for row; check that both files come from the same data",
+            f"column {name} holds no number in any row (every cell is empty, NA or NaN)",
+            "fill it in, or name another column with "
+            + ("--label-col" if role == "labels" else "--pred-col"),
+            source=src.name,
+        )
+    if kind == "other" or (kind == "string" and role != "labels"):
+        problem = src.text_problem(column) if kind == "string" else None
+        if problem is not None:
+            raise InputError(*problem, source=src.name)
+        raise InputError(
+            f"column {name} holds {src.type_name(column)}, not numbers",
+            "predictions and weights must be numbers: "
+            + (
+                "flatten it into one numeric column per output"
+                if kind == "other"
+                else "save them as numbers, not text"
+            ),
+            source=src.name,
         )
 
 

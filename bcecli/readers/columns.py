@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from bcecli.errors import InputError, OptionError
+from bcecli.readers.display import show, show_cell, show_names
 
 LABEL_NAMES = (
     "y_true", "label", "labels", "target", "targets", "y", "truth", "ground_truth", "gt",
@@ -81,9 +82,10 @@ def _check_exist(wanted: tuple[str, ...], columns: list[str], flag: str, source:
     missing = [c for c in wanted if c not in columns]
     if missing:
         raise OptionError(
-            f"{flag}: no column {', '.join(repr(m) for m in missing)} in {source} "
-            f"(columns: {', '.join(columns) or 'none'})",
+            f"has no column {', '.join(show_cell(m) for m in missing)} (asked for by {flag}; "
+            f"its columns: {show_names(columns)})",
             "name an existing column",
+            source=source,
         )
 
 
@@ -115,42 +117,46 @@ def select_columns(
         labels = _exact([c for c in pool if c not in preds], LABEL_NAMES)
         if len(labels) > 1:
             raise InputError(
-                f"several columns could hold the labels: {', '.join(labels)}",
+                f"several columns could hold the labels: {show_names(labels)}",
                 "pick one with --label-col",
                 source=source,
             )
         if labels:
-            reasons.append(f"labels by name ({labels[0]})")
+            reasons.append(f"labels by name ({show(labels[0])})")
         else:
             labels, _ = _family([c for c in pool if c not in preds], LABEL_NAMES)
             if labels:
-                reasons.append(f"labels by name ({labels[0]} .. {labels[-1]})")
+                reasons.append(f"labels by name ({show(labels[0])} .. {show(labels[-1])})")
     if want_preds and not preds:
         rest = [c for c in pool if c not in labels]
         preds = _exact(rest, PRED_NAMES)
         if len(preds) > 1:
             raise InputError(
-                f"several columns could hold the predictions: {', '.join(preds)}",
+                f"several columns could hold the predictions: {show_names(preds)}",
                 "pick them with --pred-col (a comma-separated list for several outputs)",
                 source=source,
             )
         if preds:
-            reasons.append(f"predictions by name ({preds[0]})")
+            reasons.append(f"predictions by name ({show(preds[0])})")
         else:
             preds, suffixes = _family(rest, PRED_NAMES)
             if preds:
-                reasons.append(f"predictions by name ({preds[0]} .. {preds[-1]})")
+                reasons.append(f"predictions by name ({show(preds[0])} .. {show(preds[-1])})")
     # One side found by name and exactly one candidate column left: that is the other side.
     leftovers = [
-        c for c in pool if c not in labels and c not in preds and normalize(c) not in ID_NAMES
+        c
+        for c in pool
+        if c not in labels
+        and c not in preds
+        and normalize(c) not in ID_NAMES
         and normalize(c) not in WEIGHT_NAMES
     ]
     if want_preds and not preds and (labels or not want_labels) and len(leftovers) == 1:
         preds = leftovers
-        reasons.append(f"predictions: the remaining column ({preds[0]})")
+        reasons.append(f"predictions: the remaining column ({show(preds[0])})")
     elif want_labels and not labels and (preds or not want_preds) and len(leftovers) == 1:
         labels = leftovers
-        reasons.append(f"labels: the remaining column ({labels[0]})")
+        reasons.append(f"labels: the remaining column ({show(labels[0])})")
     elif want_preds and not preds and not want_labels and len(leftovers) > 1:
         preds = leftovers  # a predictions-only file: every column is an output
         reasons.append(f"predictions: all {len(preds)} columns")
@@ -160,11 +166,17 @@ def select_columns(
     if want_labels and not labels or want_preds and not preds:
         what = "labels" if want_labels and not labels else "predictions"
         flag = "--label-col" if what == "labels" else "--pred-col"
+        fix = f"name it with {flag}, or use a known name such as " + (
+            "y_true or label" if what == "labels" else "y_pred or prob"
+        )
+        if what == "labels" and want_preds and preds and not leftovers:
+            fix = (
+                "this file holds only predictions: give the labels in a file of their own with "
+                "--labels FILE, or name the label column with --label-col"
+            )
         raise InputError(
-            f"cannot tell which column holds the {what} (columns: "
-            f"{', '.join(columns) or 'none'})",
-            f"name it with {flag}, or use a known name such as "
-            + ("y_true or label" if what == "labels" else "y_pred or prob"),
+            f"cannot tell which column holds the {what} (columns: {show_names(columns)})",
+            fix,
             source=source,
         )
     return Selection(tuple(labels), tuple(preds), "; ".join(reasons), tuple(suffixes))

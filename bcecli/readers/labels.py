@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from bcecli.errors import InputError
+from bcecli.readers.display import show, show_cell, show_names
 
 # Text labels whose positive class is clear without being told.
 KNOWN_BINARY = (
@@ -24,6 +25,12 @@ class LabelMapper:
         self.description = ""
 
     def _decide(self, values: list[str]) -> None:
+        numbers = {v: _number(v) for v in values}
+        if values and all(x is not None for x in numbers.values()):
+            # numbers the reader kept as text (odd spacing, quotes): their own values
+            self.mapping = {v: float(x) for v, x in numbers.items() if x is not None}
+            self.description = "labels written as text read as the numbers they spell"
+            return
         norm = {v: v.strip().lower() for v in values}
         names = [c.lower() for c in self.class_names]
         if names and all(norm[v] in names for v in values):
@@ -38,28 +45,61 @@ class LabelMapper:
                 return
         ordered = sorted(values)
         self.mapping = {v: float(i) for i, v in enumerate(ordered)}
-        shown = ", ".join(f"{v} = {i}" for i, v in enumerate(ordered[:10]))
-        self.description = f"text labels mapped in sorted order (like sklearn's LabelEncoder): " \
+        shown = ", ".join(f"{show(v, 30)} = {i}" for i, v in enumerate(ordered[:10]))
+        self.description = (
+            f"text labels mapped in sorted order (like sklearn's LabelEncoder): "
             f"{shown}{', ...' if len(ordered) > 10 else ''}"
+        )
 
-    def map(self, values: np.ndarray, start: int) -> np.ndarray:
+    def map(self, values: np.ndarray, start: int, column: str = "") -> np.ndarray:
         if values.dtype != object:
             return np.asarray(values, dtype=np.float64)
-        missing = np.equal(values, None)
+        missing = np.equal(values, np.array(None, dtype=object))
         text = np.where(missing, "", values).astype(str)
         uniq, inverse = np.unique(text, return_inverse=True)
         present = [u for u in uniq.tolist() if u != ""]
+        where = f", column {show(column, 40)}" if column else ""
         if self.mapping is None:
+            self._check_mixed(present, text, start, where)
             self._decide(present)
         assert self.mapping is not None
         unknown = [u for u in present if u not in self.mapping]
         if unknown:
             row = start + int(np.flatnonzero(text == unknown[0])[0])
             raise InputError(
-                f"label {unknown[0]!r} at row {row} was not among the labels of the first rows "
-                f"({', '.join(list(self.mapping)[:10])})",
+                f"row {row}{where}: label {show_cell(unknown[0])} was not among the labels of "
+                f"the first rows ({show_names(list(self.mapping), 10)})",
                 "map the labels to numbers (0/1 or class indices) before scoring",
                 source=self.source,
             )
         codes = np.array([self.mapping.get(u, np.nan) for u in uniq.tolist()], dtype=np.float64)
         return codes[inverse.reshape(-1)]
+
+    def _check_mixed(self, present: list[str], text: np.ndarray, start: int, where: str) -> None:
+        """Numbers and words in one label column: the rarer kind is the mistake."""
+        words = [v for v in present if _number(v) is None]
+        numbers = [v for v in present if _number(v) is not None]
+        if not words or not numbers:
+            return
+        n_words = int(np.isin(text, words).sum())
+        odd, kind, other = (
+            (words, "text", "numbers")
+            if n_words <= len(text) - n_words
+            else (numbers, "a number", "text")
+        )
+        row = start + int(np.flatnonzero(np.isin(text, odd))[0])
+        value = text[row - start]
+        raise InputError(
+            f"row {row}{where}: label {show_cell(str(value))} is {kind}, the other labels are "
+            f"{other}",
+            "fix that cell, or leave it empty to exclude the row",
+            source=self.source,
+        )
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if "_" not in text else None
