@@ -22,12 +22,20 @@ class BceError(ValueError):
         text = f"{self.source}: {self.what}" if self.source else self.what
         return f"{text}; {self.fix}" if self.fix else text
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # every field survives pickling (errors raised on Dask workers come back this way)
+        return (_rebuild, (type(self), self.what, self.fix, self.source))
+
     def with_source(self, source: str) -> BceError:
         """The same error attributed to ``source`` (when the core did not know the file)."""
         if self.source is None:
             self.source = source
             self.args = (self.line(),)
         return self
+
+
+def _rebuild(cls: type[BceError], what: str, fix: str, source: str | None) -> BceError:
+    return cls(what, fix, source=source)
 
 
 class InputError(BceError):

@@ -5,15 +5,20 @@ the caller passes the output streams."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from bcecli.core.chunk import ScoredChunk
+from bcecli.core.chunk import Chunk, ScoredChunk
 from bcecli.core.options import LossOptions, Reduction, Task
 from bcecli.core.report import Context, Report
-from bcecli.errors import BceError
-from bcecli.readers import CHUNK_ROWS, ColumnRequest, open_input
+from bcecli.errors import BceError, OptionError
+from bcecli.readers import CHUNK_ROWS, ColumnRequest, Input, open_input
+
+if TYPE_CHECKING:
+    from bcecli.core.scoring import Scorer
+    from bcecli.core.tasks import TaskDecision
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,8 @@ class ScoreRequest:
     reduction: Reduction = Reduction.MEAN
     per_sample_format: str | None = None  # csv | tsv | jsonl: stream one record per row
     chunk_rows: int = CHUNK_ROWS
+    engine: str = "local"  # local | dask
+    scheduler: str | None = None  # a dask scheduler's address (default: a local cluster)
 
 
 @dataclass
@@ -34,20 +41,30 @@ class Outcome:
     losses: list[float] | None = None  # --reduction none, in row order
 
 
-def run_score(
-    req: ScoreRequest,
-    per_sample_out: BinaryIO | None = None,
-    progress: Callable[[int, int | None], None] | None = None,
-) -> Outcome:
+@dataclass
+class Prepared:
+    """An opened input, its first chunk and the task decided from it (the caller closes
+    ``inp``)."""
+
+    inp: Input
+    first: Chunk
+    rest: Iterator[Chunk]  # the chunks after the first
+    decision: TaskDecision
+    opts: LossOptions
+    scorer: Scorer
+    sources: str  # the input files, for errors raised while scoring
+
+
+def prepare(req: ScoreRequest) -> Prepared:
+    """Open the input, read its first chunk and decide the task, as every engine does."""
     from bcecli.core.scoring import Scorer
     from bcecli.core.tasks import decide_task
-    from bcecli.render.persample import PerSampleWriter
 
     inp = open_input(req.preds, req.labels, req.columns)
     try:
         layout = inp.layout
-        chunks = inp.chunks(req.chunk_rows)
-        first = next(chunks, None)
+        rest = inp.chunks(req.chunk_rows)
+        first = next(rest, None)
         if first is None:
             from bcecli.errors import InputError
 
@@ -67,6 +84,55 @@ def run_score(
             scorer = Scorer(opts, first.preds.shape[1])
         except BceError as e:
             raise e.with_source(sources) from None
+    except BaseException:
+        inp.close()
+        raise
+    return Prepared(inp, first, rest, decision, opts, scorer, sources)
+
+
+def make_context(prep: Prepared, partitions: tuple[tuple[int, str], ...] = ()) -> Context:
+    """What the report says about the input: columns, sources, notes, partitions."""
+    layout = prep.inp.layout
+    notes = list(layout.notes)
+    mapper = prep.inp.mapper
+    if mapper is not None and mapper.description:
+        notes.append(mapper.description)
+    width = prep.first.preds.shape[1]
+    names = layout.class_names or _output_names(layout.pred_columns, width)
+    return Context(
+        task_reason=prep.decision.reason,
+        label_columns=layout.label_columns,
+        pred_columns=layout.pred_columns,
+        weight_column=layout.weight_column,
+        sources=layout.sources,
+        output_names=names,
+        notes=(f"columns: {layout.how}", *notes),
+        partitions=partitions,
+    )
+
+
+# Chunks are scored on two threads (numpy releases the GIL); more gains nothing on the two
+# cores this is tuned for, and the reader already uses its own threads.
+SCORING_THREADS = min(2, os.cpu_count() or 1)
+
+
+def run_score(
+    req: ScoreRequest,
+    per_sample_out: BinaryIO | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Outcome:
+    if req.engine == "dask":
+        from bcecli.engines.dask import run_dask
+
+        return run_dask(req)
+    if req.scheduler is not None:
+        raise OptionError("--scheduler needs --engine dask", "add --engine dask")
+    from bcecli.render.persample import PerSampleWriter
+
+    prep = prepare(req)
+    inp, first, opts, scorer, sources = prep.inp, prep.first, prep.opts, prep.scorer, prep.sources
+    try:
+        layout = inp.layout
         writer = None
         if per_sample_out is not None and req.per_sample_format:
             weighted = (
@@ -83,11 +149,15 @@ def run_score(
             )
         losses: list[float] | None = [] if req.reduction is Reduction.NONE else None
         done = 0
-        for chunk in itertools.chain([first], chunks):
+        stream = scorer.score_all(itertools.chain([first], prep.rest), workers=SCORING_THREADS)
+        while True:
             try:
-                scored: ScoredChunk = scorer.score(chunk)
+                scored: ScoredChunk | None = next(stream, None)
             except BceError as e:
                 raise e.with_source(sources) from None
+            if scored is None:
+                break
+            chunk = scored.chunk
             if writer is not None:
                 writer.write(scored)
             if losses is not None:
@@ -95,20 +165,7 @@ def run_score(
             done += len(chunk)
             if progress is not None:
                 progress(done, layout.n_rows)
-        notes = list(layout.notes)
-        mapper = getattr(inp, "_mapper", None)
-        if mapper is not None and mapper.description:
-            notes.append(mapper.description)
-        names = layout.class_names or _output_names(layout.pred_columns, first.preds.shape[1])
-        context = Context(
-            task_reason=decision.reason,
-            label_columns=layout.label_columns,
-            pred_columns=layout.pred_columns,
-            weight_column=layout.weight_column,
-            sources=layout.sources,
-            output_names=names,
-            notes=(f"columns: {layout.how}", *notes),
-        )
+        context = make_context(prep, inp.partitions)
         try:
             report = scorer.report(context)
         except BceError as e:

@@ -129,6 +129,16 @@ def main() -> None:
         ["%d"] * k + ["%.6f"] * k,
     )
 
+    # One dataset in three CSV partitions of uneven sizes (bce score sample_data/partitioned/);
+    # one prediction is missing, so its flag names the partition file and the row there.
+    y, p = binary_scores(120, 0.4, 2.0)
+    p[57] = np.nan
+    (HERE / "partitioned").mkdir(exist_ok=True)
+    for i, (a, b) in enumerate([(0, 50), (50, 90), (90, 120)]):
+        write_csv(
+            f"partitioned/part-{i:04d}.csv", ["y_true", "y_pred"], [y[a:b], p[a:b]], ["%d", "%.6f"]
+        )
+
 
 if __name__ == "__main__":
     main()

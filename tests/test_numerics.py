@@ -284,3 +284,72 @@ def test_merged_partitions_equal_one_pass() -> None:
     for other in parts[1:]:
         merged.accumulator.merge(other.accumulator)
     assert merged.report().mean_loss == whole.report().mean_loss
+
+
+@pytest.mark.parametrize("task", [Task.BINARY, Task.SPARSE])
+def test_threaded_scoring_equals_one_thread(task: Task) -> None:
+    rng = np.random.default_rng(12)
+    n, k = 70_001, 4
+    if task is Task.BINARY:
+        y = rng.integers(0, 2, n).astype(float)[:, None]
+        p = rng.uniform(0.0005, 0.9995, n)[:, None]
+        p[17] = np.nan
+    else:
+        y = rng.integers(0, k, n).astype(float)[:, None]
+        p = rng.dirichlet(np.ones(k), n)
+    chunks = [Chunk(a, y[a : a + 5000], p[a : a + 5000]) for a in range(0, n, 5000)]
+    reports = []
+    losses = []
+    for workers in (1, 2, 3):
+        scorer = Scorer(LossOptions(task=task), p.shape[1])
+        out = list(scorer.score_all(iter(chunks), workers=workers))
+        assert [s.chunk.start for s in out] == [c.start for c in chunks]  # input order
+        losses.append(np.concatenate([s.loss for s in out]))
+        reports.append(scorer.report())
+    for r, loss in zip(reports[1:], losses[1:], strict=True):
+        np.testing.assert_array_equal(loss, losses[0])
+        assert r.mean_loss == reports[0].mean_loss and r.sum_loss == reports[0].sum_loss
+        assert r.flags == reports[0].flags and r.worst == reports[0].worst
+        assert r.histogram == reports[0].histogram and r.median_loss == reports[0].median_loss
+        assert r.brier == pytest.approx(reports[0].brier, rel=1e-12)
+
+
+@pytest.mark.parametrize("compat", list(Compat))
+@pytest.mark.parametrize("task", [Task.BINARY, Task.SPARSE])
+def test_fast_paths_equal_the_general_path(
+    compat: Compat, task: Task, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast paths give bit-identical losses and identical exact statistics."""
+    from bcecli.core import binary_scoring, categorical_scoring
+
+    rng = np.random.default_rng(13)
+    n, k = 20_000, 6
+    if task is Task.BINARY:
+        y = rng.integers(0, 2, n).astype(float)[:, None]
+        p = rng.uniform(1e-9, 1 - 1e-9, n)[:, None]
+        p[:50, 0] = rng.uniform(1e-7, 1e-4, 50)  # the log1p corner, and Keras' clip
+    else:
+        y = rng.integers(0, k, n).astype(float)[:, None]
+        p = rng.dirichlet(np.ones(k) * 0.3, n)
+        p = np.clip(p, 1e-12, None)
+        p[::7] *= 0.98  # some rows that do not sum to 1
+    results = []
+    for force_general in (False, True):
+        if force_general:
+            monkeypatch.setattr(binary_scoring, "_fast_path", lambda acc, chunk: None)
+            monkeypatch.setattr(categorical_scoring, "_fast_sparse_path", lambda acc, chunk: None)
+        scorer = Scorer(LossOptions(task=task, compat=compat), p.shape[1])
+        scored = [
+            scorer.score(Chunk(a, y[a : a + 3000], p[a : a + 3000])) for a in range(0, n, 3000)
+        ]
+        results.append((np.concatenate([s.loss for s in scored]), scorer.report()))
+    (fast_loss, fast), (slow_loss, slow) = results
+    np.testing.assert_array_equal(fast_loss, slow_loss)
+    assert fast.mean_loss == slow.mean_loss and fast.sum_loss == slow.sum_loss
+    assert [(f.id, f.count, f.rows) for f in fast.flags] == [
+        (f.id, f.count, f.rows) for f in slow.flags
+    ]
+    assert fast.worst == slow.worst and fast.histogram == slow.histogram
+    assert fast.accuracy == slow.accuracy and fast.calibration == slow.calibration
+    assert fast.brier == pytest.approx(slow.brier, rel=1e-12)
+    assert fast.outputs == slow.outputs and fast.mistakes == slow.mistakes

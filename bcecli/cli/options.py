@@ -67,7 +67,8 @@ def _record_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bo
 
 
 class InputPath(click.ParamType):  # type: ignore[type-arg]
-    """An input file ('-' for stdin). Problems are one line: ``<path>: <what>; <what to do>``."""
+    """An input file ('-' for stdin), or a directory or glob of partition files. Problems are one
+    line: ``<path>: <what>; <what to do>``."""
 
     name = "file"
 
@@ -76,14 +77,17 @@ class InputPath(click.ParamType):  # type: ignore[type-arg]
 
         if value == "-":
             return value
+        if os.path.isdir(value) or (any(c in value for c in "*?[") and not os.path.exists(value)):
+            from bcecli.errors import InputError
+            from bcecli.readers.partitions import partition_files
+
+            try:
+                partition_files(value)
+            except InputError as e:
+                self.fail(e.line(), param, ctx)
+            return value
         if not os.path.exists(value):
             self.fail(f"{value}: no such file; check the path", param, ctx)
-        if os.path.isdir(value):
-            self.fail(
-                f"{value}: is a directory, not a file; give a CSV, TSV, NPY, NPZ or Parquet file",
-                param,
-                ctx,
-            )
         if not os.access(value, os.R_OK):
             self.fail(f"{value}: cannot be read (permission denied); check its permissions",
                       param, ctx)  # fmt: skip
@@ -218,5 +222,24 @@ def gate_options(f: F) -> F:
             multiple=True,
             metavar="FLAG_ID",
             help="Do not let this flag trip --fail-on (repeatable).",
+        ),
+    )(f)
+
+
+def engine_options(f: F) -> F:
+    return _stack(
+        click.option(
+            "--engine",
+            type=click.Choice(["local", "dask"]),
+            default="local",
+            show_default=True,
+            help="local: stream the input in this process. dask: score the partitions of a "
+            "directory or glob on a Dask cluster (needs the dask extra).",
+        ),
+        click.option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="With --engine dask: the address of a running Dask scheduler (default: a local "
+            "cluster of 2 worker processes, started and closed by bce).",
         ),
     )(f)

@@ -61,6 +61,8 @@ def score_request(preds: str, kw: dict[str, Any], per_sample_format: str | None 
         reduction=Reduction(kw["reduction"]),
         per_sample_format=per_sample_format,
         chunk_rows=kw.get("chunk_rows") or CHUNK_ROWS,
+        engine=kw.get("engine") or "local",
+        scheduler=kw.get("scheduler"),
     )
 
 
@@ -85,7 +87,10 @@ def run_score_command(preds: str, kw: dict[str, Any]) -> None:
                 "'-' reads CSV from stdin, but stdin is a terminal",
                 "pipe the data in, e.g. cat preds.csv | bce score -",
             )
+    from bcecli.cli.allocator import keep_freed_memory
     from bcecli.cli.progress import ProgressLine
+
+    keep_freed_memory()
 
     progress = ProgressLine(enabled=not quiet)
     out = sys.stdout.buffer

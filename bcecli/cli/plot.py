@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from bcecli.cli.options import InputPath, input_options, semantics_options
+from bcecli.cli.options import InputPath, engine_options, input_options, semantics_options
 
 
 @click.command()
@@ -21,6 +21,7 @@ from bcecli.cli.options import InputPath, input_options, semantics_options
 )
 @input_options
 @semantics_options
+@engine_options
 @click.option("-q", "--quiet", is_flag=True, help="No note on stderr.")
 @click.option("--debug", is_flag=True, help="Show the traceback of unexpected errors.")
 def plot(preds: str, output: str, quiet: bool, debug: bool, **kw: Any) -> None:

@@ -159,6 +159,8 @@ class Accumulator:
     def merge(self, other: Accumulator) -> None:
         if other.opts != self.opts or other.n_outputs != self.n_outputs:
             raise ValueError("cannot merge accumulators of different runs")
+        if other.rows:
+            self.compute_dtype = other.compute_dtype
         self.rows += other.rows
         self.excluded += other.excluded
         self.head.merge(other.head)

@@ -9,7 +9,7 @@ from bcecli.core.binary import sample_losses as binary_sample_losses
 from bcecli.core.binary_scoring import calibration_bins
 from bcecli.core.categorical import sample_losses
 from bcecli.core.chunk import Chunk, ScoredChunk
-from bcecli.core.options import Compat, LossOptions, Task
+from bcecli.core.options import KERAS_EPSILON, Compat, LossOptions, Task
 from bcecli.errors import FrameworkRaises
 
 ROW_SUM_TOL = 1e-4
@@ -60,7 +60,114 @@ def _check_sparse_labels(
     return out
 
 
+def _fast_sparse_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
+    """The common sparse case: integer labels in range, probabilities in [0, 1] with no zero on
+    the true class, no weights, smoothing or ignored class. Logs only the true class's
+    probability (one log per row, not K). Returns None for anything else.
+
+    Every value equals what the general path computes (the same operations on the same numbers),
+    so the path a chunk takes never changes the report.
+    """
+    opts = acc.opts
+    k = acc.n_outputs
+    if (
+        opts.task is not Task.SPARSE
+        or k < 2
+        or opts.from_logits
+        or chunk.weights is not None
+        or opts.class_weight is not None
+        or opts.label_smoothing
+        or opts.ignore_class is not None
+    ):
+        return None
+    lab, x = chunk.labels[:, 0], chunk.preds
+    n, start = len(x), chunk.start
+    if n == 0:
+        return None
+    lo, hi = float(lab.min()), float(lab.max())
+    if not (lo >= 0 and hi < k):  # also NaN
+        return None
+    idx = lab.astype(np.intp)
+    if not np.array_equal(idx, lab):
+        return None
+    x_min, x_max = float(x.min()), float(x.max())
+    if not (x_min >= 0 and x_max <= 1):  # also NaN and inf
+        return None
+    rows = np.arange(n)
+    p_true = x[rows, idx].astype(np.float64, copy=False)
+    if float(p_true.min()) == 0.0:
+        return None  # a saturated wrong prediction: the general path flags it
+
+    dt = opts.compute_dtype(x.dtype)
+    acc.compute_dtype = np.dtype(dt).name
+    xd = x.astype(dt, copy=False)
+    with np.errstate(all="ignore"):
+        compat = opts.compat
+        if compat.is_keras:
+            eps = dt(KERAS_EPSILON)
+            if compat in (Compat.KERAS_TF, Compat.KERAS2):
+                clipped = np.clip(xd, eps, dt(1) - eps)
+                true_log = np.log(clipped[rows, idx]) - np.log(clipped.sum(axis=1))
+            else:
+                q = xd[rows, idx] / xd.sum(axis=1)
+                true_log = np.log(np.clip(q, eps, dt(1) - eps))
+        elif compat is Compat.SKLEARN:
+            eps = dt(np.finfo(dt).eps)
+            true_log = np.log(np.clip(xd[rows, idx], eps, dt(1) - eps))
+        else:  # exact; PyTorch's nll_loss(log p)
+            true_log = np.log(xd[rows, idx])
+    loss = np.negative(true_log).astype(np.float64, copy=False)
+    acc.rows += n
+    acc.add_head(start, num=loss, den=1.0, wl=loss, w=1.0, l=loss)
+    acc.add("w_sum", n)
+
+    row_flags: dict[str, np.ndarray] = {}
+    row_sums = x.sum(axis=1)
+    off = np.abs(row_sums - 1) > ROW_SUM_TOL
+    if off.any():
+        row_flags["rows_not_sum_1"] = off
+        with np.errstate(divide="ignore", invalid="ignore"):
+            acc.add("renorm_shift_w", np.log(row_sums).sum())
+    row_flags["loss_above_1"] = loss > 1
+    for fid, mask in row_flags.items():
+        acc.flags.add(fid, mask, start)
+
+    pv = x.astype(np.float64, copy=False)
+    acc.sketch.add(loss, all_finite=True)
+    pred = np.argmax(pv, axis=1)
+    correct = pred == idx
+    acc.add("correct", np.count_nonzero(correct))
+    acc.add("n_correct_of", n)
+    acc.add("n_elements", n)
+    class_n = np.bincount(idx, minlength=k)[:k]
+    acc.add("class_n", class_n)
+    acc.add("class_loss", np.bincount(idx, weights=loss, minlength=k)[:k])
+    acc.add("class_correct", np.bincount(idx, weights=correct, minlength=k)[:k])
+    acc.add("class_w", class_n.astype(np.float64))
+    acc.add("brier", (np.einsum("ij,ij->i", pv, pv) - 2 * p_true + 1).sum())
+    if k <= MAX_CONFUSION_CLASSES:
+        acc.add("confusion", np.bincount(idx * k + pred, minlength=k * k)[: k * k])
+    top = pv[rows, pred]
+    bins = calibration_bins(top)
+    acc.add("cal_n", np.bincount(bins, minlength=CALIBRATION_BINS))
+    acc.add("cal_p", np.bincount(bins, weights=top, minlength=CALIBRATION_BINS))
+    acc.add("cal_y", np.bincount(bins, weights=correct, minlength=CALIBRATION_BINS))
+    acc.low("raw_min", pv.min(axis=0))
+    acc.high("raw_max", pv.max(axis=0))
+    acc.low("label_min", lo)
+    acc.high("label_max", hi)
+    low = pv.min(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(low > 0, top / low, np.inf)
+    acc.high("row_ratio_max", float(ratio.max()))
+    acc.worst.offer(start, loss, chunk.labels, chunk.preds, p_true)
+    return ScoredChunk(chunk, loss, p_true, None, row_flags)
+
+
 def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
+    fast = _fast_sparse_path(acc, chunk)
+    if fast is not None:
+        return fast
     opts = acc.opts
     k = acc.n_outputs
     start, n = chunk.start, len(chunk)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import numpy as np
@@ -27,19 +28,36 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
-def _rows_text(rows: tuple[int, ...], count: int) -> str:
+def _rows_text(
+    rows: tuple[int, ...], count: int, partitions: tuple[tuple[int, str], ...] = ()
+) -> str:
+    """The first rows, as ``(rows 3, 17, ...)``; in a partitioned input each row is named by
+    its partition file and its row there: ``(part-0001.parquet rows 3, 17; part-0004.parquet
+    row 12, ...)``."""
     if not rows:
         return ""
-    shown = ", ".join(str(r) for r in rows[:5])
     more = ", ..." if count > len(rows[:5]) else ""
+    if partitions:
+        starts = [s for s, _ in partitions]
+        groups: dict[str, list[str]] = {}
+        for r in rows[:5]:
+            start, name = partitions[max(bisect.bisect_right(starts, r) - 1, 0)]
+            groups.setdefault(name, []).append(str(r - start))
+        named = [
+            f"{name} row{'s' if len(local) > 1 else ''} {', '.join(local)}"
+            for name, local in groups.items()
+        ]
+        return f" ({'; '.join(named)}{more})"
+    shown = ", ".join(str(r) for r in rows[:5])
     return f" (row{'s' if count > 1 else ''} {shown}{more})"
 
 
 class Findings:
     """The flags, notes and extra figures gathered while diagnosing one report."""
 
-    def __init__(self, acc: Accumulator) -> None:
+    def __init__(self, acc: Accumulator, partitions: tuple[tuple[int, str], ...] = ()) -> None:
         self.acc = acc
+        self.partitions = partitions
         self.flags: list[Flag] = []
         self.notes: list[str] = []
         self.extras: dict[str, float] = {}
@@ -50,7 +68,7 @@ class Findings:
         count = self.acc.flags.count(fid)
         if count:
             rows = self.acc.flags.first_rows(fid)
-            text = message.format(count=count, rows=_rows_text(rows, count))
+            text = message.format(count=count, rows=_rows_text(rows, count, self.partitions))
             self.flags.append(make_flag(fid, count, rows, text, hint))
 
     def dataset(self, fid: str, count: int, message: str, hint: str) -> None:
@@ -61,7 +79,7 @@ class Findings:
 def dataset_flags(
     acc: Accumulator, r: Report
 ) -> tuple[list[Flag], tuple[str, ...], tuple[Mistake, ...], dict[str, float]]:
-    found = Findings(acc)
+    found = Findings(acc, r.context.partitions)
     tally, dataset = found.tally, found.dataset
     opts = acc.opts
     n = r.n

@@ -26,6 +26,8 @@ class Context:
     sources: tuple[str, ...] = ()
     output_names: tuple[str, ...] = ()  # one per output (multi-label) or class (categorical)
     notes: tuple[str, ...] = ()
+    # A partitioned input: (global row of its first row, file name) per partition, in order.
+    partitions: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)

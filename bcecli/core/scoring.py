@@ -22,15 +22,53 @@ class Scorer:
         self.accumulator = Accumulator(opts, n_outputs)
 
     def score(self, chunk: Chunk) -> ScoredChunk:
+        return self._score_into(self.accumulator, chunk)
+
+    def _score_into(self, acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         if self.opts.task.is_multiclass:
             from bcecli.core.categorical_scoring import score_categorical_chunk
 
-            return score_categorical_chunk(self.accumulator, chunk)
-        return score_binary_chunk(self.accumulator, chunk)
+            return score_categorical_chunk(acc, chunk)
+        return score_binary_chunk(acc, chunk)
 
-    def score_all(self, chunks: Iterable[Chunk]) -> Iterator[ScoredChunk]:
-        for chunk in chunks:
-            yield self.score(chunk)
+    def score_all(self, chunks: Iterable[Chunk], *, workers: int = 1) -> Iterator[ScoredChunk]:
+        """Score a stream of chunks, yielding results in input order.
+
+        With ``workers > 1`` chunks are scored on that many threads (numpy releases the GIL),
+        each into an accumulator of its own; they are merged into this one at the end, which
+        gives exactly what one thread would (the accumulator merges exactly).
+        """
+        if workers <= 1:
+            for chunk in chunks:
+                yield self.score(chunk)
+            return
+        import queue
+        from collections import deque
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        spare: queue.SimpleQueue[Accumulator] = queue.SimpleQueue()
+        partials = [Accumulator(self.opts, self.accumulator.n_outputs) for _ in range(workers)]
+        for acc in partials:
+            spare.put(acc)
+
+        def work(chunk: Chunk) -> ScoredChunk:
+            acc = spare.get()
+            try:
+                return self._score_into(acc, chunk)
+            finally:
+                spare.put(acc)
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="bce-score") as pool:
+            pending: deque[Future[ScoredChunk]] = deque()
+            for chunk in chunks:
+                pending.append(pool.submit(work, chunk))
+                if len(pending) > workers:  # bounded read-ahead: memory stays per chunk
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        for acc in partials:
+            if acc.rows:
+                self.accumulator.merge(acc)
 
     def report(self, context: Context | None = None) -> Report:
         return finalize(self.accumulator, context or Context())

@@ -13,6 +13,7 @@ from bcecli.errors import InputError, OptionError
 from bcecli.readers.columns import WEIGHT_NAMES, Selection, normalize, select_columns
 from bcecli.readers.display import show, show_names
 from bcecli.readers.labels import LabelMapper
+from bcecli.readers.partitions import PartitionedSource, is_partitioned
 from bcecli.readers.sources import Batch, Source, open_source
 
 CHUNK_ROWS = 1 << 18  # a multiple of the core's 4096-row sum blocks
@@ -86,27 +87,61 @@ class Input:
         return mismatch_error(counts, text=_any_text(self._parts))
 
     def _assemble(self, batch: Batch, start: int, n: int) -> Chunk:
-        weight = next((p.weight for p in self._parts if p.weight), None)
-        label_names = [c for p in self._parts for c in p.labels]
-        label_arrays = [batch[_key(p, c)] for p in self._parts for c in p.labels]
-        if self._mapper is not None:
-            label_arrays = [
-                self._mapper.map(a, start, column=c)
-                for a, c in zip(label_arrays, label_names, strict=True)
-            ]
-        labels = _stack(label_arrays, np.float64)
-        preds_list = [batch[_key(p, c)] for p in self._parts for c in p.preds]
-        dtype = np.float32 if all(a.dtype == np.float32 for a in preds_list) else np.float64
-        preds = _stack(preds_list, dtype)
-        weights = None
-        if weight is not None:
-            wpart = next(p for p in self._parts if p.weight)
-            weights = np.asarray(batch[_key(wpart, weight)], dtype=np.float64).reshape(n)
-        return Chunk(start, labels, preds, weights)
+        labels = [(c, batch[_key(p, c)]) for p in self._parts for c in p.labels]
+        preds = [batch[_key(p, c)] for p in self._parts for c in p.preds]
+        wpart = next((p for p in self._parts if p.weight), None)
+        weights = None if wpart is None or not wpart.weight else batch[_key(wpart, wpart.weight)]
+        return assemble_chunk(start, labels, preds, weights, self._mapper)
+
+    @property
+    def mapper(self) -> LabelMapper | None:
+        """How text labels map to numbers (decided on the first chunk), if they are text."""
+        return self._mapper
+
+    @property
+    def partitions(self) -> tuple[tuple[int, str], ...]:
+        """(global first row, name) of each partition of a partitioned input read so far."""
+        for p in self._parts:
+            src = p.source.inner if isinstance(p.source, _KeyedSource) else p.source
+            if isinstance(src, PartitionedSource):
+                return tuple(src.partitions)
+        return ()
+
+    def single_source(self) -> tuple[Source, tuple[str, ...], tuple[str, ...], str | None]:
+        """The one source holding every column read, with its label, prediction and weight
+        columns (an ``OptionError`` when the columns come from several files)."""
+        if len(self._parts) != 1:
+            raise OptionError(
+                "labels, predictions and weights must come from one input here",
+                "drop --labels (and give --sample-weight as a column of the input)",
+            )
+        p = self._parts[0]
+        src = p.source.inner if isinstance(p.source, _KeyedSource) else p.source
+        return src, tuple(p.labels), tuple(p.preds), p.weight
 
     def close(self) -> None:
         for p in self._parts:
             p.source.close()
+
+
+def assemble_chunk(
+    start: int,
+    labels: list[tuple[str, np.ndarray]],
+    preds: list[np.ndarray],
+    weights: np.ndarray | None,
+    mapper: LabelMapper | None,
+) -> Chunk:
+    """The chunk of rows ``start ..`` from its columns: ``labels`` as (column name, values),
+    text labels mapped to numbers by ``mapper``, predictions stacked in float32 only when every
+    column is float32."""
+    label_arrays = [a for _, a in labels]
+    if mapper is not None:
+        label_arrays = [mapper.map(a, start, column=c) for c, a in labels]
+    dtype = np.float32 if all(a.dtype == np.float32 for a in preds) else np.float64
+    w = None
+    if weights is not None:
+        w = np.asarray(weights, dtype=np.float64).reshape(len(weights))
+    return Chunk(start, _stack(label_arrays, np.float64), _stack(preds, dtype), w)
 
 
 def _key(part: _Part, column: str) -> str:
@@ -164,17 +199,24 @@ def open_input(preds_path: str, labels_path: str | None, request: ColumnRequest)
     """Open the input files and decide which columns are labels, predictions and weights."""
     if preds_path == "-" and labels_path == "-":
         raise OptionError("only one input can come from stdin ('-')", "write one of them to a file")
-    opened: list[Source] = [open_source(preds_path, "preds").source]
+    opened: list[Source] = [_open(preds_path, "preds")]
     try:
         labels_src = None
         if labels_path is not None:
-            labels_src = open_source(labels_path, "labels").source
+            labels_src = _open(labels_path, "labels")
             opened.append(labels_src)
         return _build(opened[0], labels_src, request, opened)
     except BaseException:
         for src in opened:
             src.close()
         raise
+
+
+def _open(path: str, role: str) -> Source:
+    """A file, or the partition files of a directory or a glob read as one source."""
+    if is_partitioned(path):
+        return PartitionedSource(path, role)
+    return open_source(path, role).source
 
 
 def _weight_column(src: Source, wanted: str) -> str | None:
@@ -407,4 +449,12 @@ def _check_kind(src: Source, column: str, role: str) -> None:
         )
 
 
-__all__ = ["CHUNK_ROWS", "ColumnRequest", "Input", "Layout", "Selection", "open_input"]
+__all__ = [
+    "CHUNK_ROWS",
+    "ColumnRequest",
+    "Input",
+    "Layout",
+    "Selection",
+    "assemble_chunk",
+    "open_input",
+]
