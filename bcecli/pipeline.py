@@ -30,7 +30,7 @@ class ScoreRequest:
     loss: LossOptions = field(default_factory=lambda: LossOptions(task=Task.AUTO))
     reduction: Reduction = Reduction.MEAN
     per_sample_format: str | None = None  # csv | tsv | jsonl: stream one record per row
-    chunk_rows: int = CHUNK_ROWS
+    chunk_rows: int | None = None  # None: CHUNK_ROWS, fewer for wide inputs (chunk_rows_for)
     engine: str = "local"  # local | dask
     scheduler: str | None = None  # a dask scheduler's address (default: a local cluster)
 
@@ -55,6 +55,14 @@ class Prepared:
     sources: str  # the input files, for errors raised while scoring
 
 
+def chunk_rows_for(n_outputs: int) -> int:
+    """Rows per chunk: about CHUNK_ROWS pairs of values, so a wide file's chunk (and its
+    temporaries) stays as small as a binary one's; a multiple of the 4096-row sum blocks."""
+    if n_outputs <= 2:
+        return CHUNK_ROWS
+    return max(4096, (2 * CHUNK_ROWS // n_outputs) // 4096 * 4096)
+
+
 def prepare(req: ScoreRequest) -> Prepared:
     """Open the input, read its first chunk and decide the task, as every engine does."""
     from bcecli.core.scoring import Scorer
@@ -63,7 +71,7 @@ def prepare(req: ScoreRequest) -> Prepared:
     inp = open_input(req.preds, req.labels, req.columns)
     try:
         layout = inp.layout
-        rest = inp.chunks(req.chunk_rows)
+        rest = inp.chunks(req.chunk_rows or chunk_rows_for(layout.n_pred_outputs))
         first = next(rest, None)
         if first is None:
             from bcecli.errors import InputError

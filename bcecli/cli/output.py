@@ -35,7 +35,7 @@ def score_request(preds: str, kw: dict[str, Any], per_sample_format: str | None 
     """The ScoreRequest for the input and semantics options (shared by score and plot)."""
     from bcecli.core.options import Compat, LossOptions, Reduction, Task
     from bcecli.pipeline import ScoreRequest
-    from bcecli.readers import CHUNK_ROWS, ColumnRequest
+    from bcecli.readers import ColumnRequest
     from bcecli.readers.columns import split_list
 
     loss = LossOptions(
@@ -60,7 +60,7 @@ def score_request(preds: str, kw: dict[str, Any], per_sample_format: str | None 
         loss=loss,
         reduction=Reduction(kw["reduction"]),
         per_sample_format=per_sample_format,
-        chunk_rows=kw.get("chunk_rows") or CHUNK_ROWS,
+        chunk_rows=kw.get("chunk_rows"),
         engine=kw.get("engine") or "local",
         scheduler=kw.get("scheduler"),
     )
