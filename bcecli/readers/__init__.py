@@ -62,7 +62,10 @@ class Input:
         self._mapper = mapper
 
     def chunks(self, rows: int = CHUNK_ROWS) -> Iterator[Chunk]:
-        streams = [_rechunk(p.source.batches(p.columns), rows) for p in self._parts]
+        if len(self._parts) == 1:  # one file: its own batches will do, no copies
+            streams = [_resize(self._parts[0].source.batches(self._parts[0].columns), rows)]
+        else:  # several files: cut them the same way so the rows line up
+            streams = [_rechunk(p.source.batches(p.columns), rows) for p in self._parts]
         start = 0
         while True:
             pieces: list[Batch | None] = [next(s, None) for s in streams]
@@ -182,6 +185,26 @@ def _rechunk(batches: Iterator[Batch], rows: int) -> Iterator[Batch]:
             if have == rows:
                 yield _concat(pending)
                 pending, have = [], 0
+    if pending:
+        yield _concat(pending)
+
+
+def _resize(batches: Iterator[Batch], rows: int) -> Iterator[Batch]:
+    """Batches of at most ``rows`` rows: large ones split (views), small ones gathered until
+    they reach a quarter of ``rows``, the rest passed on as they come (no copy)."""
+    pending: list[Batch] = []
+    have = 0
+    for b in batches:
+        n = _batch_len(b)
+        if n >= rows // 4 and not pending:
+            for offset in range(0, n, rows):
+                yield {k: v[offset : offset + rows] for k, v in b.items()}
+            continue
+        pending.append(b)
+        have += n
+        if have >= rows // 4:
+            yield from _resize(iter([_concat(pending)]), rows)
+            pending, have = [], 0
     if pending:
         yield _concat(pending)
 
