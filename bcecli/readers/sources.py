@@ -40,6 +40,10 @@ CSV_BLOCK_BYTES = 1 << 24  # the longest CSV line bce reads (a pyarrow block mus
 # flat (measured on 10M rows: 1 MiB blocks 0.75 s / 177 MB peak, 16 MiB blocks 1.09 s / 437 MB).
 # A file whose first MiB holds a line this long gets CSV_BLOCK_BYTES blocks instead.
 STREAM_BLOCK_BYTES = 1 << 20
+# A plain file is cut into pieces of this size, parsed on SPLIT_THREADS threads (measured on
+# 10M rows: pyarrow's streaming reader 0.65-0.85 s, two threads on 8 MiB pieces ~0.4 s).
+SPLIT_BYTES = 8 << 20
+SPLIT_THREADS = 2
 LONG_LINE_BYTES = 1 << 18
 NULL_VALUES = ["", "NA", "N/A", "n/a", "NaN", "nan", "NAN", "null", "NULL", "None", "#N/A", "-"]
 FORMATS = "CSV, TSV, NPY, NPZ or Parquet"
@@ -620,6 +624,9 @@ class CsvSource(Source):
         for c in columns:
             k = self.kind(c)
             types[c] = pa.bool_() if k == "bool" else pa.string() if k == "string" else pa.float64()
+        if self._can_split():
+            yield from self._split_batches(columns, types)
+            return
         try:
             reader = pacsv.open_csv(
                 io.BufferedReader(_Replay(self._data, self._stream), buffer_size=1 << 20),
@@ -642,6 +649,80 @@ class CsvSource(Source):
                 out[name] = _arrow_to_numpy(col)
             done += batch.num_rows
             yield out
+
+    # -- parallel parsing of a plain file -------------------------------------------------
+
+    def _can_split(self) -> bool:
+        """A plain file with one record per line can be cut at line ends and parsed in parallel
+        (pyarrow's streaming reader parses on one thread). Quotes could hide a line end inside
+        a cell, and CR-only line ends are not looked for: those files stream as before."""
+        return (
+            self.regular
+            and not self.gzipped
+            and b"\n" in self._data
+            and b'"' not in self._data
+            and b"\r" not in self._data
+            and os.path.getsize(self.path) >= 2 * SPLIT_BYTES
+        )
+
+    def _segments(self, fd: int, size: int) -> Iterator[tuple[int, int]]:
+        """Byte ranges of about SPLIT_BYTES, each ending just after a line end."""
+        pos = self._data_offset
+        while pos < size:
+            end = pos + SPLIT_BYTES
+            while end < size:
+                window = os.pread(fd, 1 << 16, end)
+                nl = window.find(b"\n")
+                if nl >= 0:
+                    end += nl + 1
+                    break
+                end += len(window)
+            end = min(end, size)
+            yield pos, end
+            pos = end
+
+    def _split_batches(self, columns: list[str], types: dict[str, Any]) -> Iterator[Batch]:
+        from collections import deque
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        pa, pacsv = self._pa, self._pacsv
+        convert = self._convert_options(include_columns=columns, column_types=types)
+        parse_options = self._parse_options()
+
+        def parse(fd: int, a: int, b: int) -> Batch:
+            data = os.pread(fd, b - a, a)
+            table = pacsv.read_csv(
+                pa.BufferReader(data),
+                read_options=self._read_options(len(data) + 1, threads=False),
+                parse_options=parse_options,
+                convert_options=convert,
+            )
+            names, cols = table.column_names, table.columns
+            return {n: _arrow_to_numpy(c) for n, c in zip(names, cols, strict=True)}
+
+        fd = os.open(self.path, os.O_RDONLY)
+        done = 0
+        try:
+            with ThreadPoolExecutor(SPLIT_THREADS, thread_name_prefix="bce-csv") as pool:
+                pending: deque[Future[Batch]] = deque()
+                segments = self._segments(fd, os.fstat(fd).st_size)
+                while True:
+                    for seg in segments:  # keep a few segments parsing ahead, no more
+                        pending.append(pool.submit(parse, fd, *seg))
+                        if len(pending) > SPLIT_THREADS:
+                            break
+                    if not pending:
+                        return
+                    try:
+                        batch = pending.popleft().result()
+                    except (pa.ArrowInvalid, *_READ_ERRORS) as e:
+                        for f in pending:
+                            f.cancel()
+                        raise self._arrow_error(e, done) from None
+                    done += len(next(iter(batch.values()))) if batch else 0
+                    yield batch
+        finally:
+            os.close(fd)
 
     # -- the error path ------------------------------------------------------------------
 
