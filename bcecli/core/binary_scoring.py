@@ -201,9 +201,7 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     y_in, x_in, w_in = chunk.labels, chunk.preds, chunk.weights
     row_flags: dict[str, np.ndarray] = {}
 
-    finite = np.isfinite(y_in).all(axis=1) & np.isfinite(x_in).all(axis=1)
-    if w_in is not None:
-        finite &= np.isfinite(w_in)
+    finite = chunk.finite_rows()
     all_valid = bool(finite.all())
     if all_valid:
         y, x, w = y_in, x_in, w_in

@@ -175,9 +175,7 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     y_in, x_in, w_in = chunk.labels, chunk.preds, chunk.weights
     row_flags: dict[str, np.ndarray] = {}
 
-    finite = np.isfinite(y_in).all(axis=1) & np.isfinite(x_in).all(axis=1)
-    if w_in is not None:
-        finite &= np.isfinite(w_in)
+    finite = chunk.finite_rows()
     if not finite.all():
         row_flags["non_finite"] = ~finite
     y = np.where(finite[:, None], y_in, 0.0)
@@ -218,7 +216,7 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     if not opts.from_logits:
         outside = ((x < 0) | (x > 1)) & vcol
         if outside.any():
-            row_flags["pred_out_of_range"] = outside.any(axis=1)
+            row_flags["pred_out_of_range"] = np.asarray(outside.any(axis=1))
             acc.low("x_min", np.where(vcol, x, np.inf).min())
             acc.high("x_max", np.where(vcol, x, -np.inf).max())
             if opts.compat is Compat.SKLEARN:
@@ -237,7 +235,7 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     if not sparse:
         bad_label = ((y < 0) | (y > 1)) & vcol
         if bad_label.any():
-            row_flags["label_out_of_range"] = bad_label.any(axis=1)
+            row_flags["label_out_of_range"] = np.asarray(bad_label.any(axis=1))
         soft = valid & ~hard
         if soft.any():
             row_flags["soft_labels"] = soft

@@ -25,6 +25,13 @@ class Chunk:
     def __len__(self) -> int:
         return len(self.preds)
 
+    def finite_rows(self) -> np.ndarray:
+        """Rows whose labels, predictions and weight are all finite (the others are excluded)."""
+        finite = np.isfinite(self.labels).all(axis=1) & np.isfinite(self.preds).all(axis=1)
+        if self.weights is not None:
+            finite &= np.isfinite(self.weights)
+        return np.asarray(finite)
+
 
 @dataclass(frozen=True)
 class ScoredChunk:
