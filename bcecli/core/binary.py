@@ -41,7 +41,7 @@ def _xlogy(coef: np.ndarray, logv: np.ndarray) -> np.ndarray:
 LOG1P_BELOW = 1e-4
 
 
-def _take_where(pos: np.ndarray, a: np.ndarray, out: np.ndarray) -> np.ndarray:
+def take_where(pos: np.ndarray, a: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out[pos] = a[pos]`` in place (faster than copyto/where on an unpredictable mask)."""
     idx = np.flatnonzero(pos)
     flat = out.reshape(-1)
@@ -62,15 +62,15 @@ def hard_losses(pos: np.ndarray, x: np.ndarray, compat: Compat) -> np.ndarray:
         if compat in (Compat.KERAS, Compat.KERAS_TF, Compat.KERAS2):
             eps = dt(KERAS_EPSILON)
             p = np.clip(x, eps, one - eps)
-            q = _take_where(pos, p, one - p)
+            q = take_where(pos, p, one - p)
             if compat is Compat.KERAS2:
                 q += eps  # tf_keras adds epsilon inside the log as well
             return np.negative(np.log(q, out=q), out=q)
         if compat is Compat.SKLEARN:
             eps = dt(np.finfo(dt).eps)
-            q = _take_where(pos, np.clip(x, eps, one - eps), np.clip(one - x, eps, one - eps))
+            q = take_where(pos, np.clip(x, eps, one - eps), np.clip(one - x, eps, one - eps))
             return np.negative(np.log(q, out=q), out=q)
-        q = _take_where(pos, x, one - x)
+        q = take_where(pos, x, one - x)
         out = np.log(q)
         if compat is Compat.TORCH:
             np.maximum(out, dt(TORCH_LOG_FLOOR), out=out)
@@ -178,3 +178,11 @@ def sample_losses(
             terms = -_xlogy(y, np.log(np.clip(x, eps, dt(1) - eps)))
         return terms.sum(axis=1, dtype=dt), elements
     return elements.mean(axis=1, dtype=dt), elements
+
+
+def binary_entropy(y: np.ndarray) -> np.ndarray:
+    """-(y log y + (1-y) log(1-y)) with 0 log 0 = 0 (labels in [0, 1])."""
+    with np.errstate(all="ignore"):
+        a = np.where(y > 0, y * np.log(y), 0.0)
+        b = np.where(y < 1, (1 - y) * np.log1p(-y), 0.0)
+    return -(a + b)

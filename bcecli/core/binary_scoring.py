@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
-from bcecli.core.binary import _take_where, hard_losses, sample_losses, smooth_labels
+from bcecli.core.binary import (
+    binary_entropy,
+    hard_losses,
+    sample_losses,
+    smooth_labels,
+    take_where,
+)
 from bcecli.core.chunk import Chunk, ScoredChunk
 from bcecli.core.options import KERAS_EPSILON, Compat, LossOptions
 from bcecli.errors import FrameworkRaises
@@ -29,14 +35,6 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     """Logistic function, accurate in both tails."""
     with np.errstate(over="ignore"):
         return np.exp(-np.logaddexp(0.0, -x))
-
-
-def binary_entropy(y: np.ndarray) -> np.ndarray:
-    """-(y log y + (1-y) log(1-y)) with 0 log 0 = 0 (labels in [0, 1])."""
-    with np.errstate(all="ignore"):
-        a = np.where(y > 0, y * np.log(y), 0.0)
-        b = np.where(y < 1, (1 - y) * np.log1p(-y), 0.0)
-    return -(a + b)
 
 
 def _framework_refusals(
@@ -188,7 +186,7 @@ class _LazyTrueClass:
         self._pos, self._p = pos, p
 
     def __call__(self) -> np.ndarray:
-        return _take_where(self._pos, self._p, 1.0 - self._p)
+        return take_where(self._pos, self._p, 1.0 - self._p)
 
 
 def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:

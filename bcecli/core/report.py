@@ -9,6 +9,7 @@ import numpy as np
 
 from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
 from bcecli.core.bands import band_for
+from bcecli.core.binary import binary_entropy
 from bcecli.core.flags import CATALOGUE, Flag
 from bcecli.core.options import FRAMEWORK_NAMES, Compat, Task
 from bcecli.core.sketch import HISTOGRAM_EDGES, RELATIVE_ERROR
@@ -117,17 +118,10 @@ def _div(a: float, b: float) -> float:
     return a / b if b else float("nan")
 
 
-def _entropy(prior: np.ndarray) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        a = np.where(prior > 0, prior * np.log(prior), 0.0)
-        b = np.where(prior < 1, (1 - prior) * np.log1p(-prior), 0.0)
-    return np.asarray(-(a + b))
-
-
 def binary_baseline(prior: np.ndarray, pos_weight: np.ndarray | None) -> np.ndarray:
     """Loss of the best constant prediction per output (with pos_weight inside the loss)."""
     if pos_weight is None:
-        return _entropy(prior)
+        return binary_entropy(prior)
     pw = np.broadcast_to(pos_weight, prior.shape)
     best = pw * prior / (pw * prior + 1 - prior)
     with np.errstate(all="ignore"):
