@@ -350,14 +350,12 @@ def _multiclass_flags(found: Findings, r: Report) -> None:
             "for one output use binary cross-entropy with a sigmoid (--task binary); for K "
             "classes give K softmax columns",
         )
-    wrong = int(acc.scalar("saturated_wrong"))
     tally(
         "saturated_predictions",
         "{count} row(s) give the true class a probability of exactly 0{rows}: each costs "
         "exact inf, Keras 16.12, PyTorch nll inf, sklearn 36.04",
         "the number depends on the framework's clip: compare --compat keras, torch and sklearn",
     )
-    del wrong
     tally(
         "sparse_label_out_of_range",
         "{count} row(s) have a label outside [0, " + str(k) + "){rows}; Keras on JAX silently "
@@ -468,7 +466,6 @@ def _multiclass_flags(found: Findings, r: Report) -> None:
             f"ln {k} = {math.log(k):.4f} and predicting the class prior costs "
             f"{_fmt(r.baseline_loss)}: read NE."
         )
-    del extras
 
 
 def _confusion_findings(
