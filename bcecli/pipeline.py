@@ -157,7 +157,7 @@ def run_score(
             )
         losses: list[float] | None = [] if req.reduction is Reduction.NONE else None
         done = 0
-        stream = scorer.score_all(itertools.chain([first], prep.rest), workers=SCORING_THREADS)
+        stream = _scored_stream(prep, req, per_row=writer is not None or losses is not None)
         while True:
             try:
                 scored: ScoredChunk | None = next(stream, None)
@@ -181,6 +181,20 @@ def run_score(
         return Outcome(report, losses)
     finally:
         inp.close()
+
+
+def _scored_stream(prep: Prepared, req: ScoreRequest, *, per_row: bool) -> Iterator[ScoredChunk]:
+    """The scored chunks in row order: on several processes where the input allows it and no
+    per-row output needs every chunk here, else on scoring threads."""
+    if not per_row:
+        from bcecli.engines.processes import score_on_processes, usable_processes
+
+        rows = req.chunk_rows or chunk_rows_for(prep.first.preds.shape[1])
+        processes = usable_processes(prep, rows)
+        if processes > 1:
+            return score_on_processes(prep, processes, rows)
+    chunks = itertools.chain([prep.first], prep.rest)
+    return prep.scorer.score_all(chunks, workers=SCORING_THREADS)
 
 
 def _names(prefix: str, columns: tuple[str, ...], width: int) -> list[str]:

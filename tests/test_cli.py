@@ -237,8 +237,14 @@ def test_bands(runner: CliRunner) -> None:
 
 
 def test_version(runner: CliRunner) -> None:
+    import importlib.metadata
+
+    import bcecli
+
     result = runner.invoke(cli, ["--version"])
-    assert result.exit_code == 0 and result.stdout.startswith("bce, version ")
+    assert result.exit_code == 0 and result.stdout == f"bce, version {bcecli.__version__}\n"
+    # one source: the installed metadata is read from bcecli.__version__
+    assert importlib.metadata.version("bcecli") == bcecli.__version__
 
 
 def test_stdin(runner: CliRunner) -> None:

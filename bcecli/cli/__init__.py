@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from bcecli import __version__
 from bcecli.cli.bands import bands
 from bcecli.cli.explain import explain
 from bcecli.cli.plot import plot
@@ -92,7 +93,7 @@ def debug_enabled(ctx: click.Context) -> bool:
 
 
 @click.group(cls=BceGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(None, "--version", package_name="bcecli", prog_name="bce")
+@click.version_option(__version__, "--version", prog_name="bce")
 @click.option("--debug", is_flag=True, help="Show the traceback of unexpected errors.")
 def cli(debug: bool) -> None:
     """A loss doctor for classifier outputs.
@@ -119,6 +120,10 @@ cli.add_command(plot)
 
 def main() -> None:
     """Console-script entry point."""
+    # bce makes no use of a threaded BLAS (its kernels are element-wise), and a BLAS thread pool
+    # would compete with bce's own workers on the cores: one BLAS thread, unless the user says
+    # otherwise. Set before numpy is first imported, which is later than this.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     cli.main(prog_name="bce")
 
 

@@ -11,7 +11,6 @@ Only the bce process is tuned (the CLI calls this, the library does not); elsewh
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 
 M_TRIM_THRESHOLD = -1
@@ -22,8 +21,9 @@ def keep_freed_memory() -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        # the symbols already loaded into this process, libc's among them (find_library would
+        # run ldconfig in a subprocess: milliseconds of start-up)
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune
         return
     mallopt(M_MMAP_THRESHOLD, 64 << 20)

@@ -51,13 +51,20 @@ class WorstK:
         labels: np.ndarray,
         preds: np.ndarray,
         p_true: np.ndarray | Callable[[np.ndarray], np.ndarray],
+        *,
+        max_loss: float | None = None,
     ) -> None:
-        """Consider rows ``start ..`` of a chunk (a NaN loss, an excluded row, never wins)."""
+        """Consider rows ``start ..`` of a chunk (a NaN loss, an excluded row, never wins).
+        ``max_loss``, the chunk's largest loss when the caller knows it, skips a chunk that
+        cannot win without looking at its rows."""
         if len(loss) == 0:
             return
         thr = self.threshold()
         # Streaming in row order, a tie with a kept row never wins (the kept row is earlier).
         in_order = start > self.last_row
+        if in_order and max_loss is not None and max_loss <= thr:
+            self.last_row = start + len(loss) - 1
+            return
         keep = (loss > thr) if in_order else (loss >= thr)
         idx = np.flatnonzero(keep)
         if len(idx) > self.k:
@@ -117,6 +124,9 @@ class Accumulator:
     maxs: dict[str, np.ndarray] = field(default_factory=dict)
 
     def add(self, name: str, value: Numbers) -> None:
+        if isinstance(value, (int, float)):  # a plain number (np.float64 too): no array trip
+            self.sums[name] = self.sums.get(name, 0.0) + float(value)
+            return
         v = np.asarray(value, dtype=np.float64)
         if name in self.sums:
             self.sums[name] = self.sums[name] + v

@@ -41,16 +41,21 @@ def _xlogy(coef: np.ndarray, logv: np.ndarray) -> np.ndarray:
 LOG1P_BELOW = 1e-4
 
 
-def take_where(pos: np.ndarray, a: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out[pos] = a[pos]`` in place (faster than copyto/where on an unpredictable mask)."""
-    idx = np.flatnonzero(pos)
-    flat = out.reshape(-1)
-    flat[idx] = a.reshape(-1)[idx]
-    return out
+def true_class_probability(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``x`` where the label is 1 and ``1 - x`` where it is 0, as a new array in ``x``'s type.
+
+    Computed as ``|x - (1 - y)|``: for y = 1 that is x, and for y = 0 it is ``|x - 1|``, which
+    rounds exactly as ``1 - x`` does (round-to-nearest is symmetric). Three in-place passes, no
+    mask, so the cost does not depend on how the labels are mixed.
+    """
+    q = np.subtract(x.dtype.type(1), y, dtype=x.dtype)
+    np.subtract(x, q, out=q)
+    return np.abs(q, out=q)
 
 
-def hard_losses(pos: np.ndarray, x: np.ndarray, compat: Compat) -> np.ndarray:
-    """Element losses for hard labels (``pos``: label is 1, else 0): one log per element.
+def hard_losses(y: np.ndarray, x: np.ndarray, compat: Compat) -> np.ndarray:
+    """Element losses where the labels are 0 or 1 (other elements get meaningless values that
+    the caller replaces): one log per element.
 
     ``q`` is the probability given to the true class (clipped as the profile clips). The general
     formula gives the same values for 0/1 labels; this form is cheaper, and every code path uses
@@ -61,23 +66,22 @@ def hard_losses(pos: np.ndarray, x: np.ndarray, compat: Compat) -> np.ndarray:
     with np.errstate(all="ignore"):
         if compat in (Compat.KERAS, Compat.KERAS_TF, Compat.KERAS2):
             eps = dt(KERAS_EPSILON)
-            p = np.clip(x, eps, one - eps)
-            q = take_where(pos, p, one - p)
+            q = true_class_probability(y, np.clip(x, eps, one - eps))
             if compat is Compat.KERAS2:
                 q += eps  # tf_keras adds epsilon inside the log as well
-            return np.negative(np.log(q, out=q), out=q)
-        if compat is Compat.SKLEARN:
-            eps = dt(np.finfo(dt).eps)
-            q = take_where(pos, np.clip(x, eps, one - eps), np.clip(one - x, eps, one - eps))
-            return np.negative(np.log(q, out=q), out=q)
-        q = take_where(pos, x, one - x)
-        out = np.log(q)
+        else:
+            q = true_class_probability(y, x)
+            if compat is Compat.SKLEARN:  # log_loss clips p and 1 - p
+                eps = dt(np.finfo(dt).eps)
+                np.clip(q, eps, one - eps, out=q)
+        out = np.log(q, out=q)
         if compat is Compat.TORCH:
             np.maximum(out, dt(TORCH_LOG_FLOOR), out=out)
-        elif compat is Compat.EXACT:
-            tiny = ~pos & (x < LOG1P_BELOW)
-            if tiny.any():
-                out[tiny] = np.log1p(-x[tiny])
+        elif compat is Compat.EXACT and x.size and not x.min() >= LOG1P_BELOW:
+            flat_x, flat_y = x.reshape(-1), y.reshape(-1)
+            tiny = np.flatnonzero(flat_x < LOG1P_BELOW)
+            tiny = tiny[flat_y[tiny] != 1]
+            out.reshape(-1)[tiny] = np.log1p(-flat_x[tiny])
         return np.negative(out, out=out)
 
 
@@ -98,7 +102,7 @@ def element_losses(
     out = None
     if all_hard or hard.any():
         pos = y == 1
-        out = hard_losses(pos, x, opts.compat)
+        out = hard_losses(y, x, opts.compat)
         if pos_weight is not None and opts.compat is Compat.EXACT:
             out = np.where(pos, out * pos_weight.astype(x.dtype), out)
         if all_hard:

@@ -83,7 +83,11 @@ class FlagTally:
         """Count the rows where ``mask`` is true (rows numbered from ``start``)."""
         n = int(np.count_nonzero(mask))
         if n:
-            self.add_rows(flag_id, n, np.flatnonzero(mask)[:FIRST_ROWS] + start)
+            kept = self.rows.get(flag_id, [])
+            if len(kept) >= FIRST_ROWS and kept[-1] < start:  # none of these can be first
+                self.counts[flag_id] += n
+            else:
+                self.add_rows(flag_id, n, np.flatnonzero(mask)[:FIRST_ROWS] + start)
         return n
 
     def add_rows(self, flag_id: str, count: int, rows: np.ndarray | list[int]) -> None:

@@ -22,9 +22,11 @@ class Scorer:
         self.accumulator = Accumulator(opts, n_outputs)
 
     def score(self, chunk: Chunk) -> ScoredChunk:
-        return self._score_into(self.accumulator, chunk)
+        return self.score_into(self.accumulator, chunk)
 
-    def _score_into(self, acc: Accumulator, chunk: Chunk) -> ScoredChunk:
+    def score_into(self, acc: Accumulator, chunk: Chunk) -> ScoredChunk:
+        """Score ``chunk`` into ``acc`` (an accumulator of this run: a thread's or a
+        process's, merged into this one later)."""
         if self.opts.task.is_multiclass:
             from bcecli.core.categorical_scoring import score_categorical_chunk
 
@@ -54,7 +56,7 @@ class Scorer:
         def work(chunk: Chunk) -> ScoredChunk:
             acc = spare.get()
             try:
-                return self._score_into(acc, chunk)
+                return self.score_into(acc, chunk)
             finally:
                 spare.put(acc)
 

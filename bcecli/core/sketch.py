@@ -17,8 +17,10 @@ E_MIN = -64  # losses below 2**-64 (and zero, and negative literal values) share
 E_MAX = 16  # losses at or above 2**16 share the "high" bucket
 N_BUCKETS = (E_MAX - E_MIN) << SUB_BITS
 _OFFSET = (E_MIN + 1023) << SUB_BITS
+_SHIFT = 52 - SUB_BITS  # a float64's bits shifted right by this: exponent and top mantissa bits
 EXACT_LIMIT = 1_000_000
 RELATIVE_ERROR = 2.0 ** -(SUB_BITS + 1)
+_LOWEST, _HIGHEST = 2.0**E_MIN, 2.0**E_MAX  # the bucketed range; outside it, the end buckets
 
 # Histogram edges shown in the report (0.693 is ln 2, a coin flip on a balanced binary task).
 HISTOGRAM_EDGES = (0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.693, 1.0, 2.0, 5.0, 10.0)
@@ -32,7 +34,7 @@ def bucket_of(values: np.ndarray) -> np.ndarray:
     clipped into the low bucket.
     """
     v = np.ascontiguousarray(values, dtype=np.float64)
-    idx = v.view(np.int64) >> (52 - SUB_BITS)
+    idx = v.view(np.int64) >> _SHIFT
     idx -= _OFFSET
     np.clip(idx, -1, N_BUCKETS, out=idx)
     return idx
@@ -40,7 +42,7 @@ def bucket_of(values: np.ndarray) -> np.ndarray:
 
 def bucket_low_edge(idx: np.ndarray) -> np.ndarray:
     """The smallest loss that falls in bucket ``idx`` (for 0 <= idx < N_BUCKETS)."""
-    bits = (np.asarray(idx, dtype=np.int64) + _OFFSET) << (52 - SUB_BITS)
+    bits = (np.asarray(idx, dtype=np.int64) + _OFFSET) << _SHIFT
     return bits.view(np.float64)
 
 
@@ -64,8 +66,17 @@ class LossSketch:
     exact_values: list[np.ndarray] | None = field(default_factory=list)
     n: int = 0
 
-    def add(self, losses: np.ndarray, *, all_finite: bool = False) -> None:
-        """Add finite-or-infinite losses (NaN must already be removed)."""
+    def add(
+        self,
+        losses: np.ndarray,
+        *,
+        all_finite: bool = False,
+        lo: float | None = None,
+        hi: float | None = None,
+    ) -> None:
+        """Add finite-or-infinite losses (NaN must already be removed). ``lo`` and ``hi``, the
+        smallest and largest loss when the caller knows them, let the counting skip clipping
+        and touch only the buckets in between."""
         if len(losses) == 0:
             return
         n_inf = 0
@@ -77,12 +88,23 @@ class LossSketch:
                 vals = losses[finite]
         self.n_inf += n_inf
         self.n += len(losses)
-        self.counts += np.bincount(bucket_of(vals) + 1, minlength=N_BUCKETS + 2)
+        if lo is not None and hi is not None and _LOWEST <= lo and hi < _HIGHEST:
+            self._count_in_range(vals, lo, hi)
+        else:
+            self.counts += np.bincount(bucket_of(vals) + 1, minlength=N_BUCKETS + 2)
         if self.exact_values is not None:
             if self.n <= EXACT_LIMIT:
                 self.exact_values.append(np.array(losses, dtype=np.float64))
             else:
                 self.exact_values = None
+
+    def _count_in_range(self, vals: np.ndarray, lo: float, hi: float) -> None:
+        """Bucket counts of values all within [lo, hi], inside the bucketed range."""
+        v = np.ascontiguousarray(vals, dtype=np.float64)
+        first, last = (int(b) - _OFFSET for b in np.array([lo, hi]).view(np.int64) >> _SHIFT)
+        idx = np.right_shift(v.view(np.int64), _SHIFT)
+        np.subtract(idx, first + _OFFSET, out=idx)
+        self.counts[first + 1 : last + 2] += np.bincount(idx, minlength=last - first + 1)
 
     def merge(self, other: LossSketch) -> None:
         self.counts += other.counts

@@ -169,6 +169,14 @@ class Source(ABC):
     def batches(self, columns: list[str]) -> Iterator[Batch]:
         """The chosen columns, batch after batch, as float64 (strings as object arrays)."""
 
+    # Sources held in memory or memory-mapped can start reading at any row (``batches_from``);
+    # several processes can then each read a range of rows.
+    seekable: bool = False
+
+    def batches_from(self, columns: list[str], start: int) -> Iterator[Batch]:
+        """Like ``batches``, from row ``start`` on (only where ``seekable``)."""
+        raise NotImplementedError(f"{type(self).__name__} is read from its first row only")
+
     def type_name(self, column: str) -> str:
         """The column's type as the file stores it, for messages."""
         return self.kind(column)
@@ -1138,10 +1146,15 @@ class NpySource(Source):
         a = self._fields[column]
         return 1 if a.ndim == 1 else int(a.shape[1])
 
+    seekable = True
+
     def batches(self, columns: list[str]) -> Iterator[Batch]:
+        return self.batches_from(columns, 0)
+
+    def batches_from(self, columns: list[str], start: int) -> Iterator[Batch]:
         step = 1 << 20
         n = self.n_rows or 0
-        for s in range(0, n, step):
+        for s in range(start, n, step):
             yield {c: self._fields[c][s : s + step] for c in columns}
 
 
@@ -1229,7 +1242,12 @@ class NpzSource(Source):
         a = self._arrays[column]
         return 1 if a.ndim == 1 else int(a.shape[1])
 
+    seekable = True
+
     def batches(self, columns: list[str]) -> Iterator[Batch]:
+        return self.batches_from(columns, 0)
+
+    def batches_from(self, columns: list[str], start: int) -> Iterator[Batch]:
         lengths = {c: len(self._arrays[c]) for c in columns}
         if len(set(lengths.values())) > 1:
             raise InputError(
@@ -1240,7 +1258,7 @@ class NpzSource(Source):
             )
         n = next(iter(lengths.values()), 0)
         step = 1 << 20
-        for s in range(0, n, step):
+        for s in range(start, n, step):
             yield {c: self._arrays[c][s : s + step] for c in columns}
 
 
