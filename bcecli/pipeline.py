@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from bcecli.core.chunk import Chunk, ScoredChunk
 from bcecli.core.options import LossOptions, Reduction, Task
-from bcecli.core.report import Context, Report
 from bcecli.errors import BceError, OptionError
 from bcecli.readers import CHUNK_ROWS, ColumnRequest, Input, open_input
 
 if TYPE_CHECKING:
+    from bcecli.core.report import Context, Report
     from bcecli.core.scoring import Scorer
     from bcecli.core.tasks import TaskDecision
 
@@ -53,14 +53,23 @@ class Prepared:
     opts: LossOptions
     scorer: Scorer
     sources: str  # the input files, for errors raised while scoring
+    chunk_rows: int
 
 
-def chunk_rows_for(n_outputs: int) -> int:
-    """Rows per chunk: about CHUNK_ROWS pairs of values, so a wide file's chunk (and its
-    temporaries) stays as small as a binary one's; a multiple of the 4096-row sum blocks."""
+# Rows per chunk of an input already in memory or memory-mapped (NPY, NPZ): chunks are views, so
+# their size only sets how much the scoring's temporaries take; this many keep them in the CPU's
+# cache (measured: 65536 rows score 25% faster than 262144).
+MAPPED_CHUNK_ROWS = 1 << 16
+
+
+def chunk_rows_for(n_outputs: int, *, mapped: bool = False) -> int:
+    """Rows per chunk: about CHUNK_ROWS (or MAPPED_CHUNK_ROWS) pairs of values, so a wide file's
+    chunk (and its temporaries) stays as small as a binary one's; a multiple of the 4096-row sum
+    blocks."""
+    rows = MAPPED_CHUNK_ROWS if mapped else CHUNK_ROWS
     if n_outputs <= 2:
-        return CHUNK_ROWS
-    return max(4096, (2 * CHUNK_ROWS // n_outputs) // 4096 * 4096)
+        return rows
+    return max(4096, (2 * rows // n_outputs) // 4096 * 4096)
 
 
 def prepare(req: ScoreRequest) -> Prepared:
@@ -71,7 +80,8 @@ def prepare(req: ScoreRequest) -> Prepared:
     inp = open_input(req.preds, req.labels, req.columns)
     try:
         layout = inp.layout
-        rest = inp.chunks(req.chunk_rows or chunk_rows_for(layout.n_pred_outputs))
+        rows = req.chunk_rows or chunk_rows_for(layout.n_pred_outputs, mapped=inp.seekable)
+        rest = inp.chunks(rows)
         first = next(rest, None)
         if first is None:
             from bcecli.errors import InputError
@@ -95,11 +105,13 @@ def prepare(req: ScoreRequest) -> Prepared:
     except BaseException:
         inp.close()
         raise
-    return Prepared(inp, first, rest, decision, opts, scorer, sources)
+    return Prepared(inp, first, rest, decision, opts, scorer, sources, rows)
 
 
 def make_context(prep: Prepared, partitions: tuple[tuple[int, str], ...] = ()) -> Context:
     """What the report says about the input: columns, sources, notes, partitions."""
+    from bcecli.core.report import Context
+
     layout = prep.inp.layout
     notes = list(layout.notes)
     mapper = prep.inp.mapper
@@ -128,7 +140,10 @@ def run_score(
     req: ScoreRequest,
     per_sample_out: BinaryIO | None = None,
     progress: Callable[[int, int | None], None] | None = None,
+    while_scoring: Callable[[], None] | None = None,
 ) -> Outcome:
+    """Score ``req``. ``while_scoring``, work the caller will need done before rendering (its
+    imports), runs while other processes score, where the input is scored on several."""
     if req.engine == "dask":
         from bcecli.engines.dask import run_dask
 
@@ -157,7 +172,8 @@ def run_score(
             )
         losses: list[float] | None = [] if req.reduction is Reduction.NONE else None
         done = 0
-        stream = _scored_stream(prep, req, per_row=writer is not None or losses is not None)
+        per_row = writer is not None or losses is not None
+        stream = _scored_stream(prep, per_row=per_row, while_scoring=while_scoring)
         while True:
             try:
                 scored: ScoredChunk | None = next(stream, None)
@@ -183,16 +199,17 @@ def run_score(
         inp.close()
 
 
-def _scored_stream(prep: Prepared, req: ScoreRequest, *, per_row: bool) -> Iterator[ScoredChunk]:
+def _scored_stream(
+    prep: Prepared, *, per_row: bool, while_scoring: Callable[[], None] | None
+) -> Iterator[ScoredChunk]:
     """The scored chunks in row order: on several processes where the input allows it and no
     per-row output needs every chunk here, else on scoring threads."""
     if not per_row:
         from bcecli.engines.processes import score_on_processes, usable_processes
 
-        rows = req.chunk_rows or chunk_rows_for(prep.first.preds.shape[1])
-        processes = usable_processes(prep, rows)
+        processes = usable_processes(prep)
         if processes > 1:
-            return score_on_processes(prep, processes, rows)
+            return score_on_processes(prep, processes, while_scoring)
     chunks = itertools.chain([prep.first], prep.rest)
     return prep.scorer.score_all(chunks, workers=SCORING_THREADS)
 

@@ -149,14 +149,23 @@ def test_per_row_output_stays_in_one_process(
 
 
 @pytest.mark.parametrize(
-    ("n", "parts", "align"),
-    [(10, 2, 4), (1_000_003, 2, 65536), (1_000_003, 3, 4096), (4096, 2, 4096), (0, 2, 8)],
+    ("n", "parts", "align", "first"),
+    [
+        (10, 2, 4, 1.0),
+        (1_000_003, 2, 65536, 0.9),
+        (1_000_003, 3, 4096, 1.0),
+        (4096, 2, 4096, 0.9),
+        (0, 2, 8, 1.0),
+    ],
 )
-def test_split_rows(n: int, parts: int, align: int) -> None:
-    ranges = processes.split_rows(n, parts, align)
+def test_split_rows(n: int, parts: int, align: int, first: float) -> None:
+    ranges = processes.split_rows(n, parts, align, first)
     if n == 0:
         assert ranges == []
         return
     assert ranges[0][0] == 0 and ranges[-1][1] == n and len(ranges) <= parts
     assert all(a % align == 0 and a < b for a, b in ranges)
     assert all(ranges[i][1] == ranges[i + 1][0] for i in range(len(ranges) - 1))
+    if n > 100 * align and parts == 2:  # the first range is about `first` times the second
+        (a, b), (c, d) = ranges
+        assert (b - a) / (d - c) == pytest.approx(first, abs=2 * align * parts / n)

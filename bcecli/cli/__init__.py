@@ -124,7 +124,35 @@ def main() -> None:
     # would compete with bce's own workers on the cores: one BLAS thread, unless the user says
     # otherwise. Set before numpy is first imported, which is later than this.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    cli.main(prog_name="bce")
+    try:
+        cli.main(prog_name="bce")
+    except SystemExit as e:
+        _leave(e.code)
+    _leave(0)
+
+
+def _leave(code: object) -> None:
+    """End the process now, skipping the interpreter's teardown.
+
+    Freeing every module and array one by one, and unmapping the inputs, costs 15-20 ms on every
+    run (measured: 110 -> 94 ms for a small file), and bce has nothing left to do by then: its
+    data is on stdout, its messages on stderr, the figure of ``bce plot`` is written and closed,
+    worker threads and processes are joined. Flushed here; a reader that has gone away (``|
+    head``) ends the run quietly, as everywhere else.
+    """
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # sys.exit("message"): Python prints it and exits 1
+        print(code, file=sys.stderr)
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):  # a closed reader, or a stream closed already
+            pass
+    os._exit(status)
 
 
 def _quiet_pipe() -> None:

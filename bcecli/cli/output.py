@@ -68,7 +68,6 @@ def score_request(preds: str, kw: dict[str, Any], per_sample_format: str | None 
 
 def run_score_command(preds: str, kw: dict[str, Any]) -> None:
     from bcecli.core.options import Reduction
-    from bcecli.gates import Gates, failures
     from bcecli.pipeline import run_score
 
     fmt = kw["fmt"]
@@ -95,9 +94,16 @@ def run_score_command(preds: str, kw: dict[str, Any]) -> None:
     progress = ProgressLine(enabled=not quiet)
     out = sys.stdout.buffer
     try:
-        outcome = run_score(request, per_sample_out=out if per_sample else None, progress=progress)
+        outcome = run_score(
+            request,
+            per_sample_out=out if per_sample else None,
+            progress=progress,
+            while_scoring=lambda: _load_output_modules(resolve_format(fmt)),
+        )
     finally:
         progress.close()
+    from bcecli.gates import Gates, failures
+
     report = outcome.report
     gates = Gates(kw["fail_on"], kw["max_loss"], kw["max_ne"], tuple(kw["ignore"]))
     reasons = failures(report, gates)
@@ -115,6 +121,16 @@ def run_score_command(preds: str, kw: dict[str, Any]) -> None:
     if reasons:
         _note("Failed: " + "; ".join(reasons), quiet)
         raise click.exceptions.Exit(1)
+
+
+def _load_output_modules(fmt: str) -> None:
+    """Import what building and rendering the report will use (run while other processes
+    score: the imports then cost no time of their own)."""
+    import importlib
+
+    renderer = "bcecli.render.table" if fmt == "table" else "bcecli.render.machine"
+    for name in ("bcecli.core.report", "bcecli.core.diagnose", "bcecli.gates", renderer):
+        importlib.import_module(name)
 
 
 def _emit_raw(report: Any, reduction: str, losses: list[float] | None) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from bcecli.core.accumulator import Accumulator
 from bcecli.core.binary_scoring import score_binary_chunk
 from bcecli.core.chunk import Chunk, ScoredChunk
 from bcecli.core.options import LossOptions, Task
-from bcecli.core.report import Context, Report, finalize
+
+if TYPE_CHECKING:  # the report's modules load when a report is asked for
+    from bcecli.core.report import Context, Report
 
 
 class Scorer:
@@ -40,8 +44,14 @@ class Scorer:
         each into an accumulator of its own; they are merged into this one at the end, which
         gives exactly what one thread would (the accumulator merges exactly).
         """
+        it = iter(chunks)
+        if workers > 1:
+            head = list(itertools.islice(it, 2))
+            if len(head) < 2:
+                workers = 1  # a single chunk: a thread would only add its start-up
+            it = itertools.chain(head, it)
         if workers <= 1:
-            for chunk in chunks:
+            for chunk in it:
                 yield self.score(chunk)
             return
         import queue
@@ -62,7 +72,7 @@ class Scorer:
 
         with ThreadPoolExecutor(workers, thread_name_prefix="bce-score") as pool:
             pending: deque[Future[ScoredChunk]] = deque()
-            for chunk in chunks:
+            for chunk in it:
                 pending.append(pool.submit(work, chunk))
                 if len(pending) > workers:  # bounded read-ahead: memory stays per chunk
                     yield pending.popleft().result()
@@ -73,6 +83,8 @@ class Scorer:
                 self.accumulator.merge(acc)
 
     def report(self, context: Context | None = None) -> Report:
+        from bcecli.core.report import Context, finalize
+
         return finalize(self.accumulator, context or Context())
 
 

@@ -105,7 +105,7 @@ def _import_dask() -> None:
 
 def run_dask(req: ScoreRequest) -> Outcome:
     from bcecli.core.report import finalize
-    from bcecli.pipeline import Outcome, chunk_rows_for, make_context, prepare
+    from bcecli.pipeline import Outcome, make_context, prepare
 
     check_request(req)
     _import_dask()
@@ -119,7 +119,7 @@ def run_dask(req: ScoreRequest) -> Outcome:
             preds=preds,
             weight=weight,
             mapper=prep.inp.mapper,
-            chunk_rows=req.chunk_rows or chunk_rows_for(prep.first.preds.shape[1]),
+            chunk_rows=prep.chunk_rows,
         )
         parts = _partitions(src, plan.columns)
         with _client(req.scheduler) as client:

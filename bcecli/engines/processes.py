@@ -18,10 +18,9 @@ from __future__ import annotations
 import itertools
 import os
 import pickle
-import signal
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
 MIN_ROWS = 1_000_000
 
 
-def usable_processes(prep: Prepared, chunk_rows: int) -> int:
+def usable_processes(prep: Prepared) -> int:
     """How many processes to score ``prep``'s input on (1: this one alone)."""
     n = prep.inp.layout.n_rows
     if (
@@ -49,13 +48,24 @@ def usable_processes(prep: Prepared, chunk_rows: int) -> int:
     ):
         return 1
     cores = len(os.sched_getaffinity(0))
-    return max(1, min(cores, n // (MIN_ROWS // 2), n // chunk_rows))
+    return max(1, min(cores, n // (MIN_ROWS // 2), n // prep.chunk_rows))
 
 
-def split_rows(n: int, parts: int, align: int) -> list[tuple[int, int]]:
+# The parent's range is this much shorter than a child's: it also imports what the report needs
+# and merges the children's accumulators (measured: about 8 ms of a 2 x 80 ms run).
+PARENT_SHARE = 0.9
+
+
+def split_rows(n: int, parts: int, align: int, first: float = 1.0) -> list[tuple[int, int]]:
     """``parts`` contiguous ranges covering rows 0..n, each starting on a multiple of ``align``
-    (so no sum block and no chunk is cut)."""
-    bounds = [min(n, (n * i // parts) // align * align) for i in range(parts)] + [n]
+    (so no sum block and no chunk is cut); the first one ``first`` times as long as the others."""
+    weights = [first] + [1.0] * (parts - 1)
+    total, at = sum(weights), 0.0
+    bounds = []
+    for w in weights:
+        bounds.append(min(n, int(n * at / total) // align * align))
+        at += w
+    bounds.append(n)
     return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
@@ -67,21 +77,27 @@ class _Child:
     stop: int
 
 
-def score_on_processes(prep: Prepared, processes: int, chunk_rows: int) -> Iterator[ScoredChunk]:
+def score_on_processes(
+    prep: Prepared, processes: int, while_scoring: Callable[[], None] | None = None
+) -> Iterator[ScoredChunk]:
     """Score ``prep``'s input on ``processes`` processes into ``prep.scorer``'s accumulator.
 
     Yields the parent's own scored chunks, in row order (for progress); the children's
-    accumulators are merged in once the parent's range is done.
+    accumulators are merged in once the parent's range is done. ``while_scoring`` runs in the
+    parent once the children are started.
     """
     n = prep.inp.layout.n_rows
     assert n is not None
-    ranges = split_rows(n, processes, max(chunk_rows, len(prep.first)))
+    chunk_rows = prep.chunk_rows
+    ranges = split_rows(n, processes, chunk_rows, PARENT_SHARE)
     (own_start, own_stop), rest = ranges[0], ranges[1:]
     assert own_start == 0 and len(prep.first) <= own_stop
     children: list[_Child] = []
     try:
         for start, stop in rest:
             children.append(_fork(prep, start, stop, chunk_rows))
+        if while_scoring is not None:
+            while_scoring()
         own = prep.inp.chunks(chunk_rows, start=len(prep.first), stop=own_stop)
         yield from prep.scorer.score_all(itertools.chain([prep.first], own))
         for child in children:  # in row order: the first error in the file is the one raised
@@ -106,6 +122,8 @@ def _fork(prep: Prepared, start: int, stop: int, chunk_rows: int) -> _Child:
     if pid == 0:  # the child: never returns
         status = 1
         try:
+            import signal
+
             os.close(read_fd)
             signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it quietly
             payload = _score_range(prep, start, stop, chunk_rows)
@@ -153,6 +171,8 @@ def _reap(child: _Child) -> None:
         os.close(child.fd)
         child.fd = -1
     if child.pid > 0:
+        import signal
+
         try:
             os.kill(child.pid, signal.SIGKILL)
             os.waitpid(child.pid, 0)

@@ -8,7 +8,6 @@ first partition; every later partition must hold them (an error names the one th
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Iterator
 
@@ -65,6 +64,8 @@ def partition_files(path: str) -> list[str]:
                 source=name,
             )
         return sorted(found)
+    import glob
+
     found = [p for p in glob.glob(path, recursive=True) if os.path.isfile(p)]
     if not found:
         raise InputError(

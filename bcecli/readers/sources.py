@@ -15,24 +15,26 @@ after pyarrow has already failed.
 from __future__ import annotations
 
 import codecs
-import csv
-import gzip
 import io
 import os
 import re
 import stat
 import sys
-import zipfile
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from bcecli.errors import InputError
 from bcecli.readers.display import show, show_cell, show_names
+
+if TYPE_CHECKING:
+    import zipfile
+
+# csv, gzip and zipfile are imported where a format needs them: an NPY input pays for none.
 
 PEEK_BYTES = 1 << 20  # read up front: header, type inference, error scans on stdin
 CSV_BLOCK_BYTES = 1 << 24  # the longest CSV line bce reads (a pyarrow block must hold it)
@@ -308,6 +310,8 @@ class CsvSource(Source):
                 ) from None
         magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
         if magic == b"\x1f\x8b":
+            import gzip
+
             return raw, gzip.GzipFile(fileobj=raw, mode="rb"), True  # type: ignore[return-value]
         return raw, raw, False
 
@@ -465,6 +469,8 @@ class CsvSource(Source):
         self.delimiter = delimiter or _sniff_delimiter(first_line, "\t" if tab else ",")
         if self.delimiter not in (",", "\t") and delimiter is None:
             notes.append(f"{self.name}: columns separated by {_DELIMITER_NAMES[self.delimiter]}")
+        import csv
+
         try:
             header = next(csv.reader([first_line], delimiter=self.delimiter))
         except (csv.Error, StopIteration) as e:
@@ -761,12 +767,16 @@ class CsvSource(Source):
             return io.BytesIO(self._data)
         f: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 (closed by the caller)
         if self.gzipped:
+            import gzip
+
             f = gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[assignment]
         f.read(self._data_offset)
         return f
 
     def _locate_bad_row(self, rows_done: int) -> tuple[str, str] | None:
         """Scan with Python's csv module to name the first bad row or cell (error path only)."""
+        import csv
+
         limit = csv.field_size_limit(CSV_BLOCK_BYTES)  # pyarrow's limit, not csv's 128 KiB
         try:
             return self._scan(rows_done)
@@ -774,6 +784,8 @@ class CsvSource(Source):
             csv.field_size_limit(limit)
 
     def _scan(self, rows_done: int) -> tuple[str, str] | None:
+        import csv
+
         try:
             with self._scan_stream() as raw:
                 text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
@@ -1165,6 +1177,8 @@ class NpzSource(Source):
         self.path = path
         self.name = display_name(path)
         self._arrays: dict[str, np.ndarray] = {}
+        import zipfile
+
         try:
             with zipfile.ZipFile(path) as zf:
                 members = [i for i in zf.infolist() if not i.is_dir()]
