@@ -173,7 +173,7 @@ def run_score(
         losses: list[float] | None = [] if req.reduction is Reduction.NONE else None
         done = 0
         per_row = writer is not None or losses is not None
-        stream = _scored_stream(prep, per_row=per_row, while_scoring=while_scoring)
+        stream, share = _scored_stream(prep, per_row=per_row, while_scoring=while_scoring)
         while True:
             try:
                 scored: ScoredChunk | None = next(stream, None)
@@ -187,8 +187,11 @@ def run_score(
             if losses is not None:
                 losses.extend(scored.loss.tolist())
             done += len(chunk)
-            if progress is not None:
-                progress(done, layout.n_rows)
+            if progress is not None:  # other processes keep the same pace on their rows
+                shown = round(done / share)
+                progress(
+                    shown if layout.n_rows is None else min(shown, layout.n_rows), layout.n_rows
+                )
         context = make_context(prep, inp.partitions)
         try:
             report = scorer.report(context)
@@ -201,17 +204,19 @@ def run_score(
 
 def _scored_stream(
     prep: Prepared, *, per_row: bool, while_scoring: Callable[[], None] | None
-) -> Iterator[ScoredChunk]:
-    """The scored chunks in row order: on several processes where the input allows it and no
-    per-row output needs every chunk here, else on scoring threads."""
+) -> tuple[Iterator[ScoredChunk], float]:
+    """The scored chunks that come back here, in row order, and their share of the input's rows:
+    on several processes (a share of the rows) where the input allows it and no per-row output
+    needs every chunk here, else every chunk, scored on threads."""
     if not per_row:
-        from bcecli.engines.processes import score_on_processes, usable_processes
+        from bcecli.engines.processes import own_share, score_on_processes, usable_processes
 
         processes = usable_processes(prep)
         if processes > 1:
-            return score_on_processes(prep, processes, while_scoring)
+            stream = score_on_processes(prep, processes, while_scoring)
+            return stream, own_share(prep, processes)
     chunks = itertools.chain([prep.first], prep.rest)
-    return prep.scorer.score_all(chunks, workers=SCORING_THREADS)
+    return prep.scorer.score_all(chunks, workers=SCORING_THREADS), 1.0
 
 
 def _names(prefix: str, columns: tuple[str, ...], width: int) -> list[str]:

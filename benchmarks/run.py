@@ -84,6 +84,11 @@ class Scenario:
     mean_rtol: float = MEAN_RTOL  # 0: the means must be identical
     rss_target_mb: float | None = None
     throughput: bool = False
+    throughput_inputs: tuple[str, ...] = ()  # the files the throughput is of (default: inputs)
+    # Scoring throughput: bytes over (bce's time - this command's), measured in the same round;
+    # the command is bce on a tiny file of the same format, i.e. bce's start-up.
+    startup_command: str | None = None
+    min_scoring_gbps: float | None = None
 
 
 @dataclass
@@ -180,6 +185,7 @@ def build_scenarios(data: Path, bce: str, python: str, have_sklearn: bool) -> li
     csv6 = "binary_10M_6d.csv"
     multi = "multiclass_5M.csv"
     npy_preds, npy_labels = "binary_10M_preds.npy", "binary_10M_labels.npy"
+    npy1k_preds, npy1k_labels = "binary_1k_preds.npy", "binary_1k_labels.npy"
     parquet = "binary_10M.parquet"
     small = "binary_1k.csv"
     partitioned = "partitioned_20M"
@@ -216,14 +222,22 @@ def build_scenarios(data: Path, bce: str, python: str, have_sklearn: bool) -> li
         Scenario(
             "npy10m",
             "NPY pair (float64 labels + predictions), 10M rows",
-            (npy_preds, npy_labels),
+            (npy_preds, npy_labels, npy1k_preds, npy1k_labels),
             "--kinds npy",
             [
                 bce_cmd("score", f(npy_preds), "--labels", f(npy_labels), "--format", "json"),
                 Command("import-numpy", py_c(python, "import numpy")),
+                Command(
+                    "bce-1k",
+                    (bce, "score", f(npy1k_preds), "--labels", f(npy1k_labels), "--format", "json"),
+                    is_bce=True,
+                ),
             ],
             [Comparison("import-numpy", 2.0, "<= 2x")],
             throughput=True,
+            throughput_inputs=(npy_preds, npy_labels),
+            startup_command="bce-1k",
+            min_scoring_gbps=2.0,
         ),
         Scenario(
             "parquet10m",
@@ -489,14 +503,35 @@ def scenario_checks(sc: Scenario, results: dict[str, CommandResult], data: Path)
             add("bce peak RSS", f"{rss:.0f} MB", target, _verdict(rss <= sc.rss_target_mb))
 
     if sc.throughput:
+        total = sum((data / name).stat().st_size for name in sc.throughput_inputs or sc.inputs)
         if bce.failure is not None:
             add("input throughput (end-to-end)", "bce failed", "report only", FAILED)
         else:
-            total = sum((data / name).stat().st_size for name in sc.inputs)
             gbps = total / bce.median_wall() / 1e9
             value = f"{gbps:.2f} GB/s ({total / 1e6:.0f} MB / {bce.median_wall():.3f} s)"
             add("input throughput (end-to-end)", value, "report only", INFO)
+        if sc.startup_command is not None:
+            checks.append(_scoring_throughput(sc, bce, results[sc.startup_command], total))
     return checks
+
+
+def _scoring_throughput(
+    sc: Scenario, bce: CommandResult, startup: CommandResult, total: int
+) -> Check:
+    """Input bytes over the time bce spends beyond its start-up: per round, bce's wall time
+    minus that of bce on a 1,000-row file of the same format; the median over rounds."""
+    name = f"scoring throughput (minus {sc.startup_command})"
+    target = "report only" if sc.min_scoring_gbps is None else f">= {sc.min_scoring_gbps:g} GB/s"
+    if bce.failure is not None or startup.failure is not None:
+        return Check(sc.name, name, "a command failed", target, FAILED)
+    rounds = sorted(set(bce.samples) & set(startup.samples))
+    spans = [bce.samples[r].wall - startup.samples[r].wall for r in rounds]
+    span = statistics.median(spans)
+    gbps = total / span / 1e9 if span > 0 else math.inf
+    value = f"{gbps:.2f} GB/s ({total / 1e6:.0f} MB / {span:.3f} s)"
+    if sc.min_scoring_gbps is None:
+        return Check(sc.name, name, value, target, INFO)
+    return Check(sc.name, name, value, target, _verdict(gbps >= sc.min_scoring_gbps))
 
 
 def mean_checks(

@@ -169,3 +169,21 @@ def test_split_rows(n: int, parts: int, align: int, first: float) -> None:
     if n > 100 * align and parts == 2:  # the first range is about `first` times the second
         (a, b), (c, d) = ranges
         assert (b - a) / (d - c) == pytest.approx(first, abs=2 * align * parts / n)
+
+
+def test_progress_counts_every_process(
+    binary_npy: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The progress line counts the rows of all processes: it rises steadily and ends at n."""
+    from bcecli.pipeline import ScoreRequest, run_score
+
+    preds, labels = binary_npy
+    monkeypatch.setattr(processes, "MIN_ROWS", 10_000)
+    seen: list[int] = []
+    outcome = run_score(
+        ScoreRequest(preds=str(preds), labels=str(labels), chunk_rows=CHUNK),
+        progress=lambda done, total: seen.append(done),
+    )
+    assert outcome.report.n_rows == N
+    assert seen == sorted(seen) and seen[-1] == N
+    assert seen[0] < N // 2  # it starts low: one chunk scaled by the processes' share

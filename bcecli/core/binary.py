@@ -53,9 +53,11 @@ def true_class_probability(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.abs(q, out=q)
 
 
-def hard_losses(y: np.ndarray, x: np.ndarray, compat: Compat) -> np.ndarray:
+def hard_losses(
+    y: np.ndarray, x: np.ndarray, compat: Compat, *, x_min: float | None = None
+) -> np.ndarray:
     """Element losses where the labels are 0 or 1 (other elements get meaningless values that
-    the caller replaces): one log per element.
+    the caller replaces): one log per element. ``x_min``: ``x.min()``, when the caller has it.
 
     ``q`` is the probability given to the true class (clipped as the profile clips). The general
     formula gives the same values for 0/1 labels; this form is cheaper, and every code path uses
@@ -77,7 +79,11 @@ def hard_losses(y: np.ndarray, x: np.ndarray, compat: Compat) -> np.ndarray:
         out = np.log(q, out=q)
         if compat is Compat.TORCH:
             np.maximum(out, dt(TORCH_LOG_FLOOR), out=out)
-        elif compat is Compat.EXACT and x.size and not x.min() >= LOG1P_BELOW:
+        elif (
+            compat is Compat.EXACT
+            and x.size
+            and not (x.min() if x_min is None else x_min) >= LOG1P_BELOW
+        ):
             flat_x, flat_y = x.reshape(-1), y.reshape(-1)
             tiny = np.flatnonzero(flat_x < LOG1P_BELOW)
             tiny = tiny[flat_y[tiny] != 1]

@@ -69,6 +69,13 @@ def split_rows(n: int, parts: int, align: int, first: float = 1.0) -> list[tuple
     return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
+def own_share(prep: Prepared, processes: int) -> float:
+    """The fraction of the rows the parent scores itself."""
+    n = prep.inp.layout.n_rows or 1
+    start, stop = split_rows(n, processes, prep.chunk_rows, PARENT_SHARE)[0]
+    return (stop - start) / n
+
+
 @dataclass
 class _Child:
     pid: int
@@ -146,7 +153,8 @@ def _score_range(prep: Prepared, start: int, stop: int, chunk_rows: int) -> byte
         result = acc
     except BceError as e:
         result = e
-    return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+    body = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(body).to_bytes(8, "little") + body  # its length first: a cut message shows
 
 
 def _collect(child: _Child) -> Accumulator | None:
@@ -154,15 +162,25 @@ def _collect(child: _Child) -> Accumulator | None:
     with os.fdopen(child.fd, "rb") as pipe:
         child.fd = -1
         data = pipe.read()
-    _, status = os.waitpid(child.pid, 0)
-    child.pid = -1
-    if status != 0 or not data:
+    # The message is complete when its length says so; the child's own exit (unmapping its
+    # memory) takes milliseconds more and need not be waited for.
+    _reap_in_background(child)
+    if len(data) < 8 or int.from_bytes(data[:8], "little") != len(data) - 8:
         return None
-    result = pickle.loads(data)
+    result = pickle.loads(data[8:])
     if isinstance(result, BceError):
         raise result
     assert isinstance(result, Accumulator)
     return result
+
+
+def _reap_in_background(child: _Child) -> None:
+    """Collect the child's exit status without waiting for it here."""
+    pid, child.pid = child.pid, -1
+    if os.waitpid(pid, os.WNOHANG) == (0, 0):  # still exiting
+        import threading
+
+        threading.Thread(target=os.waitpid, args=(pid, 0), daemon=True).start()
 
 
 def _reap(child: _Child) -> None:
