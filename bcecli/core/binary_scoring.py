@@ -146,7 +146,9 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     if is_half.any():
         correct += int(np.count_nonzero(is_half)) - 2 * int(np.count_nonzero(is_half & pos))
     diff = np.subtract(pv, y)
-    brier = float(np.dot(diff, diff))
+    # einsum, not np.dot: no BLAS, whose threads stall a busy two-core machine and do not
+    # survive a fork well
+    brier = float(np.einsum("i,i->", diff, diff))
     del diff
 
     dt = opts.compute_dtype(chunk.preds.dtype)
@@ -179,7 +181,7 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     acc.add("p_sum", np.array([p_sum]))
     acc.add("brier", brier)
     acc.add("m_p", p_sum)
-    acc.add("m_p2", float(np.dot(pv, pv)))
+    acc.add("m_p2", float(np.einsum("i,i->", pv, pv)))
     acc.add("m_py", float(sums[1::2].sum()))
     acc.add("m_y", n_pos)
     acc.add("m_y2", n_pos)
