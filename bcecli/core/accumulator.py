@@ -119,7 +119,8 @@ class Accumulator:
     worst: WorstK = field(default_factory=WorstK)
     flags: FlagTally = field(default_factory=FlagTally)
     # Additive tallies (scalars and per-output vectors), keyed by name.
-    sums: dict[str, np.ndarray] = field(default_factory=dict)
+    # (A tally added only as plain numbers is kept as a float.)
+    sums: dict[str, np.ndarray | float] = field(default_factory=dict)
     mins: dict[str, np.ndarray] = field(default_factory=dict)
     maxs: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -142,8 +143,8 @@ class Accumulator:
         self.maxs[name] = np.fmax(self.maxs[name], v) if name in self.maxs else v.copy()
 
     def total(self, name: str) -> np.ndarray:
-        """An additive tally (zero if never added)."""
-        return self.sums.get(name, np.zeros(()))
+        """An additive tally as an array (zero if never added)."""
+        return np.asarray(self.sums.get(name, 0.0))
 
     def scalar(self, name: str) -> float:
         return float(np.sum(self.total(name)))
