@@ -208,13 +208,13 @@ def _scored_stream(
     """The scored chunks that come back here, in row order, and their share of the input's rows:
     on several processes (a share of the rows) where the input allows it and no per-row output
     needs every chunk here, else every chunk, scored on threads."""
-    if not per_row:
-        from bcecli.engines.processes import own_share, score_on_processes, usable_processes
+    if not per_row and prep.inp.seekable:
+        from bcecli.engines.processes import plan_ranges, score_on_processes
 
-        processes = usable_processes(prep)
-        if processes > 1:
-            stream = score_on_processes(prep, processes, while_scoring)
-            return stream, own_share(prep, processes)
+        ranges = plan_ranges(prep)
+        if len(ranges) > 1:
+            n = ranges[-1][1]
+            return score_on_processes(prep, ranges, while_scoring), ranges[0][1] / n
     chunks = itertools.chain([prep.first], prep.rest)
     return prep.scorer.score_all(chunks, workers=SCORING_THREADS), 1.0
 

@@ -98,7 +98,9 @@ def run_score_command(preds: str, kw: dict[str, Any]) -> None:
             request,
             per_sample_out=out if per_sample else None,
             progress=progress,
-            while_scoring=lambda: _load_output_modules(resolve_format(fmt)),
+            while_scoring=lambda: _load_output_modules(
+                "json" if kw["raw"] else resolve_format(fmt)
+            ),
         )
     finally:
         progress.close()

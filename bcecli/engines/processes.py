@@ -36,19 +36,16 @@ if TYPE_CHECKING:
 MIN_ROWS = 1_000_000
 
 
-def usable_processes(prep: Prepared) -> int:
-    """How many processes to score ``prep``'s input on (1: this one alone)."""
+def plan_ranges(prep: Prepared) -> list[tuple[int, int]]:
+    """The row ranges to score ``prep``'s seekable input on, one per process, the parent's
+    first (a single range: this process alone)."""
     n = prep.inp.layout.n_rows
-    if (
-        not sys.platform.startswith("linux")
-        or not hasattr(os, "fork")
-        or not prep.inp.seekable
-        or n is None
-        or n < MIN_ROWS
-    ):
-        return 1
+    assert prep.inp.seekable and n is not None  # a seekable input knows its length
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork") or n < MIN_ROWS:
+        return [(0, n)]
     cores = len(os.sched_getaffinity(0))
-    return max(1, min(cores, n // (MIN_ROWS // 2), n // prep.chunk_rows))
+    processes = max(1, min(cores, n // (MIN_ROWS // 2), n // prep.chunk_rows))
+    return split_rows(n, processes, prep.chunk_rows, PARENT_SHARE)
 
 
 # The parent's range is this much shorter than a child's: it also imports what the report needs
@@ -69,13 +66,6 @@ def split_rows(n: int, parts: int, align: int, first: float = 1.0) -> list[tuple
     return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
-def own_share(prep: Prepared, processes: int) -> float:
-    """The fraction of the rows the parent scores itself."""
-    n = prep.inp.layout.n_rows or 1
-    start, stop = split_rows(n, processes, prep.chunk_rows, PARENT_SHARE)[0]
-    return (stop - start) / n
-
-
 @dataclass
 class _Child:
     pid: int
@@ -85,18 +75,18 @@ class _Child:
 
 
 def score_on_processes(
-    prep: Prepared, processes: int, while_scoring: Callable[[], None] | None = None
+    prep: Prepared,
+    ranges: list[tuple[int, int]],
+    while_scoring: Callable[[], None] | None = None,
 ) -> Iterator[ScoredChunk]:
-    """Score ``prep``'s input on ``processes`` processes into ``prep.scorer``'s accumulator.
+    """Score ``prep``'s input into ``prep.scorer``'s accumulator, one process per range of
+    ``plan_ranges``: this one takes the first, a child each of the others.
 
     Yields the parent's own scored chunks, in row order (for progress); the children's
     accumulators are merged in once the parent's range is done. ``while_scoring`` runs in the
     parent once the children are started.
     """
-    n = prep.inp.layout.n_rows
-    assert n is not None
     chunk_rows = prep.chunk_rows
-    ranges = split_rows(n, processes, chunk_rows, PARENT_SHARE)
     (own_start, own_stop), rest = ranges[0], ranges[1:]
     assert own_start == 0 and len(prep.first) <= own_stop
     children: list[_Child] = []
