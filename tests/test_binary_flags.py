@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from bcecli.cli import cli
+from bcecli.core.options import LossOptions, Task
+from bcecli.core.scoring import score_arrays
 
 RNG = np.random.default_rng(11)
 
@@ -61,6 +64,22 @@ def test_inverted_predictions(tmp_path: Path) -> None:
     _, flags, data = run(write(tmp_path / "x.csv", y_true=y, y_pred=1 - p))
     assert "inverted_predictions" in flags and "ne_above_1" in flags
     assert data["accuracy"] < 0.3  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("outputs", [1, 3])
+@pytest.mark.parametrize("path", ["fast", "general"])
+def test_brier_if_inverted_matches_a_direct_sum(outputs: int, path: str) -> None:
+    rng = np.random.default_rng(outputs)
+    y = rng.integers(0, 2, (500, outputs)).astype(np.float64)
+    p = rng.uniform(0.001, 0.999, (500, outputs))
+    # unit weights send a chunk down the general path; the numbers must not change
+    weights = np.ones(500) if path == "general" else None
+    task = Task.BINARY if outputs == 1 else Task.MULTILABEL
+    report = score_arrays(y, p, LossOptions(task=task), weights=weights)
+    assert report.extras["brier_if_inverted"] == pytest.approx(
+        np.mean((1 - p - y) ** 2), rel=1e-12
+    )
+    assert report.brier == pytest.approx(np.mean((p - y) ** 2), rel=1e-12)
 
 
 def test_roundoff_outside_the_unit_interval(tmp_path: Path) -> None:

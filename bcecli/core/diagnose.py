@@ -279,10 +279,11 @@ def _binary_flags(found: Findings, r: Report) -> None:
     n_el = acc.scalar("n_elements")
     hard = soft_rows == 0 and opts.label_smoothing == 0
     if hard and n_el:
-        sp, sp2, spy = acc.scalar("m_p"), acc.scalar("m_p2"), acc.scalar("m_py")
-        sy, sy2 = acc.scalar("m_y"), acc.scalar("m_y2")
-        brier_el = (sp2 - 2 * spy + sy2) / n_el
-        brier_inv = (n_el - 2 * sy + sy2 - 2 * sp + 2 * spy + sp2) / n_el
+        # Brier per element, and what it would be for 1 - p: with 0/1 labels,
+        # (1 - p - y)^2 - (p - y)^2 = (1 - 2p)(1 - 2y), so sums of p, y and p y suffice.
+        sp, sy, spy = acc.scalar("p_sum"), acc.scalar("pos"), acc.scalar("py_sum")
+        brier_el = acc.scalar("brier") * acc.n_outputs / n_el
+        brier_inv = brier_el + (n_el - 2 * sy - 2 * sp + 4 * spy) / n_el
         acc_el = acc.scalar("correct") / n_el
         extras["brier_if_inverted"] = brier_inv
         if n >= MIN_ROWS_FOR_PATTERNS and acc_el < 0.3 and brier_inv < 0.5 * brier_el:
