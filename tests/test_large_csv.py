@@ -75,3 +75,53 @@ def test_a_bad_cell_far_into_the_file(
         code, out, err = score(path, split, monkeypatch)
         assert code == 3 and out == ""
         assert f"row {bad_row}" in err and "'oops'" in err, err
+
+
+def test_missing_value_spellings_far_into_the_file(
+    big: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every spelling of a missing value reads as missing in every piece, as when streaming.
+    lines = big.read_text().splitlines(keepends=True)
+    spelled = {300_001: "NA", 500_002: "null", 700_003: "-", 800_004: "", 850_005: "nan"}
+    for row, cell in spelled.items():
+        lines[row + 1] = f"1,{cell}\n"
+    lines[880_006 + 1] = "N/A,0.5\n"
+    path = tmp_path / "missing.csv"
+    path.write_text("".join(lines))
+    reports = []
+    for split in (True, False):
+        code, out, err = score(path, split, monkeypatch)
+        assert code == 1, err  # the report, and the non_finite error flag's exit status
+        reports.append(json.loads(out))
+    a, b = reports
+    excluded = sorted([*spelled, 880_006])
+    assert a["n_excluded"] == b["n_excluded"] == len(excluded)
+    flags = {f["id"]: f for f in a["flags"]}
+    assert flags["non_finite"]["count"] == len(excluded)
+    assert flags["non_finite"]["rows"] == excluded
+    assert a["mean_loss"] == b["mean_loss"]
+
+
+def test_text_labels_keep_every_missing_spelling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With text labels too, "NA" reads as missing, not as a class named "NA".
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, N)
+    p = rng.uniform(0.01, 0.99, N)
+    words = np.array(["no", "yes"])[y]
+    words[600_000] = "NA"
+    path = tmp_path / "text.csv"
+    with open(path, "w") as f:
+        f.write("y_true,y_pred\n")
+        f.writelines(f"{w},{float(q)!r}\n" for w, q in zip(words, p, strict=True))
+    assert path.stat().st_size >= 2 * sources.SPLIT_BYTES
+    reports = []
+    for split in (True, False):
+        code, out, err = score(path, split, monkeypatch)
+        assert code == 1, err  # the report, and the non_finite error flag's exit status
+        reports.append(json.loads(out))
+    a, b = reports
+    assert a["n_excluded"] == b["n_excluded"] == 1
+    assert {f["id"]: f for f in a["flags"]}["non_finite"]["rows"] == [600_000]
+    assert a["mean_loss"] == b["mean_loss"]
