@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from bcecli.cli import cli
+from bcecli.core import sketch
 from bcecli.engines import processes
 
 N = 200_003  # not a multiple of the chunk size
@@ -82,6 +83,32 @@ def test_processes_give_the_single_process_report(
     many, forks_many = run(args, monkeypatch, split=True)
     assert forks_one == 0 and forks_many == 2
     assert one["n_excluded"] == len(range(N - 5000, N, 997))
+    assert_same_report(one, many)
+
+
+@pytest.mark.parametrize("limit", [50_000, 1_000_000])
+def test_the_median_is_exact_exactly_when_one_process_would_make_it_so(
+    binary_npy: tuple[Path, Path], limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The processes count losses in buckets only; the values are read again, for an exact
+    median, only when the scored rows turn out to be few enough."""
+    monkeypatch.setattr(sketch, "EXACT_LIMIT", limit)
+    reread = []
+    real = processes._scored_losses
+
+    def counting(*a: Any) -> Any:
+        reread.append(1)
+        return real(*a)
+
+    monkeypatch.setattr(processes, "_scored_losses", counting)
+    preds, labels = binary_npy
+    args = ["score", str(preds), "--labels", str(labels), "--format", "json"]
+    one, _ = run(args, monkeypatch, split=False)
+    many, forks = run(args, monkeypatch, split=True)
+    assert forks == 2
+    few = limit >= N
+    assert one["median_exact"] is many["median_exact"] is few
+    assert len(reread) == few
     assert_same_report(one, many)
 
 
