@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -77,6 +78,12 @@ def test_a_bad_cell_far_into_the_file(
         assert f"row {bad_row}" in err and "'oops'" in err, err
 
 
+def flagged_report(path: Path, split: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
+    code, out, err = score(path, split, monkeypatch)
+    assert code == 1, err  # the report, and the non_finite error flag's exit status
+    return json.loads(out)
+
+
 def test_missing_value_spellings_far_into_the_file(
     big: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -88,12 +95,7 @@ def test_missing_value_spellings_far_into_the_file(
     lines[880_006 + 1] = "N/A,0.5\n"
     path = tmp_path / "missing.csv"
     path.write_text("".join(lines))
-    reports = []
-    for split in (True, False):
-        code, out, err = score(path, split, monkeypatch)
-        assert code == 1, err  # the report, and the non_finite error flag's exit status
-        reports.append(json.loads(out))
-    a, b = reports
+    a, b = (flagged_report(path, split, monkeypatch) for split in (True, False))
     excluded = sorted([*spelled, 880_006])
     assert a["n_excluded"] == b["n_excluded"] == len(excluded)
     flags = {f["id"]: f for f in a["flags"]}
@@ -116,12 +118,7 @@ def test_text_labels_keep_every_missing_spelling(
         f.write("y_true,y_pred\n")
         f.writelines(f"{w},{float(q)!r}\n" for w, q in zip(words, p, strict=True))
     assert path.stat().st_size >= 2 * sources.SPLIT_BYTES
-    reports = []
-    for split in (True, False):
-        code, out, err = score(path, split, monkeypatch)
-        assert code == 1, err  # the report, and the non_finite error flag's exit status
-        reports.append(json.loads(out))
-    a, b = reports
+    a, b = (flagged_report(path, split, monkeypatch) for split in (True, False))
     assert a["n_excluded"] == b["n_excluded"] == 1
     assert {f["id"]: f for f in a["flags"]}["non_finite"]["rows"] == [600_000]
     assert a["mean_loss"] == b["mean_loss"]
