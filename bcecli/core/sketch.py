@@ -98,10 +98,15 @@ class LossSketch:
             else:
                 self.exact_values = None
 
+    def buckets_only(self) -> None:
+        """Stop keeping the values: the quantiles come from the buckets (for a run that will
+        count more than ``EXACT_LIMIT`` losses, or will collect the values another way)."""
+        self.exact_values = None
+
     def _count_in_range(self, vals: np.ndarray, lo: float, hi: float) -> None:
         """Bucket counts of values all within [lo, hi], inside the bucketed range."""
         v = np.ascontiguousarray(vals, dtype=np.float64)
-        first, last = (int(b) - _OFFSET for b in np.array([lo, hi]).view(np.int64) >> _SHIFT)
+        first, last = (int(b) for b in bucket_of(np.array([lo, hi])))
         idx = np.right_shift(v.view(np.int64), _SHIFT)
         np.subtract(idx, first + _OFFSET, out=idx)
         self.counts[first + 1 : last + 2] += np.bincount(idx, minlength=last - first + 1)

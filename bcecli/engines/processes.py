@@ -24,14 +24,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from bcecli.core import sketch
 from bcecli.core.accumulator import Accumulator
 from bcecli.core.chunk import ScoredChunk
 from bcecli.errors import BceError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from bcecli.pipeline import Prepared
 
 # Below this many rows a second process costs (fork, pickling, merging: a few ms) about what it
@@ -97,7 +97,7 @@ def score_on_processes(
     # exact median costs a process 8 MB of fresh memory (about 10 ms here), wasted whenever the
     # file has more scored rows than that, as nearly every file this long has. When it turns out
     # not to (most rows excluded), the losses are read again at the end.
-    acc.sketch.exact_values = None
+    acc.sketch.buckets_only()
     children: list[_Child] = []
     try:
         for start, stop in rest:
@@ -114,18 +114,17 @@ def score_on_processes(
             else:
                 acc.merge(child_acc)
         if acc.sketch.n <= sketch.EXACT_LIMIT:
-            acc.sketch.exact_values = _scored_losses(prep, ranges)
+            acc.sketch.exact_values = _scored_losses(prep)
     finally:
         for child in children:
             _reap(child)
 
 
-def _scored_losses(prep: Prepared, ranges: list[tuple[int, int]]) -> list[np.ndarray] | None:
+def _scored_losses(prep: Prepared) -> list[np.ndarray] | None:
     """Every scored loss of the input, scored again in this process, for an exact median."""
     again = Accumulator(prep.opts, prep.first.preds.shape[1])
-    for start, stop in ranges:
-        for chunk in prep.inp.chunks(prep.chunk_rows, start=start, stop=stop):
-            prep.scorer.score_into(again, chunk)
+    for chunk in prep.inp.chunks(prep.chunk_rows):
+        prep.scorer.score_into(again, chunk)
     return again.sketch.exact_values
 
 
@@ -156,7 +155,7 @@ def _fork(prep: Prepared, start: int, stop: int, chunk_rows: int) -> _Child:
 def _score_range(prep: Prepared, start: int, stop: int, chunk_rows: int) -> bytes:
     """In the child: the pickled accumulator of rows start..stop, or the error they raise."""
     acc = Accumulator(prep.opts, prep.first.preds.shape[1])
-    acc.sketch.exact_values = None  # buckets only, as in the parent
+    acc.sketch.buckets_only()  # as in the parent
     result: Accumulator | BceError
     try:
         for chunk in prep.inp.chunks(chunk_rows, start=start, stop=stop):
