@@ -122,3 +122,46 @@ def test_text_labels_keep_every_missing_spelling(
     assert a["n_excluded"] == b["n_excluded"] == 1
     assert {f["id"]: f for f in a["flags"]}["non_finite"]["rows"] == [600_000]
     assert a["mean_loss"] == b["mean_loss"]
+
+
+@pytest.fixture(scope="module")
+def big_crlf(big: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # The same rows with Windows line ends, as Python's csv module writes them by default.
+    path = tmp_path_factory.mktemp("crlf") / "big_crlf.csv"
+    path.write_bytes(big.read_bytes().replace(b"\n", b"\r\n"))
+    return path
+
+
+def test_crlf_file_is_cut_into_pieces_and_equals_streaming(
+    big: Path, big_crlf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pieces: list[int] = []
+    split_batches = sources.CsvSource._split_batches
+
+    def counted(self: sources.CsvSource, *args: Any) -> Any:
+        for batch in split_batches(self, *args):
+            pieces.append(len(next(iter(batch.values()))))
+            yield batch
+
+    monkeypatch.setattr(sources.CsvSource, "_split_batches", counted)
+    code_a, out_a, _ = score(big_crlf, True, monkeypatch)
+    assert len(pieces) >= 2 and sum(pieces) == N  # parsed in pieces, every row once
+    code_b, out_b, _ = score(big_crlf, False, monkeypatch)
+    code_c, out_c, _ = score(big, True, monkeypatch)
+    assert code_a == code_b == code_c == 0
+    a, b, c = json.loads(out_a), json.loads(out_b), json.loads(out_c)
+    assert a["n"] == N
+    for key in ("n", "mean_loss", "sum_loss", "median_loss", "max_loss", "n_above_1",
+                "accuracy", "histogram", "flags", "worst"):  # fmt: skip
+        assert a[key] == b[key] == c[key], key
+
+
+def test_a_bad_cell_far_into_a_crlf_file(tmp_path: Path, big_crlf: Path) -> None:
+    lines = big_crlf.read_bytes().split(b"\r\n")
+    bad_row = 654_321
+    lines[bad_row + 1] = b"0,oops"  # +1: the header
+    path = tmp_path / "bad_crlf.csv"
+    path.write_bytes(b"\r\n".join(lines))
+    result = CliRunner().invoke(cli, ["score", str(path), "--format", "json"])
+    assert result.exit_code == 3 and result.stdout == ""
+    assert f"row {bad_row}" in result.stderr and "'oops'" in result.stderr, result.stderr
