@@ -8,6 +8,7 @@ quantiles are exact; past that the buckets alone answer (``exact`` says which).
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +39,12 @@ def bucket_of(values: np.ndarray) -> np.ndarray:
     idx -= _OFFSET
     np.clip(idx, -1, N_BUCKETS, out=idx)
     return idx
+
+
+def _bucket_of_float(value: float) -> int:
+    """``bucket_of`` of one loss inside the bucketed range, without an array round trip."""
+    (bits,) = struct.unpack("<q", struct.pack("<d", value))
+    return (bits >> _SHIFT) - _OFFSET
 
 
 def bucket_low_edge(idx: np.ndarray) -> np.ndarray:
@@ -106,7 +113,7 @@ class LossSketch:
     def _count_in_range(self, vals: np.ndarray, lo: float, hi: float) -> None:
         """Bucket counts of values all within [lo, hi], inside the bucketed range."""
         v = np.ascontiguousarray(vals, dtype=np.float64)
-        first, last = (int(b) for b in bucket_of(np.array([lo, hi])))
+        first, last = _bucket_of_float(lo), _bucket_of_float(hi)
         idx = np.right_shift(v.view(np.int64), _SHIFT)
         np.subtract(idx, first + _OFFSET, out=idx)
         self.counts[first + 1 : last + 2] += np.bincount(idx, minlength=last - first + 1)
