@@ -1081,22 +1081,23 @@ def _check_shape(shape: tuple[int, ...], what: str, source: str) -> None:
         )
 
 
-def _read_npy_header(fp: IO[bytes], source: str) -> tuple[tuple[int, ...], np.dtype[Any]]:
-    """Shape and dtype from an NPY header, without loading (or unpickling) any data."""
+def _read_npy_header(fp: IO[bytes], source: str) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    """Shape, Fortran order and dtype from an NPY header, without loading (or unpickling) any
+    data; ``fp`` is left where the data starts."""
     fmt = np.lib.format
     try:
         version = fmt.read_magic(fp)
         if version == (1, 0):
-            shape, _, dtype = fmt.read_array_header_1_0(fp)
+            shape, fortran, dtype = fmt.read_array_header_1_0(fp)
         else:
-            shape, _, dtype = fmt.read_array_header_2_0(fp)
+            shape, fortran, dtype = fmt.read_array_header_2_0(fp)
     except (ValueError, EOFError, OSError, SyntaxError, TypeError) as e:
         raise InputError(
             f"has a corrupt NPY header ({show(str(e), 100)})",
             "save the array again with np.save",
             source=source,
         ) from None
-    return tuple(int(s) for s in shape), np.dtype(dtype)
+    return tuple(int(s) for s in shape), bool(fortran), np.dtype(dtype)
 
 
 class NpySource(Source):
@@ -1105,7 +1106,7 @@ class NpySource(Source):
         self.name = display_name(path)
         try:
             with open(path, "rb") as fp:
-                shape, dtype = _read_npy_header(fp, self.name)
+                shape, _, dtype = _read_npy_header(fp, self.name)
                 data_at = fp.tell()
         except OSError as e:
             raise InputError(
@@ -1171,14 +1172,22 @@ class NpySource(Source):
 
 
 class NpzSource(Source):
-    """The arrays of an ``np.savez`` archive, each a column named by its key."""
+    """The arrays of an ``np.savez`` archive, each a column named by its key.
+
+    Only the headers are read up front. An array is loaded when a column of it is first read:
+    one stored uncompressed (``np.savez``, the default) is memory-mapped in place like an NPY
+    file, so memory does not grow with the file; a compressed one (``np.savez_compressed``)
+    has to be decompressed into memory. Arrays the run does not use are never loaded.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.name = display_name(path)
-        self._arrays: dict[str, np.ndarray] = {}
         import zipfile
 
+        self._members: dict[str, zipfile.ZipInfo] = {}
+        self._headers: dict[str, tuple[tuple[int, ...], np.dtype[Any]]] = {}
+        self._arrays: dict[str, np.ndarray] = {}  # the arrays loaded so far
         try:
             with zipfile.ZipFile(path) as zf:
                 members = [i for i in zf.infolist() if not i.is_dir()]
@@ -1187,24 +1196,28 @@ class NpzSource(Source):
                     raise self._not_npz([i.filename for i in members])
                 for info in arrays:
                     key = info.filename[: -len(".npy")]
-                    self._arrays[key] = self._load_member(zf, info, key)
+                    self._members[key] = info
+                    self._headers[key] = self._check_member(zf, info, key)
                 others = [i.filename for i in members if not i.filename.endswith(".npy")]
         except InputError:
             raise
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
-            raise InputError(
-                f"is not a readable NPZ file ({show(str(e), 100)}): a zip archive cut short?",
-                "copy it again, or save it again with np.savez",
-                source=self.name,
-            ) from None
+            raise self._unreadable(e) from None
         if others:
             self.notes = (
                 f"{self.name}: ignored {len(others)} member(s) that are not arrays "
                 f"({show_names(others, 4)})",
             )
-        self.columns = list(self._arrays)
-        lengths = {len(a) for a in self._arrays.values()}
+        self.columns = list(self._members)
+        lengths = {shape[0] for shape, _ in self._headers.values()}
         self.n_rows = lengths.pop() if len(lengths) == 1 else None
+
+    def _unreadable(self, e: BaseException) -> InputError:
+        return InputError(
+            f"is not a readable NPZ file ({show(str(e), 100)}): a zip archive cut short?",
+            "copy it again, or save it again with np.savez",
+            source=self.name,
+        )
 
     def _not_npz(self, names: list[str]) -> InputError:
         if "[Content_Types].xml" in names or any(n.startswith("xl/") for n in names):
@@ -1223,38 +1236,83 @@ class NpzSource(Source):
             source=self.name,
         )
 
-    def _load_member(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> np.ndarray:
+    def _check_member(
+        self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str
+    ) -> tuple[tuple[int, ...], np.dtype[Any]]:
+        """A member's shape and dtype, refused (pickles first) before any data is read."""
         where = f"array {show_cell(key)}"
         with zf.open(info) as fp:
-            shape, dtype = _read_npy_header(fp, f"{self.name}[{show(key, 40)}]")
+            shape, _, dtype = _read_npy_header(fp, f"{self.name}[{show(key, 40)}]")
         _check_dtype(dtype, where, f"{self.name}[{show(key, 40)}]")
         _check_shape(shape, where, self.name)
-        with zf.open(info) as fp:
-            try:
-                arr = np.lib.format.read_array(fp, allow_pickle=False)
-            except ValueError as e:
-                raise InputError(
-                    f"{where} is truncated or corrupt ({show(str(e), 100)})",
-                    "save the archive again with np.savez",
-                    source=self.name,
-                ) from None
-        if arr.dtype.names:
+        if dtype.names:
             raise InputError(
-                f"{where} is a structured array (fields {show_names(list(arr.dtype.names))})",
+                f"{where} is a structured array (fields {show_names(list(dtype.names))})",
                 "save each field as an array of its own: np.savez(path, y_true=..., y_pred=...)",
                 source=self.name,
             )
+        return shape, dtype
+
+    def _array(self, key: str) -> np.ndarray:
+        arr = self._arrays.get(key)
+        if arr is None:
+            import zipfile
+
+            try:
+                arr = self._mapped(key)
+                if arr is None:
+                    with zipfile.ZipFile(self.path) as zf, zf.open(self._members[key]) as fp:
+                        arr = np.lib.format.read_array(fp, allow_pickle=False)
+            except ValueError as e:
+                raise InputError(
+                    f"array {show_cell(key)} is truncated or corrupt ({show(str(e), 100)})",
+                    "save the archive again with np.savez",
+                    source=self.name,
+                ) from None
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+                raise self._unreadable(e) from None
+            self._arrays[key] = arr
         return arr
+
+    def _mapped(self, key: str) -> np.ndarray | None:
+        """The member memory-mapped where it lies in the archive, if it is stored uncompressed
+        and whole (None otherwise: it is read instead)."""
+        import zipfile
+
+        info = self._members[key]
+        if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:  # 0x1: encrypted
+            return None
+        with open(self.path, "rb") as fp:
+            fp.seek(info.header_offset)
+            local = fp.read(30)  # the local file header; its name and extra field follow
+            if len(local) < 30 or local[:4] != b"PK\x03\x04":
+                return None
+            begin = info.header_offset + 30
+            begin += int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little")
+            fp.seek(begin)
+            shape, fortran, dtype = _read_npy_header(fp, self.name)
+            data_at = fp.tell()
+        size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if size == 0 or data_at - begin + size > info.file_size:
+            return None  # nothing to map, or cut short: the read reports it
+        return np.memmap(
+            self.path,
+            dtype=dtype,
+            mode="r",
+            offset=data_at,
+            shape=shape,
+            order="F" if fortran else "C",
+        )
 
     def kind(self, column: str) -> str:
         return "numeric"
 
     def type_name(self, column: str) -> str:
-        return str(self._arrays[column].dtype)
+        return str(self._headers[column][1])
 
     def width(self, column: str) -> int:
-        a = self._arrays[column]
-        return 1 if a.ndim == 1 else int(a.shape[1])
+        shape = self._headers[column][0]
+        return 1 if len(shape) == 1 else int(shape[1])
 
     seekable = True
 
@@ -1262,7 +1320,7 @@ class NpzSource(Source):
         return self.batches_from(columns, 0)
 
     def batches_from(self, columns: list[str], start: int) -> Iterator[Batch]:
-        lengths = {c: len(self._arrays[c]) for c in columns}
+        lengths = {c: self._headers[c][0][0] for c in columns}
         if len(set(lengths.values())) > 1:
             raise InputError(
                 "holds arrays of different lengths: "
@@ -1270,10 +1328,11 @@ class NpzSource(Source):
                 "save one entry per sample in every array",
                 source=self.name,
             )
+        arrays = {c: self._array(c) for c in columns}
         n = next(iter(lengths.values()), 0)
         step = 1 << 20
         for s in range(start, n, step):
-            yield {c: self._arrays[c][s : s + step] for c in columns}
+            yield {c: a[s : s + step] for c, a in arrays.items()}
 
 
 # --------------------------------------------------------------------------------------------
