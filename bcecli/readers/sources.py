@@ -45,6 +45,7 @@ STREAM_BLOCK_BYTES = 1 << 20
 # A plain file is cut into pieces of this size, parsed on SPLIT_THREADS threads (measured on
 # 10M rows: pyarrow's streaming reader 0.65-0.85 s, two threads on 8 MiB pieces ~0.4 s).
 SPLIT_BYTES = 8 << 20
+PARQUET_BUFFER_BYTES = 1 << 20  # the read buffer of each Parquet column
 SPLIT_THREADS = 2
 LONG_LINE_BYTES = 1 << 18
 NULL_VALUES = ["", "NA", "N/A", "n/a", "NaN", "nan", "NAN", "null", "NULL", "None", "#N/A", "-"]
@@ -929,7 +930,10 @@ class ParquetSource(Source):
         self.path = path
         self.name = display_name(path)
         try:
-            self._file = pq.ParquetFile(path)
+            # Column chunks are read through a 1 MiB buffered stream, not pre-buffered: with
+            # pre-buffering (pyarrow's default) the reader keeps what it read for the whole file,
+            # so memory grew with it (a 40M-row file: 550 MB).
+            self._file = pq.ParquetFile(path, pre_buffer=False, buffer_size=PARQUET_BUFFER_BYTES)
             schema = self._file.schema_arrow
         except (pa.ArrowException, OSError, ValueError) as e:
             raise InputError(
