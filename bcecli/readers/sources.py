@@ -1104,6 +1104,50 @@ def _read_npy_header(fp: IO[bytes], source: str) -> tuple[tuple[int, ...], bool,
     return tuple(int(s) for s in shape), bool(fortran), np.dtype(dtype)
 
 
+# Rows of a memory-mapped array read per batch. Once a batch's rows are scored, its pages are
+# dropped from the process (see _release_pages), so the resident set stays near two batches
+# whatever the file's length.
+MAPPED_BATCH_ROWS = 1 << 20
+
+
+def _release_pages(view: np.ndarray) -> None:
+    """Drop the whole pages under ``view``, a contiguous view into a read-only memory map, from
+    this process's resident set. They stay in the page cache; a later read of them (a chunk
+    still being scored, a second pass) maps them back in, so nothing changes but the memory
+    the process is charged with. A view not backed by a map is left alone."""
+    import mmap
+
+    if not (view.flags.c_contiguous or view.flags.f_contiguous) or view.nbytes == 0:
+        return
+    base: Any = view
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None)
+    if base is None or not hasattr(base, "madvise"):
+        return
+    try:
+        start = np.frombuffer(base, dtype=np.uint8).ctypes.data  # the map's first byte
+    except ValueError:  # closed
+        return
+    page = mmap.PAGESIZE
+    lo = view.ctypes.data - start
+    lo, hi = -(-lo // page) * page, (lo + view.nbytes) // page * page
+    if hi > lo:
+        base.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+
+
+def _mapped_batches(arrays: dict[str, np.ndarray], start: int, n: int) -> Iterator[Batch]:
+    """Batches of rows ``start..n`` of equally long arrays; the pages of memory-mapped ones are
+    released one batch behind the reader."""
+    done: list[np.ndarray] = []
+    for s in range(start, n, MAPPED_BATCH_ROWS):
+        batch = {c: a[s : s + MAPPED_BATCH_ROWS] for c, a in arrays.items()}
+        yield batch
+        # The caller has taken every chunk of this batch, so the batch before it is scored.
+        for view in done:
+            _release_pages(view)
+        done = list(batch.values())
+
+
 class NpySource(Source):
     def __init__(self, path: str, role: str) -> None:
         self.path = path
@@ -1169,10 +1213,7 @@ class NpySource(Source):
         return self.batches_from(columns, 0)
 
     def batches_from(self, columns: list[str], start: int) -> Iterator[Batch]:
-        step = 1 << 20
-        n = self.n_rows or 0
-        for s in range(start, n, step):
-            yield {c: self._fields[c][s : s + step] for c in columns}
+        return _mapped_batches({c: self._fields[c] for c in columns}, start, self.n_rows or 0)
 
 
 class NpzSource(Source):
@@ -1333,10 +1374,7 @@ class NpzSource(Source):
                 source=self.name,
             )
         arrays = {c: self._array(c) for c in columns}
-        n = next(iter(lengths.values()), 0)
-        step = 1 << 20
-        for s in range(start, n, step):
-            yield {c: a[s : s + step] for c, a in arrays.items()}
+        yield from _mapped_batches(arrays, start, next(iter(lengths.values()), 0))
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,78 @@
+"""Memory-mapped inputs (NPY, NPZ stored with np.savez) keep a bounded resident set: the pages of
+rows already scored are dropped from the process, and reading them again still gives the file's
+values."""
+
+from __future__ import annotations
+
+import mmap
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bcecli.readers import sources
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads the resident set from /proc"
+)
+
+MB = 1 << 20
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * mmap.PAGESIZE
+
+
+N = 8 * MB  # 8M float64: 64 MB per array
+
+
+@pytest.fixture(scope="module")
+def values() -> np.ndarray:
+    return np.random.default_rng(6).uniform(0, 1, N)
+
+
+def peak_growth(src: sources.Source, columns: list[str]) -> tuple[int, float]:
+    """Rows read and the most the resident set grew while reading ``src``."""
+    base = resident_bytes()
+    peak = rows = 0
+    for batch in src.batches(columns):
+        rows += len(batch[columns[0]])
+        for a in batch.values():
+            a.sum()  # every page read
+        peak = max(peak, resident_bytes() - base)
+    return rows, peak
+
+
+def test_npy_pages_are_released_behind_the_reader(values: np.ndarray, tmp_path: Path) -> None:
+    path = tmp_path / "p.npy"
+    np.save(path, values)
+    rows, growth = peak_growth(sources.NpySource(str(path), "y_pred"), ["y_pred"])
+    assert rows == N
+    # 64 MB read; about two 8 MB batches are resident at a time
+    assert growth < 32 * MB, growth / MB
+
+
+def test_npz_pages_are_released_behind_the_reader(values: np.ndarray, tmp_path: Path) -> None:
+    path = tmp_path / "pair.npz"
+    np.savez(path, y_true=(values > 0.5) * 1.0, y_pred=values)
+    rows, growth = peak_growth(sources.NpzSource(str(path)), ["y_true", "y_pred"])
+    assert rows == N
+    assert growth < 48 * MB, growth / MB  # 128 MB read, two columns
+
+
+def test_a_released_view_still_reads_the_file(values: np.ndarray, tmp_path: Path) -> None:
+    path = tmp_path / "p.npy"
+    np.save(path, values)
+    mapped = np.load(path, mmap_mode="r")
+    view = mapped[1000:3_000_000]
+    assert view.sum() == values[1000:3_000_000].sum()
+    sources._release_pages(view)
+    np.testing.assert_array_equal(view, values[1000:3_000_000])
+
+
+def test_views_not_backed_by_a_map_are_left_alone() -> None:
+    a = np.arange(1_000_000, dtype=np.float64)
+    sources._release_pages(a[10:])  # in memory: nothing to release, no error
+    assert a[10] == 10.0
