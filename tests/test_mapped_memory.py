@@ -1,11 +1,12 @@
-"""Memory-mapped inputs (NPY, NPZ stored with np.savez) keep a bounded resident set: the pages of
-rows already scored are dropped from the process, and reading them again still gives the file's
-values."""
+"""NPY and NPZ inputs keep a bounded resident set: the pages of memory-mapped rows already scored
+are dropped from the process (and reading them again still gives the file's values), and
+compressed NPZ arrays are decompressed a batch at a time."""
 
 from __future__ import annotations
 
 import mmap
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,11 +34,11 @@ def values() -> np.ndarray:
     return np.random.default_rng(6).uniform(0, 1, N)
 
 
-def peak_growth(src: sources.Source, columns: list[str]) -> tuple[int, float]:
-    """Rows read and the most the resident set grew while reading ``src``."""
+def peak_growth(open_source: Callable[[], sources.Source], columns: list[str]) -> tuple[int, int]:
+    """Rows read and the most the resident set grew while opening and reading a source."""
     base = resident_bytes()
     peak = rows = 0
-    for batch in src.batches(columns):
+    for batch in open_source().batches(columns):
         rows += len(batch[columns[0]])
         for a in batch.values():
             a.sum()  # every page read
@@ -48,7 +49,7 @@ def peak_growth(src: sources.Source, columns: list[str]) -> tuple[int, float]:
 def test_npy_pages_are_released_behind_the_reader(values: np.ndarray, tmp_path: Path) -> None:
     path = tmp_path / "p.npy"
     np.save(path, values)
-    rows, growth = peak_growth(sources.NpySource(str(path), "y_pred"), ["y_pred"])
+    rows, growth = peak_growth(lambda: sources.NpySource(str(path), "y_pred"), ["y_pred"])
     assert rows == N
     # 64 MB read; about two 8 MB batches are resident at a time
     assert growth < 32 * MB, growth / MB
@@ -57,9 +58,19 @@ def test_npy_pages_are_released_behind_the_reader(values: np.ndarray, tmp_path: 
 def test_npz_pages_are_released_behind_the_reader(values: np.ndarray, tmp_path: Path) -> None:
     path = tmp_path / "pair.npz"
     np.savez(path, y_true=(values > 0.5) * 1.0, y_pred=values)
-    rows, growth = peak_growth(sources.NpzSource(str(path)), ["y_true", "y_pred"])
+    rows, growth = peak_growth(lambda: sources.NpzSource(str(path)), ["y_true", "y_pred"])
     assert rows == N
     assert growth < 48 * MB, growth / MB  # 128 MB read, two columns
+
+
+def test_compressed_npz_is_decompressed_in_bounded_memory(
+    values: np.ndarray, tmp_path: Path
+) -> None:
+    path = tmp_path / "pair.npz"
+    np.savez_compressed(path, y_true=(values > 0.5) * 1.0, y_pred=values)
+    rows, growth = peak_growth(lambda: sources.NpzSource(str(path)), ["y_true", "y_pred"])
+    assert rows == N
+    assert growth < 48 * MB, growth / MB  # 128 MB decompressed
 
 
 def test_a_released_view_still_reads_the_file(values: np.ndarray, tmp_path: Path) -> None:

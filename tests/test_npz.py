@@ -73,15 +73,16 @@ def test_compressed_arrays_give_the_same_report(
     same_numbers(report(str(path)), npy_report)
 
 
-def test_fortran_order_columns_map_in_their_order(tmp_path: Path) -> None:
+@pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
+def test_fortran_order_columns_read_in_their_order(tmp_path: Path, save: Any) -> None:
     rng = np.random.default_rng(3)
     y = rng.integers(0, 2, (N, 3)).astype(np.float64)
     p = rng.uniform(0.01, 0.99, (N, 3))
-    np.savez(tmp_path / "c.npz", y_true=y, y_pred=p)
-    np.savez(tmp_path / "f.npz", y_true=np.asfortranarray(y), y_pred=np.asfortranarray(p))
-    mapped = sources.NpzSource(str(tmp_path / "f.npz"))._array("y_pred")
-    assert isinstance(mapped, np.memmap) and mapped.flags.f_contiguous
-    np.testing.assert_array_equal(mapped, p)
+    save(tmp_path / "c.npz", y_true=y, y_pred=p)
+    save(tmp_path / "f.npz", y_true=np.asfortranarray(y), y_pred=np.asfortranarray(p))
+    read = sources.NpzSource(str(tmp_path / "f.npz"))._array("y_pred")
+    assert isinstance(read, np.memmap) == (save is np.savez)
+    np.testing.assert_array_equal(read, p)
     c, f = report(str(tmp_path / "c.npz")), report(str(tmp_path / "f.npz"))
     assert c["n"] == f["n"] == N
     same_numbers(c, f)
@@ -118,3 +119,19 @@ def test_a_used_array_cut_short_is_one_clear_error(
     assert result.exit_code == 3 and result.stdout == ""
     assert "'y_pred'" in result.stderr and "truncated or corrupt" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_compressed_arrays_are_decompressed_a_batch_at_a_time(tmp_path: Path) -> None:
+    n = 2 * sources.DECOMPRESSED_BATCH_ROWS + 12_345  # two whole batches and a part
+    rng = np.random.default_rng(9)
+    y, p = (rng.uniform(0, 1, n) > 0.5) * 1.0, rng.uniform(0, 1, (n, 2))
+    path = tmp_path / "c.npz"
+    np.savez_compressed(path, y_true=y, y_pred=p)
+    src = sources.NpzSource(str(path))
+    assert not src.seekable  # read front to back, on one process
+    batches = list(src.batches(["y_true", "y_pred"]))
+    assert [len(b["y_pred"]) for b in batches] == [sources.DECOMPRESSED_BATCH_ROWS] * 2 + [12_345]
+    np.testing.assert_array_equal(np.concatenate([b["y_true"] for b in batches]), y)
+    np.testing.assert_array_equal(np.concatenate([b["y_pred"] for b in batches]), p)
+    later = list(src.batches_from(["y_pred"], 300_000))
+    np.testing.assert_array_equal(np.concatenate([b["y_pred"] for b in later]), p[300_000:])

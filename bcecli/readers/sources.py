@@ -1108,6 +1108,8 @@ def _read_npy_header(fp: IO[bytes], source: str) -> tuple[tuple[int, ...], bool,
 # dropped from the process (see _release_pages), so the resident set stays near two batches
 # whatever the file's length.
 MAPPED_BATCH_ROWS = 1 << 20
+# Rows of a compressed NPZ array decompressed at a time (each read briefly holds two copies).
+DECOMPRESSED_BATCH_ROWS = 1 << 18
 
 
 def _release_pages(view: np.ndarray) -> None:
@@ -1216,13 +1218,18 @@ class NpySource(Source):
         return _mapped_batches({c: self._fields[c] for c in columns}, start, self.n_rows or 0)
 
 
+def _stored(info: zipfile.ZipInfo) -> bool:
+    """A zip member kept as plain bytes in the archive (not compressed, not encrypted)."""
+    return info.compress_type == 0 and not info.flag_bits & 0x1  # 0: ZIP_STORED; 0x1: encrypted
+
+
 class NpzSource(Source):
     """The arrays of an ``np.savez`` archive, each a column named by its key.
 
-    Only the headers are read up front. An array is loaded when a column of it is first read:
-    one stored uncompressed (``np.savez``, the default) is memory-mapped in place like an NPY
-    file, so memory does not grow with the file; a compressed one (``np.savez_compressed``)
-    has to be decompressed into memory. Arrays the run does not use are never loaded.
+    Only the headers are read up front, and arrays the run does not use are never read. Arrays
+    stored uncompressed (``np.savez``, the default) are memory-mapped in place like an NPY file;
+    compressed ones (``np.savez_compressed``) are decompressed a batch of rows at a time, front
+    to back. Either way memory does not grow with the file.
     """
 
     def __init__(self, path: str) -> None:
@@ -1232,6 +1239,7 @@ class NpzSource(Source):
 
         self._members: dict[str, zipfile.ZipInfo] = {}
         self._headers: dict[str, tuple[tuple[int, ...], np.dtype[Any]]] = {}
+        self._fortran: set[str] = set()  # arrays stored in Fortran (column-major) order
         self._arrays: dict[str, np.ndarray] = {}  # the arrays loaded so far
         try:
             with zipfile.ZipFile(path) as zf:
@@ -1242,7 +1250,10 @@ class NpzSource(Source):
                 for info in arrays:
                     key = info.filename[: -len(".npy")]
                     self._members[key] = info
-                    self._headers[key] = self._check_member(zf, info, key)
+                    shape, fortran, dtype = self._check_member(zf, info, key)
+                    self._headers[key] = shape, dtype
+                    if fortran:
+                        self._fortran.add(key)
                 others = [i.filename for i in members if not i.filename.endswith(".npy")]
         except InputError:
             raise
@@ -1256,6 +1267,8 @@ class NpzSource(Source):
         self.columns = list(self._members)
         lengths = {shape[0] for shape, _ in self._headers.values()}
         self.n_rows = lengths.pop() if len(lengths) == 1 else None
+        # Any row can be read first only when every array is mapped, not decompressed.
+        self.seekable = all(_stored(info) for info in self._members.values())
 
     def _unreadable(self, e: BaseException) -> InputError:
         return InputError(
@@ -1283,11 +1296,12 @@ class NpzSource(Source):
 
     def _check_member(
         self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str
-    ) -> tuple[tuple[int, ...], np.dtype[Any]]:
-        """A member's shape and dtype, refused (pickles first) before any data is read."""
+    ) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+        """A member's shape, Fortran order and dtype, refused (pickles first) before any data
+        is read."""
         where = f"array {show_cell(key)}"
         with zf.open(info) as fp:
-            shape, _, dtype = _read_npy_header(fp, f"{self.name}[{show(key, 40)}]")
+            shape, fortran, dtype = _read_npy_header(fp, f"{self.name}[{show(key, 40)}]")
         _check_dtype(dtype, where, f"{self.name}[{show(key, 40)}]")
         _check_shape(shape, where, self.name)
         if dtype.names:
@@ -1296,7 +1310,7 @@ class NpzSource(Source):
                 "save each field as an array of its own: np.savez(path, y_true=..., y_pred=...)",
                 source=self.name,
             )
-        return shape, dtype
+        return shape, fortran, dtype
 
     def _array(self, key: str) -> np.ndarray:
         arr = self._arrays.get(key)
@@ -1322,10 +1336,8 @@ class NpzSource(Source):
     def _mapped(self, key: str) -> np.ndarray | None:
         """The member memory-mapped where it lies in the archive, if it is stored uncompressed
         and whole (None otherwise: it is read instead)."""
-        import zipfile
-
         info = self._members[key]
-        if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:  # 0x1: encrypted
+        if not _stored(info):
             return None
         with open(self.path, "rb") as fp:
             fp.seek(info.header_offset)
@@ -1359,8 +1371,6 @@ class NpzSource(Source):
         shape = self._headers[column][0]
         return 1 if len(shape) == 1 else int(shape[1])
 
-    seekable = True
-
     def batches(self, columns: list[str]) -> Iterator[Batch]:
         return self.batches_from(columns, 0)
 
@@ -1373,8 +1383,51 @@ class NpzSource(Source):
                 "save one entry per sample in every array",
                 source=self.name,
             )
-        arrays = {c: self._array(c) for c in columns}
-        yield from _mapped_batches(arrays, start, next(iter(lengths.values()), 0))
+        n = next(iter(lengths.values()), 0)
+        if self.seekable:
+            yield from _mapped_batches({c: self._array(c) for c in columns}, start, n)
+        else:
+            yield from self._decompressed_batches(columns, start, n)
+
+    def _decompressed_batches(self, columns: list[str], start: int, n: int) -> Iterator[Batch]:
+        """Rows ``start..n``, each compressed array decompressed one batch of rows at a time (an
+        array in Fortran order holds its rows scattered, so it is loaded whole instead)."""
+        import contextlib
+        import zipfile
+
+        try:
+            with contextlib.ExitStack() as stack:
+                zf = stack.enter_context(zipfile.ZipFile(self.path))
+                streams: dict[str, IO[bytes]] = {}
+                whole: dict[str, np.ndarray] = {}
+                for c in columns:
+                    if _stored(self._members[c]) or c in self._fortran:
+                        whole[c] = self._array(c)
+                    else:
+                        streams[c] = stack.enter_context(zf.open(self._members[c]))
+                        _read_npy_header(streams[c], self.name)  # to where the data starts
+                for s in range(0, n, DECOMPRESSED_BATCH_ROWS):
+                    rows = min(DECOMPRESSED_BATCH_ROWS, n - s)
+                    batch = {c: a[s : s + rows] for c, a in whole.items()}
+                    for c, fp in streams.items():
+                        batch[c] = self._read_rows(fp, c, rows)
+                    if s + rows > start:
+                        yield {c: v[max(0, start - s) :] for c, v in batch.items()}
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:  # a bad CRC, ...
+            raise self._unreadable(e) from None
+
+    def _read_rows(self, fp: IO[bytes], key: str, rows: int) -> np.ndarray:
+        shape, dtype = self._headers[key]
+        want = rows * int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+        data = fp.read(want)
+        if len(data) < want:
+            raise InputError(
+                f"array {show_cell(key)} is truncated or corrupt (its header promises "
+                f"{shape[0]:,} rows)",
+                "save the archive again with np.savez",
+                source=self.name,
+            )
+        return np.frombuffer(data, dtype=dtype).reshape((rows, *shape[1:]))
 
 
 # --------------------------------------------------------------------------------------------
