@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from bcecli.core.report import Context, Report
     from bcecli.core.scoring import Scorer
     from bcecli.core.tasks import TaskDecision
+    from bcecli.render.persample import PerSampleWriter
+    from bcecli.spool import LossSpool
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class ScoreRequest:
 @dataclass
 class Outcome:
     report: Report
-    losses: list[float] | None = None  # --reduction none, in row order
+    losses: LossSpool | None = None  # --reduction none, in row order (the caller closes it)
 
 
 @dataclass
@@ -153,7 +155,7 @@ def run_score(
     from bcecli.render.persample import PerSampleWriter
 
     prep = prepare(req)
-    inp, first, opts, scorer, sources = prep.inp, prep.first, prep.opts, prep.scorer, prep.sources
+    inp, first, opts = prep.inp, prep.first, prep.opts
     try:
         layout = inp.layout
         writer = None
@@ -170,36 +172,54 @@ def run_score(
                 _names("pred", layout.pred_columns, first.preds.shape[1]),
                 weighted=weighted,
             )
-        losses: list[float] | None = [] if req.reduction is Reduction.NONE else None
-        done = 0
-        per_row = writer is not None or losses is not None
-        stream, share = _scored_stream(prep, per_row=per_row, while_scoring=while_scoring)
-        while True:
-            try:
-                scored: ScoredChunk | None = next(stream, None)
-            except BceError as e:
-                raise e.with_source(sources) from None
-            if scored is None:
-                break
-            chunk = scored.chunk
-            if writer is not None:
-                writer.write(scored)
-            if losses is not None:
-                losses.extend(scored.loss.tolist())
-            done += len(chunk)
-            if progress is not None:  # other processes keep the same pace on their rows
-                shown = round(done / share)
-                progress(
-                    shown if layout.n_rows is None else min(shown, layout.n_rows), layout.n_rows
-                )
-        context = make_context(prep, inp.partitions)
+        losses = None
+        if req.reduction is Reduction.NONE:
+            from bcecli.spool import LossSpool
+
+            losses = LossSpool()
         try:
-            report = scorer.report(context)
-        except BceError as e:
-            raise e.with_source(sources) from None
+            report = _stream(prep, writer, losses, progress, while_scoring)
+        except BaseException:
+            if losses is not None:
+                losses.close()
+            raise
         return Outcome(report, losses)
     finally:
         inp.close()
+
+
+def _stream(
+    prep: Prepared,
+    writer: PerSampleWriter | None,
+    losses: LossSpool | None,
+    progress: Callable[[int, int | None], None] | None,
+    while_scoring: Callable[[], None] | None,
+) -> Report:
+    """Score every chunk (writing per-row output as it comes) and build the report."""
+    layout, sources = prep.inp.layout, prep.sources
+    done = 0
+    per_row = writer is not None or losses is not None
+    stream, share = _scored_stream(prep, per_row=per_row, while_scoring=while_scoring)
+    while True:
+        try:
+            scored: ScoredChunk | None = next(stream, None)
+        except BceError as e:
+            raise e.with_source(sources) from None
+        if scored is None:
+            break
+        if writer is not None:
+            writer.write(scored)
+        if losses is not None:
+            losses.add(scored.loss)
+        done += len(scored.chunk)
+        if progress is not None:  # other processes keep the same pace on their rows
+            shown = round(done / share)
+            progress(shown if layout.n_rows is None else min(shown, layout.n_rows), layout.n_rows)
+    context = make_context(prep, prep.inp.partitions)
+    try:
+        return prep.scorer.report(context)
+    except BceError as e:
+        raise e.with_source(sources) from None
 
 
 def _scored_stream(

@@ -4,11 +4,14 @@ stdout and notes to stderr, and turns gate failures into exit code 1."""
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bcecli.errors import OptionError
+
+if TYPE_CHECKING:
+    from bcecli.spool import LossSpool
 
 
 def resolve_format(fmt: str) -> str:
@@ -110,16 +113,20 @@ def run_score_command(preds: str, kw: dict[str, Any]) -> None:
     gates = Gates(kw["fail_on"], kw["max_loss"], kw["max_ne"], tuple(kw["ignore"]))
     reasons = failures(report, gates)
 
-    if kw["raw"]:
-        _emit_raw(report, reduction.value, outcome.losses)
-        _flag_notes(report, quiet)
-    elif per_sample:
-        _note(_one_line_summary(report), quiet)
-        _flag_notes(report, quiet)
-    else:
-        _emit_report(
-            report, resolve_format(fmt), reduction.value, outcome.losses, kw["color"], quiet
-        )
+    try:
+        if kw["raw"]:
+            _emit_raw(report, reduction.value, outcome.losses)
+            _flag_notes(report, quiet)
+        elif per_sample:
+            _note(_one_line_summary(report), quiet)
+            _flag_notes(report, quiet)
+        else:
+            _emit_report(
+                report, resolve_format(fmt), reduction.value, outcome.losses, kw["color"], quiet
+            )
+    finally:
+        if outcome.losses is not None:
+            outcome.losses.close()
     if reasons:
         _note("Failed: " + "; ".join(reasons), quiet)
         raise click.exceptions.Exit(1)
@@ -135,24 +142,25 @@ def _load_output_modules(fmt: str) -> None:
         importlib.import_module(name)
 
 
-def _emit_raw(report: Any, reduction: str, losses: list[float] | None) -> None:
-    from bcecli.render.machine import number, raw
+def _emit_raw(report: Any, reduction: str, losses: LossSpool | None) -> None:
+    from bcecli.render.machine import loss_texts, raw
 
-    if losses is not None:
-        lines = []
-        for v in losses:
-            n = number(v)
-            lines.append(n if isinstance(n, str) else repr(n))
-        click.echo("\n".join(lines))
+    if losses is None:
+        click.echo(raw(report, reduction))
         return
-    click.echo(raw(report, reduction))
+    sep = ""
+    for block in losses.blocks():  # one loss per line, a block at a time
+        if len(block):
+            click.echo(sep + "\n".join(loss_texts(block)), nl=False)
+            sep = "\n"
+    click.echo("")
 
 
 def _emit_report(
     report: Any,
     fmt: str,
     reduction: str,
-    losses: list[float] | None,
+    losses: LossSpool | None,
     color: bool | None,
     quiet: bool,
 ) -> None:
@@ -163,9 +171,12 @@ def _emit_report(
 
         _print_renderables(render_report(report), color)
         return
-    data = machine.summary(report, reduction=reduction, losses=losses)
+    data = machine.summary(report, reduction=reduction)
     if fmt in ("json", "jsonl"):
-        click.echo(machine.to_json(data, compact=fmt == "jsonl"))
+        blocks = None if losses is None else losses.blocks()
+        for piece in machine.json_pieces(data, compact=fmt == "jsonl", losses=blocks):
+            click.echo(piece, nl=False)
+        click.echo("")
     else:
         click.echo(machine.to_delimited(data, "\t" if fmt == "tsv" else ","), nl=False)
     _flag_notes(report, quiet)

@@ -10,10 +10,14 @@ import csv
 import io
 import json
 import math
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import bcecli
 from bcecli.core.report import Report
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SCHEMA = 1
 
@@ -29,8 +33,9 @@ def number(v: float | None) -> float | str | None:
     return v
 
 
-def summary(report: Report, *, reduction: str, losses: list[float] | None = None) -> dict[str, Any]:
-    """The report as the JSON object of schema 1."""
+def summary(report: Report, *, reduction: str) -> dict[str, Any]:
+    """The report as the JSON object of schema 1 (the ``losses`` of --reduction none are
+    streamed after it by ``json_pieces``)."""
     r = report
     c = r.context
     value = r.sum_loss if reduction == "sum" else r.mean_loss
@@ -119,8 +124,6 @@ def summary(report: Report, *, reduction: str, losses: list[float] | None = None
         ],
         "notes": list(r.notes),
     }
-    if losses is not None:
-        out["losses"] = [number(v) if not math.isnan(v) else None for v in losses]
     return out
 
 
@@ -128,6 +131,50 @@ def to_json(data: dict[str, Any], *, compact: bool = False) -> str:
     if compact:
         return json.dumps(data, allow_nan=False, separators=(",", ":"))
     return json.dumps(data, allow_nan=False, indent=2)
+
+
+def json_pieces(
+    data: dict[str, Any], *, compact: bool, losses: Iterable[np.ndarray] | None
+) -> Iterator[str]:
+    """``to_json(data)`` in pieces, with ``losses`` (blocks of per-sample losses) streamed in as
+    its last key, a ``losses`` list, exactly as ``json.dumps`` would lay it out: NaN (an excluded
+    row) is null, an infinite loss the string "inf"."""
+    text = to_json(data, compact=compact)
+    if losses is None:
+        yield text
+        return
+    if compact:
+        yield text[:-1] + ',"losses":['  # drop the closing brace
+        sep, first, end = ",", "", "]}"
+    else:
+        yield text[:-2] + ',\n  "losses": ['  # drop "\n}"
+        sep, first, end = ",\n    ", "\n    ", "\n  ]\n}"
+    started = False
+    for block in losses:
+        if len(block):
+            yield (sep if started else first) + sep.join(loss_texts(block, json=True))
+            started = True
+    yield end if started or compact else "]\n}"
+
+
+def loss_texts(block: np.ndarray, *, json: bool = False) -> list[str]:
+    """Per-sample losses as text: finite ones as ``repr`` (the shortest exact form), the rest
+    as "inf", "-inf" and "nan" (in JSON: "inf" and "-inf" quoted, NaN as null)."""
+    import numpy as np
+
+    values = block.tolist()
+    if np.isfinite(block).all():
+        return list(map(repr, values))
+    out = []
+    for v in values:
+        n = number(v)
+        if not isinstance(n, str):
+            out.append(repr(n))
+        elif json:
+            out.append("null" if n == "nan" else f'"{n}"')
+        else:
+            out.append(n)
+    return out
 
 
 def _scalar_text(v: Any) -> str:
