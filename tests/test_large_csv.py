@@ -124,6 +124,20 @@ def test_text_labels_keep_every_missing_spelling(
     assert a["mean_loss"] == b["mean_loss"]
 
 
+def count_pieces(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The rows of every piece a file is cut into, appended as they are parsed."""
+    pieces: list[int] = []
+    split_batches = sources.CsvSource._split_batches
+
+    def counted(self: sources.CsvSource, *args: Any) -> Any:
+        for batch in split_batches(self, *args):
+            pieces.append(len(next(iter(batch.values()))))
+            yield batch
+
+    monkeypatch.setattr(sources.CsvSource, "_split_batches", counted)
+    return pieces
+
+
 @pytest.fixture(scope="module")
 def big_crlf(big: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     # The same rows with Windows line ends, as Python's csv module writes them by default.
@@ -135,15 +149,7 @@ def big_crlf(big: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_crlf_file_is_cut_into_pieces_and_equals_streaming(
     big: Path, big_crlf: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pieces: list[int] = []
-    split_batches = sources.CsvSource._split_batches
-
-    def counted(self: sources.CsvSource, *args: Any) -> Any:
-        for batch in split_batches(self, *args):
-            pieces.append(len(next(iter(batch.values()))))
-            yield batch
-
-    monkeypatch.setattr(sources.CsvSource, "_split_batches", counted)
+    pieces = count_pieces(monkeypatch)
     code_a, out_a, _ = score(big_crlf, True, monkeypatch)
     assert len(pieces) >= 2 and sum(pieces) == N  # parsed in pieces, every row once
     code_b, out_b, _ = score(big_crlf, False, monkeypatch)
@@ -165,3 +171,20 @@ def test_a_bad_cell_far_into_a_crlf_file(tmp_path: Path, big_crlf: Path) -> None
     result = CliRunner().invoke(cli, ["score", str(path), "--format", "json"])
     assert result.exit_code == 3 and result.stdout == ""
     assert f"row {bad_row}" in result.stderr and "'oops'" in result.stderr, result.stderr
+
+
+def test_short_lines_are_cut_into_pieces_of_fewer_bytes(
+    big: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A piece holds about SPLIT_ROWS lines when they are short (a file of labels: 2 bytes a
+    # line as text, 8 parsed), not SPLIT_BYTES of them.
+    monkeypatch.setattr(sources, "SPLIT_ROWS", 100_000)
+    pieces = count_pieces(monkeypatch)
+    code_a, out_a, _ = score(big, True, monkeypatch)
+    assert sum(pieces) == N and len(pieces) >= 8
+    assert max(pieces) < 110_000  # about 100k lines of about 20 bytes each: 2 MB pieces
+    code_b, out_b, _ = score(big, False, monkeypatch)
+    assert code_a == code_b == 0
+    a, b = json.loads(out_a), json.loads(out_b)
+    for key in ("n", "mean_loss", "sum_loss", "median_loss", "n_above_1", "histogram", "worst"):
+        assert a[key] == b[key], key

@@ -45,6 +45,10 @@ STREAM_BLOCK_BYTES = 1 << 20
 # A plain file is cut into pieces of this size, parsed on SPLIT_THREADS threads (measured on
 # 10M rows: pyarrow's streaming reader 0.65-0.85 s, two threads on 8 MiB pieces ~0.4 s).
 SPLIT_BYTES = 8 << 20
+# ... or fewer, for a file of short lines: a piece holds at most about this many rows (a column of
+# 0/1 labels takes 2 bytes a row as text but 8 parsed, so 8 MiB pieces held 4M rows each).
+SPLIT_ROWS = 1 << 20
+MIN_SPLIT_BYTES = 1 << 20
 PARQUET_BUFFER_BYTES = 1 << 20  # the read buffer of each Parquet column
 SPLIT_THREADS = 2
 LONG_LINE_BYTES = 1 << 18
@@ -681,10 +685,13 @@ class CsvSource(Source):
         )
 
     def _segments(self, fd: int, size: int) -> Iterator[tuple[int, int]]:
-        """Byte ranges of about SPLIT_BYTES, each ending just after a line end."""
+        """Byte ranges of about SPLIT_BYTES (fewer for short lines: about SPLIT_ROWS lines, as
+        the first lines go), each ending just after a line end."""
+        line_bytes = len(self._data) / max(1, self._data.count(b"\n"))
+        piece = int(min(SPLIT_BYTES, max(MIN_SPLIT_BYTES, SPLIT_ROWS * line_bytes)))
         pos = self._data_offset
         while pos < size:
-            end = pos + SPLIT_BYTES
+            end = pos + piece
             while end < size:
                 window = os.pread(fd, 1 << 16, end)
                 nl = window.find(b"\n")
