@@ -135,3 +135,19 @@ def test_compressed_arrays_are_decompressed_a_batch_at_a_time(tmp_path: Path) ->
     np.testing.assert_array_equal(np.concatenate([b["y_pred"] for b in batches]), p)
     later = list(src.batches_from(["y_pred"], 300_000))
     np.testing.assert_array_equal(np.concatenate([b["y_pred"] for b in later]), p[300_000:])
+
+
+def test_stored_and_compressed_arrays_in_one_archive(
+    arrays: dict[str, np.ndarray], npy_report: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "mixed.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        for (key, arr), compression in zip(
+            arrays.items(), [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], strict=True
+        ):
+            buf = io.BytesIO()
+            np.save(buf, arr)
+            zf.writestr(zipfile.ZipInfo(f"{key}.npy"), buf.getvalue(), compress_type=compression)
+    src = sources.NpzSource(str(path))
+    assert not src.seekable and isinstance(src._array("y_true"), np.memmap)
+    same_numbers(report(str(path)), npy_report)

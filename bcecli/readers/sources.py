@@ -1413,6 +1413,7 @@ class NpzSource(Source):
                     else:
                         streams[c] = stack.enter_context(zf.open(self._members[c]))
                         _read_npy_header(streams[c], self.name)  # to where the data starts
+                done: list[np.ndarray] = []
                 for s in range(0, n, DECOMPRESSED_BATCH_ROWS):
                     rows = min(DECOMPRESSED_BATCH_ROWS, n - s)
                     batch = {c: a[s : s + rows] for c, a in whole.items()}
@@ -1420,6 +1421,9 @@ class NpzSource(Source):
                         batch[c] = self._read_rows(fp, c, rows)
                     if s + rows > start:
                         yield {c: v[max(0, start - s) :] for c, v in batch.items()}
+                    for view in done:  # a mapped array's rows, one batch behind
+                        _release_pages(view)
+                    done = [batch[c] for c in whole]
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:  # a bad CRC, ...
             raise self._unreadable(e) from None
 
