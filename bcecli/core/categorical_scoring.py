@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
@@ -133,7 +135,7 @@ def _fast_sparse_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
         acc.flags.add(fid, mask, start)
 
     pv = x.astype(np.float64, copy=False)
-    acc.sketch.add(loss, all_finite=True)
+    acc.sketch.add(loss, all_finite=True, lo=float(loss.min()), hi=float(loss.max()))
     pred = np.argmax(pv, axis=1)
     correct = pred == idx
     acc.add("correct", np.count_nonzero(correct))
@@ -354,12 +356,15 @@ def _statistics(
 ) -> None:
     opts = acc.opts
     k = acc.n_outputs
-    pv = prob[valid]
-    tv = true[valid]
-    wv = weight[valid]
-    lv = loss[valid]
+    all_valid = bool(valid.all())
+
+    def scored(a: np.ndarray) -> np.ndarray:  # the valid rows: all of them, as they are
+        return a if all_valid else a[valid]
+
+    pv, tv, wv, lv = scored(prob), scored(true), scored(weight), scored(loss)
     nv = len(pv)
-    acc.sketch.add(lv)
+    lo, hi = float(lv.min()), float(lv.max())  # NaN in neither: none in between
+    acc.sketch.add(lv, all_finite=math.isfinite(lo) and math.isfinite(hi), lo=lo, hi=hi)
     pred = np.argmax(pv, axis=1)
     correct = pred == tv
     acc.add("correct", np.count_nonzero(correct))
@@ -373,11 +378,11 @@ def _statistics(
         eff_w = np.bincount(tv, weights=wv, minlength=k)[:k] * (1 - ls) + wv.sum() * ls / k
         brier = (pv * pv).sum(axis=1) - 2 * np.take_along_axis(pv, tv[:, None], axis=1)[:, 0] + 1
     else:
-        yv = y[valid]
+        yv = scored(y)
         y_eff = yv * (1 - ls) + ls / k
         eff_w = (wv[:, None] * y_eff).sum(axis=0)
         brier = ((pv - yv) ** 2).sum(axis=1)
-        if (~hard[valid]).any() or ls > 0:
+        if (~scored(hard)).any() or ls > 0:
             with np.errstate(all="ignore"):
                 h = -np.where(y_eff > 0, y_eff * np.log(y_eff), 0.0).sum(axis=1)
             acc.add("floor_w", (wv * h).sum())
@@ -392,7 +397,7 @@ def _statistics(
     acc.add("cal_n", np.bincount(bins, minlength=CALIBRATION_BINS))
     acc.add("cal_p", np.bincount(bins, weights=top, minlength=CALIBRATION_BINS))
     acc.add("cal_y", np.bincount(bins, weights=correct, minlength=CALIBRATION_BINS))
-    raw = prob[valid] if opts.from_logits else pv
+    raw = scored(prob) if opts.from_logits else pv
     acc.low("raw_min", raw.min(axis=0))
     acc.high("raw_max", raw.max(axis=0))
     if sparse:
