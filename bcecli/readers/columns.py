@@ -3,8 +3,10 @@
 Pure functions over column names, shared by every tabular format. The rules, in order:
 explicit ``--label-col`` / ``--pred-col``; one column with a known name (``y_true``, ``label``,
 ``target`` ... / ``y_pred``, ``prob``, ``score`` ...); a family of columns sharing a known prefix
-and an index or class suffix (``prob_0 .. prob_9``, ordered by the number); the one column left.
-Anything else is ambiguous and says which flag settles it.
+and an index or class suffix (``prob_0 .. prob_9``, ordered by the number); the one column left;
+with the labels found, every other column numbered from 0 or 1 under one prefix (``0 .. 9`` as
+pandas names a frame's columns, ``class_1 .. class_10``). Anything else is ambiguous and says
+which flag settles it.
 """
 
 from __future__ import annotations
@@ -69,6 +71,21 @@ def _family(columns: list[str], prefixes: tuple[str, ...]) -> tuple[list[str], l
                 found.sort(key=lambda t: int(t[1]))
             return [c for c, _ in found], [s for _, s in found]
     return [], []
+
+
+def _numbered(columns: list[str]) -> tuple[list[str], list[str]]:
+    """``columns`` ordered by number, if they are all ``<prefix><number>`` with one prefix (empty
+    included) and the numbers run 0 .. K-1 or 1 .. K, K >= 2; else nothing."""
+    parsed = [re.fullmatch(r"(.*?)_?(\d+)", normalize(c)) for c in columns]
+    if len(columns) < 2 or not all(parsed):
+        return [], []
+    if len({m.group(1) for m in parsed if m}) > 1:
+        return [], []
+    numbered = sorted((int(m.group(2)), c) for m, c in zip(parsed, columns, strict=True) if m)
+    numbers = [k for k, _ in numbered]
+    if numbers != list(range(numbers[0], numbers[0] + len(numbers))) or numbers[0] not in (0, 1):
+        return [], []
+    return [c for _, c in numbered], [str(k) for k in numbers]
 
 
 def split_list(value: str | None) -> tuple[str, ...] | None:
@@ -154,6 +171,9 @@ def select_columns(
     if want_preds and not preds and (labels or not want_labels) and len(leftovers) == 1:
         preds = leftovers
         reasons.append(f"predictions: the remaining column ({show(preds[0])})")
+    elif want_preds and not preds and labels and _numbered(leftovers)[0]:
+        preds, suffixes = _numbered(leftovers)
+        reasons.append(f"predictions: the numbered columns ({show(preds[0])} .. {show(preds[-1])})")
     elif want_labels and not labels and (preds or not want_preds) and len(leftovers) == 1:
         labels = leftovers
         reasons.append(f"labels: the remaining column ({show(labels[0])})")
