@@ -180,6 +180,8 @@ def run_score(
         try:
             report = _stream(prep, writer, losses, progress, while_scoring)
         except BaseException:
+            if writer is not None:
+                writer.close()
             if losses is not None:
                 losses.close()
             raise
@@ -206,6 +208,8 @@ def _stream(
         except BceError as e:
             raise e.with_source(sources) from None
         if scored is None:
+            if writer is not None:
+                writer.finish()
             break
         if writer is not None:
             writer.write(scored)
