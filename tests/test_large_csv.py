@@ -188,3 +188,61 @@ def test_short_lines_are_cut_into_pieces_of_fewer_bytes(
     a, b = json.loads(out_a), json.loads(out_b)
     for key in ("n", "mean_loss", "sum_loss", "median_loss", "n_above_1", "histogram", "worst"):
         assert a[key] == b[key], key
+
+
+def test_quoted_cells_are_cut_into_pieces(
+    big: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # R's write.csv quotes the header and the row names: every line has quotes, none spans lines.
+    lines = big.read_text().splitlines()
+    path = tmp_path / "rstyle.csv"
+    with open(path, "w") as f:
+        f.write('"","y_true","y_pred"\n')
+        f.writelines(f'"{i + 1}",{line}\n' for i, line in enumerate(lines[1:]))
+    pieces = count_pieces(monkeypatch)
+    code_a, out_a, _ = score(path, True, monkeypatch)
+    assert len(pieces) >= 2 and sum(pieces) == N
+    code_b, out_b, _ = score(path, False, monkeypatch)
+    code_c, out_c, _ = score(big, True, monkeypatch)
+    assert code_a == code_b == code_c == 0
+    a, b, c = json.loads(out_a), json.loads(out_b), json.loads(out_c)
+    for key in ("n", "mean_loss", "sum_loss", "median_loss", "n_above_1", "histogram", "worst"):
+        assert a[key] == b[key] == c[key], key
+
+
+def test_a_line_end_inside_quotes_at_a_cut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pieces of 1 MiB; the second cut would fall on the line end inside a quoted note.
+    piece = 1 << 20
+    monkeypatch.setattr(sources, "SPLIT_BYTES", piece)
+    rng = np.random.default_rng(8)
+    n = 150_000
+    y, p = rng.integers(0, 2, n), rng.uniform(0.01, 0.99, n)
+    header = "y_true,y_pred,note\n"
+    lines = [f"{a},{float(b)!r},ok\n" for a, b in zip(y, p, strict=True)]
+    starts = np.cumsum([len(header)] + [len(line) for line in lines])  # where each line starts
+
+    def line_at(offset: int) -> int:
+        return int(np.searchsorted(starts, offset, side="right")) - 1
+
+    first = line_at(len(header) + piece)  # the first piece ends with this line
+    k = line_at(int(starts[first + 1]) + piece)  # the line the second cut falls in
+    lines[k] = f'{y[k]},{float(p[k])!r},"{"x" * 200}\nsecond line of the note"\n'
+    path = tmp_path / "note.csv"
+    path.write_text(header + "".join(lines))
+
+    streamed_after: list[int] = []  # rows parsed before pyarrow's streaming reader took over
+    streamed = sources.CsvSource._streamed_batches
+
+    def spy(self: sources.CsvSource, stream: Any, columns: Any, types: Any, done: int = 0) -> Any:
+        streamed_after.append(done)
+        yield from streamed(self, stream, columns, types, done)
+
+    monkeypatch.setattr(sources.CsvSource, "_streamed_batches", spy)
+    code_a, out_a, err_a = score(path, True, monkeypatch)
+    assert code_a == 0, err_a
+    assert streamed_after == [first + 1]  # the first piece parsed, the rest streamed
+    code_b, out_b, _ = score(path, False, monkeypatch)
+    a, b = json.loads(out_a), json.loads(out_b)
+    assert a["n"] == b["n"] == n
+    for key in ("mean_loss", "sum_loss", "median_loss", "n_above_1", "histogram", "worst"):
+        assert a[key] == b[key], key
