@@ -152,12 +152,12 @@ def json_pieces(
     started = False
     for block in losses:
         if len(block):
-            yield (sep if started else first) + sep.join(loss_texts(block, json=True))
+            yield (sep if started else first) + sep.join(loss_texts(block, in_json=True))
             started = True
     yield end if started or compact else "]\n}"
 
 
-def loss_texts(block: np.ndarray, *, json: bool = False) -> list[str]:
+def loss_texts(block: np.ndarray, *, in_json: bool = False) -> list[str]:
     """Per-sample losses as text: finite ones as ``repr`` (the shortest exact form), the rest
     as "inf", "-inf" and "nan" (in JSON: "inf" and "-inf" quoted, NaN as null)."""
     import numpy as np
@@ -170,7 +170,7 @@ def loss_texts(block: np.ndarray, *, json: bool = False) -> list[str]:
         n = number(v)
         if not isinstance(n, str):
             out.append(repr(n))
-        elif json:
+        elif in_json:
             out.append("null" if n == "nan" else f'"{n}"')
         else:
             out.append(n)
