@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from bcecli.cli import cli
-from bcecli.readers import sources
+from bcecli.readers import text
 
 N = 900_000  # about 17 MiB: cut into pieces
 
@@ -29,14 +29,14 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
             block = zip(y[a : a + 100_000], p[a : a + 100_000], strict=True)
             rows = [f"{t},{float(q)!r}" for t, q in block]
             f.write("\n".join(rows) + "\n")
-    assert path.stat().st_size >= 2 * sources.SPLIT_BYTES
+    assert path.stat().st_size >= 2 * text.SPLIT_BYTES
     return path
 
 
 def score(path: Path, split: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
     with monkeypatch.context() as m:
         if not split:
-            m.setattr(sources.CsvSource, "_can_split", lambda self: False)
+            m.setattr(text.CsvSource, "_can_split", lambda self: False)
         result = CliRunner().invoke(cli, ["score", str(path), "--format", "json"])
     return result.exit_code, result.stdout, result.stderr
 
@@ -117,7 +117,7 @@ def test_text_labels_keep_every_missing_spelling(
     with open(path, "w") as f:
         f.write("y_true,y_pred\n")
         f.writelines(f"{w},{float(q)!r}\n" for w, q in zip(words, p, strict=True))
-    assert path.stat().st_size >= 2 * sources.SPLIT_BYTES
+    assert path.stat().st_size >= 2 * text.SPLIT_BYTES
     a, b = (flagged_report(path, split, monkeypatch) for split in (True, False))
     assert a["n_excluded"] == b["n_excluded"] == 1
     assert {f["id"]: f for f in a["flags"]}["non_finite"]["rows"] == [600_000]
@@ -127,14 +127,14 @@ def test_text_labels_keep_every_missing_spelling(
 def count_pieces(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The rows of every piece a file is cut into, appended as they are parsed."""
     pieces: list[int] = []
-    split_batches = sources.CsvSource._split_batches
+    split_batches = text.CsvSource._split_batches
 
-    def counted(self: sources.CsvSource, *args: Any) -> Any:
+    def counted(self: text.CsvSource, *args: Any) -> Any:
         for batch in split_batches(self, *args):
             pieces.append(len(next(iter(batch.values()))))
             yield batch
 
-    monkeypatch.setattr(sources.CsvSource, "_split_batches", counted)
+    monkeypatch.setattr(text.CsvSource, "_split_batches", counted)
     return pieces
 
 
@@ -178,7 +178,7 @@ def test_short_lines_are_cut_into_pieces_of_fewer_bytes(
 ) -> None:
     # A piece holds about SPLIT_ROWS lines when they are short (a file of labels: 2 bytes a
     # line as text, 8 parsed), not SPLIT_BYTES of them.
-    monkeypatch.setattr(sources, "SPLIT_ROWS", 100_000)
+    monkeypatch.setattr(text, "SPLIT_ROWS", 100_000)
     pieces = count_pieces(monkeypatch)
     code_a, out_a, _ = score(big, True, monkeypatch)
     assert sum(pieces) == N and len(pieces) >= 8
@@ -213,7 +213,7 @@ def test_quoted_cells_are_cut_into_pieces(
 def test_a_line_end_inside_quotes_at_a_cut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Pieces of 1 MiB; the second cut would fall on the line end inside a quoted note.
     piece = 1 << 20
-    monkeypatch.setattr(sources, "SPLIT_BYTES", piece)
+    monkeypatch.setattr(text, "SPLIT_BYTES", piece)
     rng = np.random.default_rng(8)
     n = 150_000
     y, p = rng.integers(0, 2, n), rng.uniform(0.01, 0.99, n)
@@ -231,13 +231,13 @@ def test_a_line_end_inside_quotes_at_a_cut(tmp_path: Path, monkeypatch: pytest.M
     path.write_text(header + "".join(lines))
 
     streamed_after: list[int] = []  # rows parsed before pyarrow's streaming reader took over
-    streamed = sources.CsvSource._streamed_batches
+    streamed = text.CsvSource._streamed_batches
 
-    def spy(self: sources.CsvSource, stream: Any, columns: Any, types: Any, done: int = 0) -> Any:
+    def spy(self: text.CsvSource, stream: Any, columns: Any, types: Any, done: int = 0) -> Any:
         streamed_after.append(done)
         yield from streamed(self, stream, columns, types, done)
 
-    monkeypatch.setattr(sources.CsvSource, "_streamed_batches", spy)
+    monkeypatch.setattr(text.CsvSource, "_streamed_batches", spy)
     code_a, out_a, err_a = score(path, True, monkeypatch)
     assert code_a == 0, err_a
     assert streamed_after == [first + 1]  # the first piece parsed, the rest streamed

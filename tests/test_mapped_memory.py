@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bcecli.readers import sources
+from bcecli.readers import arrays, sources
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads the resident set from /proc"
@@ -49,7 +49,7 @@ def peak_growth(open_source: Callable[[], sources.Source], columns: list[str]) -
 def test_npy_pages_are_released_behind_the_reader(values: np.ndarray, tmp_path: Path) -> None:
     path = tmp_path / "p.npy"
     np.save(path, values)
-    rows, growth = peak_growth(lambda: sources.NpySource(str(path), "y_pred"), ["y_pred"])
+    rows, growth = peak_growth(lambda: arrays.NpySource(str(path), "y_pred"), ["y_pred"])
     assert rows == N
     # 64 MB read; about two 8 MB batches are resident at a time
     assert growth < 32 * MB, growth / MB
@@ -58,7 +58,7 @@ def test_npy_pages_are_released_behind_the_reader(values: np.ndarray, tmp_path: 
 def test_npz_pages_are_released_behind_the_reader(values: np.ndarray, tmp_path: Path) -> None:
     path = tmp_path / "pair.npz"
     np.savez(path, y_true=(values > 0.5) * 1.0, y_pred=values)
-    rows, growth = peak_growth(lambda: sources.NpzSource(str(path)), ["y_true", "y_pred"])
+    rows, growth = peak_growth(lambda: arrays.NpzSource(str(path)), ["y_true", "y_pred"])
     assert rows == N
     assert growth < 48 * MB, growth / MB  # 128 MB read, two columns
 
@@ -68,7 +68,7 @@ def test_compressed_npz_is_decompressed_in_bounded_memory(
 ) -> None:
     path = tmp_path / "pair.npz"
     np.savez_compressed(path, y_true=(values > 0.5) * 1.0, y_pred=values)
-    rows, growth = peak_growth(lambda: sources.NpzSource(str(path)), ["y_true", "y_pred"])
+    rows, growth = peak_growth(lambda: arrays.NpzSource(str(path)), ["y_true", "y_pred"])
     assert rows == N
     assert growth < 48 * MB, growth / MB  # 128 MB decompressed
 
@@ -79,11 +79,11 @@ def test_a_released_view_still_reads_the_file(values: np.ndarray, tmp_path: Path
     mapped = np.load(path, mmap_mode="r")
     view = mapped[1000:3_000_000]
     assert view.sum() == values[1000:3_000_000].sum()
-    sources._release_pages(view)
+    arrays._release_pages(view)
     np.testing.assert_array_equal(view, values[1000:3_000_000])
 
 
 def test_views_not_backed_by_a_map_are_left_alone() -> None:
     a = np.arange(1_000_000, dtype=np.float64)
-    sources._release_pages(a[10:])  # in memory: nothing to release, no error
+    arrays._release_pages(a[10:])  # in memory: nothing to release, no error
     assert a[10] == 10.0

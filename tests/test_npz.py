@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from bcecli.cli import cli
-from bcecli.readers import sources
+from bcecli.readers.arrays import DECOMPRESSED_BATCH_ROWS, NpzSource
 
 N = 50_000
 
@@ -54,7 +54,7 @@ def test_an_archive_gives_the_report_of_its_npy_files(
 ) -> None:
     path = tmp_path / "pair.npz"
     save(path, **arrays)
-    src = sources.NpzSource(str(path))
+    src = NpzSource(str(path))
     stored = save is np.savez
     assert src.seekable == stored
     for key, want in arrays.items():
@@ -73,7 +73,7 @@ def test_fortran_order_columns_read_in_their_order(tmp_path: Path, save: Any) ->
     p = rng.uniform(0.01, 0.99, (N, 3))
     save(tmp_path / "c.npz", y_true=y, y_pred=p)
     save(tmp_path / "f.npz", y_true=np.asfortranarray(y), y_pred=np.asfortranarray(p))
-    read = sources.NpzSource(str(tmp_path / "f.npz"))._array("y_pred")
+    read = NpzSource(str(tmp_path / "f.npz"))._array("y_pred")
     assert isinstance(read, np.memmap) == (save is np.savez)
     np.testing.assert_array_equal(read, p)
     c, f = report(str(tmp_path / "c.npz")), report(str(tmp_path / "f.npz"))
@@ -115,15 +115,15 @@ def test_a_used_array_cut_short_is_one_clear_error(
 
 
 def test_compressed_arrays_are_decompressed_a_batch_at_a_time(tmp_path: Path) -> None:
-    n = 2 * sources.DECOMPRESSED_BATCH_ROWS + 12_345  # two whole batches and a part
+    n = 2 * DECOMPRESSED_BATCH_ROWS + 12_345  # two whole batches and a part
     rng = np.random.default_rng(9)
     y, p = (rng.uniform(0, 1, n) > 0.5) * 1.0, rng.uniform(0, 1, (n, 2))
     path = tmp_path / "c.npz"
     np.savez_compressed(path, y_true=y, y_pred=p)
-    src = sources.NpzSource(str(path))
+    src = NpzSource(str(path))
     assert not src.seekable  # read front to back, on one process
     batches = list(src.batches(["y_true", "y_pred"]))
-    assert [len(b["y_pred"]) for b in batches] == [sources.DECOMPRESSED_BATCH_ROWS] * 2 + [12_345]
+    assert [len(b["y_pred"]) for b in batches] == [DECOMPRESSED_BATCH_ROWS] * 2 + [12_345]
     np.testing.assert_array_equal(np.concatenate([b["y_true"] for b in batches]), y)
     np.testing.assert_array_equal(np.concatenate([b["y_pred"] for b in batches]), p)
     later = list(src.batches_from(["y_pred"], 300_000))
@@ -141,6 +141,6 @@ def test_stored_and_compressed_arrays_in_one_archive(
             buf = io.BytesIO()
             np.save(buf, arr)
             zf.writestr(zipfile.ZipInfo(f"{key}.npy"), buf.getvalue(), compress_type=compression)
-    src = sources.NpzSource(str(path))
+    src = NpzSource(str(path))
     assert not src.seekable and isinstance(src._array("y_true"), np.memmap)
     same_numbers(report(str(path)), npy_report)

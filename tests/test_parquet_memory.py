@@ -9,12 +9,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bcecli.readers import sources
+from bcecli.readers import parquet
 
 
 def peak_arrow_bytes(path: Path) -> tuple[int, int]:
     """Rows read and the most memory pyarrow held at once while bce read ``path``."""
-    src = sources.ParquetSource(str(path))
+    src = parquet.ParquetSource(str(path))
     base = pa.total_allocated_bytes()
     peak = rows = 0
     for batch in src.batches(["y_true", "y_pred"]):

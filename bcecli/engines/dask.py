@@ -28,8 +28,10 @@ from bcecli.core.sketch import EXACT_LIMIT
 from bcecli.errors import BceError, InputError, OptionError
 from bcecli.readers.display import show
 from bcecli.readers.labels import LabelMapper
+from bcecli.readers.parquet import ParquetSource
 from bcecli.readers.partitions import PartitionedSource
-from bcecli.readers.sources import NULL_VALUES, CsvSource, ParquetSource, Source
+from bcecli.readers.sources import Source
+from bcecli.readers.text import NULL_VALUES, CsvSource
 
 if TYPE_CHECKING:
     import pandas as pd
