@@ -152,14 +152,14 @@ def run_score(
         return run_dask(req)
     if req.scheduler is not None:
         raise OptionError("--scheduler needs --engine dask", "add --engine dask")
-    from bcecli.render.persample import PerSampleWriter
-
     prep = prepare(req)
     inp, first, opts = prep.inp, prep.first, prep.opts
     try:
         layout = inp.layout
         writer = None
         if per_sample_out is not None and req.per_sample_format:
+            from bcecli.render.persample import PerSampleWriter
+
             weighted = (
                 req.columns.sample_weight is not None
                 or opts.class_weight is not None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
@@ -165,7 +163,7 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     loss_min, loss_max = float(loss.min()), float(loss.max())
     acc.rows += n
     acc.add_head(start, num=loss, den=1.0, wl=loss, w=1.0, l=loss)
-    acc.sketch.add(loss, all_finite=True, lo=loss_min, hi=loss_max)
+    acc.sketch.add(loss, lo=loss_min, hi=loss_max)
 
     row_flags: dict[str, np.ndarray] = {}
     if opts.compat in (Compat.KERAS, Compat.KERAS_TF, Compat.KERAS2, Compat.SKLEARN):
@@ -319,8 +317,7 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
 
         yv, pv, ev = scored(y), scored(prob), scored(y_eff)
         wv, lv = scored(weight), scored(loss)
-        lo, hi = float(lv.min()), float(lv.max())  # NaN in neither: none in between
-        acc.sketch.add(lv, all_finite=math.isfinite(lo) and math.isfinite(hi), lo=lo, hi=hi)
+        acc.sketch.add(lv)
         acc.add("n_elements", yv.size)
         acc.add("w_sum", wv.sum())
         acc.add("pos_w", (wv[:, None] * ev).sum(axis=0))  # weighted prior per output

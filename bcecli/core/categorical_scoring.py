@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
@@ -135,7 +133,7 @@ def _fast_sparse_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
         acc.flags.add(fid, mask, start)
 
     pv = x.astype(np.float64, copy=False)
-    acc.sketch.add(loss, all_finite=True, lo=float(loss.min()), hi=float(loss.max()))
+    acc.sketch.add(loss)
     pred = np.argmax(pv, axis=1)
     correct = pred == idx
     acc.add("correct", np.count_nonzero(correct))
@@ -363,8 +361,7 @@ def _statistics(
 
     pv, tv, wv, lv = scored(prob), scored(true), scored(weight), scored(loss)
     nv = len(pv)
-    lo, hi = float(lv.min()), float(lv.max())  # NaN in neither: none in between
-    acc.sketch.add(lv, all_finite=math.isfinite(lo) and math.isfinite(hi), lo=lo, hi=hi)
+    acc.sketch.add(lv)
     pred = np.argmax(pv, axis=1)
     correct = pred == tv
     acc.add("correct", np.count_nonzero(correct))

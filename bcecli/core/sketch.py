@@ -8,6 +8,7 @@ quantiles are exact; past that the buckets alone answer (``exact`` says which).
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 
@@ -73,31 +74,21 @@ class LossSketch:
     exact_values: list[np.ndarray] | None = field(default_factory=list)
     n: int = 0
 
-    def add(
-        self,
-        losses: np.ndarray,
-        *,
-        all_finite: bool = False,
-        lo: float | None = None,
-        hi: float | None = None,
-    ) -> None:
-        """Add finite-or-infinite losses (NaN must already be removed). ``lo`` and ``hi``, the
-        smallest and largest loss when the caller knows them, let the counting skip clipping
-        and touch only the buckets in between."""
+    def add(self, losses: np.ndarray, *, lo: float | None = None, hi: float | None = None) -> None:
+        """Add finite-or-infinite losses (NaN must already be removed). Their range (``lo`` and
+        ``hi`` when the caller has them already) lets the counting skip clipping and touch only
+        the buckets in between."""
         if len(losses) == 0:
             return
-        n_inf = 0
-        vals = losses
-        if not all_finite:
-            finite = np.isfinite(losses)
-            n_inf = len(losses) - int(np.count_nonzero(finite))
-            if n_inf:
-                vals = losses[finite]
-        self.n_inf += n_inf
+        if lo is None or hi is None:
+            lo, hi = float(losses.min()), float(losses.max())
         self.n += len(losses)
-        if lo is not None and hi is not None and _LOWEST <= lo and hi < _HIGHEST:
-            self._count_in_range(vals, lo, hi)
+        if math.isfinite(lo) and math.isfinite(hi) and _LOWEST <= lo and hi < _HIGHEST:
+            self._count_in_range(losses, lo, hi)
         else:
+            finite = np.isfinite(losses)
+            vals = losses[finite]
+            self.n_inf += len(losses) - len(vals)
             self.counts += np.bincount(bucket_of(vals) + 1, minlength=N_BUCKETS + 2)
         if self.exact_values is not None:
             if self.n <= EXACT_LIMIT:

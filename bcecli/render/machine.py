@@ -143,18 +143,19 @@ def json_pieces(
     if losses is None:
         yield text
         return
+    # json.dumps' own layout: compact, or indented with "[]" for an empty list
     if compact:
         yield text[:-1] + ',"losses":['  # drop the closing brace
-        sep, first, end = ",", "", "]}"
+        sep, first, end, empty_end = ",", "", "]}", "]}"
     else:
         yield text[:-2] + ',\n  "losses": ['  # drop "\n}"
-        sep, first, end = ",\n    ", "\n    ", "\n  ]\n}"
+        sep, first, end, empty_end = ",\n    ", "\n    ", "\n  ]\n}", "]\n}"
     started = False
     for block in losses:
         if len(block):
             yield (sep if started else first) + sep.join(loss_texts(block, in_json=True))
             started = True
-    yield end if started or compact else "]\n}"
+    yield end if started else empty_end
 
 
 def loss_texts(block: np.ndarray, *, in_json: bool = False) -> list[str]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
 from bcecli.core.chunk import ScoredChunk
+
+if TYPE_CHECKING:  # the threads start with the first chunk: a run without per-sample output
+    from concurrent.futures import Future, ThreadPoolExecutor  # never imports them
 
 # Formatting numbers as text is most of the cost of per-sample output: two threads nearly halve it.
 FORMAT_THREADS = 2
@@ -87,6 +89,8 @@ class PerSampleWriter:
 
     def write(self, scored: ScoredChunk) -> None:
         if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._pool = ThreadPoolExecutor(FORMAT_THREADS, thread_name_prefix="bce-out")
             if self.fmt != "jsonl":
                 self.out.write((self._delimiter.join(self.names) + "\n").encode())
