@@ -54,10 +54,16 @@ def true_class_probability(y: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def hard_losses(
-    y: np.ndarray, x: np.ndarray, compat: Compat, *, x_min: float | None = None
+    y: np.ndarray,
+    x: np.ndarray,
+    compat: Compat,
+    *,
+    x_min: float | None = None,
+    x_max: float | None = None,
 ) -> np.ndarray:
     """Element losses where the labels are 0 or 1 (other elements get meaningless values that
-    the caller replaces): one log per element. ``x_min``: ``x.min()``, when the caller has it.
+    the caller replaces): one log per element. ``x_min`` and ``x_max``: ``x.min()`` and
+    ``x.max()``, when the caller has them (a clip they show to change nothing is skipped).
 
     ``q`` is the probability given to the true class (clipped as the profile clips). The general
     formula gives the same values for 0/1 labels; this form is cheaper, and every code path uses
@@ -68,7 +74,8 @@ def hard_losses(
     with np.errstate(all="ignore"):
         if compat in (Compat.KERAS, Compat.KERAS_TF, Compat.KERAS2):
             eps = dt(KERAS_EPSILON)
-            q = true_class_probability(y, np.clip(x, eps, one - eps))
+            inside = x_min is not None and x_max is not None and eps <= x_min <= x_max <= one - eps
+            q = true_class_probability(y, x if inside else np.clip(x, eps, one - eps))
             if compat is Compat.KERAS2:
                 q += eps  # tf_keras adds epsilon inside the log as well
         else:

@@ -159,7 +159,7 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     dt = opts.compute_dtype(chunk.preds.dtype)
     acc.compute_dtype = dt.__name__
     xd = x.astype(dt, copy=False)
-    loss = hard_losses(y, xd, opts.compat, x_min=x_min).astype(np.float64, copy=False)
+    loss = hard_losses(y, xd, opts.compat, x_min=x_min, x_max=x_max).astype(np.float64, copy=False)
     loss_min, loss_max = float(loss.min()), float(loss.max())
     acc.rows += n
     acc.add_head(start, num=loss, den=1.0, wl=loss, w=1.0, l=loss)
