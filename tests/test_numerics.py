@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 from hypothesis.extra import numpy as hnp
 
-from bcecli.core.chunk import Chunk
+from bcecli.core.chunk import Chunk, ScoredChunk
 from bcecli.core.options import Compat, LossOptions, Task
 from bcecli.core.scoring import Scorer, score_arrays
 
@@ -329,16 +329,23 @@ def test_threaded_scoring_equals_one_thread(task: Task) -> None:
 
 
 @pytest.mark.parametrize("compat", list(Compat))
-@pytest.mark.parametrize("task", [Task.BINARY, Task.SPARSE])
+@pytest.mark.parametrize("task", [Task.BINARY, Task.SPARSE, "saturated"])
 def test_fast_paths_equal_the_general_path(
-    compat: Compat, task: Task, monkeypatch: pytest.MonkeyPatch
+    compat: Compat, task: Task | str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The fast paths give bit-identical losses and identical exact statistics."""
     from bcecli.core import binary_scoring, categorical_scoring
 
     rng = np.random.default_rng(13)
     n, k = 20_000, 6
-    if task is Task.BINARY:
+    if task == "saturated":  # predictions of exactly 0 and 1, right and wrong, in some chunks
+        task = Task.BINARY
+        y = rng.integers(0, 2, n).astype(float)[:, None]
+        p = rng.uniform(1e-9, 1 - 1e-9, n)[:, None]
+        p[[5, 3100, 9000, 9001], 0] = [0.0, 1.0, 0.0, 1.0]
+        y[[5, 3100, 9000, 9001], 0] = [0.0, 1.0, 1.0, 0.0]  # two right, two wrong
+        p[15_000:15_100, 0] = 1.0  # a run of them: the top calibration bin
+    elif task is Task.BINARY:
         y = rng.integers(0, 2, n).astype(float)[:, None]
         p = rng.uniform(1e-9, 1 - 1e-9, n)[:, None]
         p[:50, 0] = rng.uniform(1e-7, 1e-4, 50)  # the log1p corner, and Keras' clip
@@ -351,6 +358,7 @@ def test_fast_paths_equal_the_general_path(
         p = np.clip(p, 1e-12, None)
         p[::7] *= 0.98  # some rows that do not sum to 1
     results = []
+    scored_runs = []
     for force_general in (False, True):
         if force_general:
             monkeypatch.setattr(binary_scoring, "_fast_path", lambda acc, chunk: None)
@@ -360,12 +368,11 @@ def test_fast_paths_equal_the_general_path(
             scorer.score(Chunk(a, y[a : a + 3000], p[a : a + 3000])) for a in range(0, n, 3000)
         ]
         results.append((np.concatenate([s.loss for s in scored]), scorer.report()))
+        scored_runs.append(scored)
     (fast_loss, fast), (slow_loss, slow) = results
     np.testing.assert_array_equal(fast_loss, slow_loss)
     assert fast.mean_loss == slow.mean_loss and fast.sum_loss == slow.sum_loss
-    assert [(f.id, f.count, f.rows) for f in fast.flags] == [
-        (f.id, f.count, f.rows) for f in slow.flags
-    ]
+    assert fast.flags == slow.flags  # ids, counts, first rows and messages
     assert fast.worst == slow.worst and fast.histogram == slow.histogram
     assert fast.accuracy == slow.accuracy
     # calibration: counts exact; the mean prediction is a float sum added in another order
@@ -376,3 +383,11 @@ def test_fast_paths_equal_the_general_path(
         assert a.mean_pred == pytest.approx(b.mean_pred, rel=1e-12)
     assert fast.brier == pytest.approx(slow.brier, rel=1e-12)
     assert fast.outputs == slow.outputs and fast.mistakes == slow.mistakes
+
+    def row_flags(run: list[ScoredChunk]) -> list[list[tuple[str, list[int]]]]:
+        return [
+            [(f, np.flatnonzero(m).tolist()) for f, m in s.row_flags.items() if m.any()]
+            for s in run
+        ]
+
+    assert row_flags(scored_runs[0]) == row_flags(scored_runs[1])

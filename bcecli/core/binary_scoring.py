@@ -105,7 +105,7 @@ def effective_weights(opts: LossOptions, y: np.ndarray, w: np.ndarray | None, n:
 
 def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     """The common case in few passes: one output, unweighted hard 0/1 labels, probabilities
-    strictly inside (0, 1), nothing to exclude. Returns None when the chunk is anything else.
+    in [0, 1], nothing to exclude. Returns None when the chunk is anything else.
 
     It adds exactly what the general path would (the same element kernel, the same tallies),
     so which path a chunk takes never changes the report. Every pass is a whole-array numpy
@@ -127,7 +127,7 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     if n == 0:
         return None
     x_min, x_max = float(x.min()), float(x.max())  # NaN fails both tests below
-    if not (0.0 < x_min and x_max < 1.0):
+    if not (0.0 <= x_min and x_max <= 1.0):
         return None
     pos = np.equal(y, 1.0)
     n_pos = int(np.count_nonzero(pos))
@@ -137,8 +137,10 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
 
     # Everything that reads the predictions, while the chunk is in cache.
     pv = x.astype(np.float64, copy=False)
-    # 2 * calibration bin + label: p in (0, 1) puts floor(10 p) in 0..9 with no clipping
+    # 2 * calibration bin + label: floor(10 p) is in 0..9, and 10 for p = 1 (the top bin)
     key = np.multiply(pv, CALIBRATION_BINS, out=np.empty(n, dtype=np.intp), casting="unsafe")
+    if x_max == 1.0:
+        np.minimum(key, CALIBRATION_BINS - 1, out=key)
     np.left_shift(key, 1, out=key)
     np.add(key, pos, out=key)
     counts = np.bincount(key, minlength=2 * CALIBRATION_BINS)
@@ -166,6 +168,12 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     acc.sketch.add(loss, lo=loss_min, hi=loss_max)
 
     row_flags: dict[str, np.ndarray] = {}
+    if x_min == 0.0 or x_max == 1.0:  # exactly 0 or 1 (a saturated float32 sigmoid, say)
+        zero = np.equal(x, 0.0)
+        saturated = zero | np.equal(x, 1.0)
+        row_flags["saturated_predictions"] = saturated
+        # wrong: 0 given to a positive, 1 to a negative
+        acc.add("saturated_wrong", np.count_nonzero(saturated & (zero == pos)))
     if opts.compat in (Compat.KERAS, Compat.KERAS_TF, Compat.KERAS2, Compat.SKLEARN):
         eps = KERAS_EPSILON if opts.compat.is_keras else float(np.finfo(dt).eps)
         if x_min < eps or x_max > 1 - eps:
