@@ -328,8 +328,15 @@ def test_threaded_scoring_equals_one_thread(task: Task) -> None:
         assert r.brier == pytest.approx(reports[0].brier, rel=1e-12)
 
 
-@pytest.mark.parametrize("compat", list(Compat))
-@pytest.mark.parametrize("task", [Task.BINARY, Task.SPARSE, "saturated"])
+@pytest.mark.parametrize(
+    ("task", "compat"),
+    [
+        (task, compat)
+        for task in (Task.BINARY, Task.SPARSE, "saturated", "logits")
+        for compat in Compat
+        if not (task == "logits" and compat is Compat.SKLEARN)  # log_loss takes no logits
+    ],
+)
 def test_fast_paths_equal_the_general_path(
     compat: Compat, task: Task | str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -338,7 +345,14 @@ def test_fast_paths_equal_the_general_path(
 
     rng = np.random.default_rng(13)
     n, k = 20_000, 6
-    if task == "saturated":  # predictions of exactly 0 and 1, right and wrong, in some chunks
+    from_logits = task == "logits"
+    if from_logits:
+        task = Task.BINARY
+        y = rng.integers(0, 2, n).astype(float)[:, None]
+        p = rng.normal(0, 4, n)[:, None]
+        p[:8, 0] = [0.0, 1e-20, -1e-20, 40.0, -40.0, 800.0, -800.0, 0.5]  # ties, saturation
+        p[8:18, 0] = rng.uniform(0, 1, 10)  # logits that look like probabilities
+    elif task == "saturated":  # predictions of exactly 0 and 1, right and wrong, in some chunks
         task = Task.BINARY
         y = rng.integers(0, 2, n).astype(float)[:, None]
         p = rng.uniform(1e-9, 1 - 1e-9, n)[:, None]
@@ -359,16 +373,19 @@ def test_fast_paths_equal_the_general_path(
         p[::7] *= 0.98  # some rows that do not sum to 1
     results = []
     scored_runs = []
+    accumulators = []
     for force_general in (False, True):
         if force_general:
             monkeypatch.setattr(binary_scoring, "_fast_path", lambda acc, chunk: None)
             monkeypatch.setattr(categorical_scoring, "_fast_sparse_path", lambda acc, chunk: None)
-        scorer = Scorer(LossOptions(task=task, compat=compat), p.shape[1])
+        opts = LossOptions(task=task, compat=compat, from_logits=from_logits)
+        scorer = Scorer(opts, p.shape[1])
         scored = [
             scorer.score(Chunk(a, y[a : a + 3000], p[a : a + 3000])) for a in range(0, n, 3000)
         ]
         results.append((np.concatenate([s.loss for s in scored]), scorer.report()))
         scored_runs.append(scored)
+        accumulators.append(scorer.accumulator)
     (fast_loss, fast), (slow_loss, slow) = results
     np.testing.assert_array_equal(fast_loss, slow_loss)
     assert fast.mean_loss == slow.mean_loss and fast.sum_loss == slow.sum_loss
@@ -391,3 +408,14 @@ def test_fast_paths_equal_the_general_path(
         ]
 
     assert row_flags(scored_runs[0]) == row_flags(scored_runs[1])
+    # every tally the report may read, not only those this data makes it show
+    fast_acc, slow_acc = accumulators
+    assert fast_acc.mins.keys() == slow_acc.mins.keys()
+    assert fast_acc.maxs.keys() == slow_acc.maxs.keys()
+    for name in fast_acc.mins:
+        np.testing.assert_array_equal(fast_acc.mins[name], slow_acc.mins[name], err_msg=name)
+    for name in fast_acc.maxs:
+        np.testing.assert_array_equal(fast_acc.maxs[name], slow_acc.maxs[name], err_msg=name)
+    assert fast_acc.sums.keys() == slow_acc.sums.keys()
+    for name in fast_acc.sums:
+        assert fast_acc.scalar(name) == pytest.approx(slow_acc.scalar(name), rel=1e-12), name

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
 from bcecli.core.binary import (
     binary_entropy,
+    element_losses,
     hard_losses,
     sample_losses,
     smooth_labels,
@@ -105,7 +108,8 @@ def effective_weights(opts: LossOptions, y: np.ndarray, w: np.ndarray | None, n:
 
 def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     """The common case in few passes: one output, unweighted hard 0/1 labels, probabilities
-    in [0, 1], nothing to exclude. Returns None when the chunk is anything else.
+    in [0, 1] (or finite logits), nothing to exclude. Returns None when the chunk is anything
+    else.
 
     It adds exactly what the general path would (the same element kernel, the same tallies),
     so which path a chunk takes never changes the report. Every pass is a whole-array numpy
@@ -115,7 +119,6 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     opts = acc.opts
     if (
         acc.n_outputs != 1
-        or opts.from_logits
         or chunk.weights is not None
         or opts.class_weight is not None
         or opts.pos_weight is not None
@@ -127,7 +130,10 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     if n == 0:
         return None
     x_min, x_max = float(x.min()), float(x.max())  # NaN fails both tests below
-    if not (0.0 <= x_min and x_max <= 1.0):
+    if opts.from_logits:
+        if not (-math.inf < x_min and x_max < math.inf):
+            return None
+    elif not (0.0 <= x_min and x_max <= 1.0):
         return None
     pos = np.equal(y, 1.0)
     n_pos = int(np.count_nonzero(pos))
@@ -135,11 +141,16 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     if n_pos + n_neg != n:
         return None
 
-    # Everything that reads the predictions, while the chunk is in cache.
-    pv = x.astype(np.float64, copy=False)
+    # Everything that reads the probabilities, while the chunk is in cache.
+    if opts.from_logits:
+        pv = sigmoid(x).astype(np.float64, copy=False)
+        p_min, p_max = float(pv.min()), float(pv.max())
+    else:
+        pv = x.astype(np.float64, copy=False)
+        p_min, p_max = x_min, x_max
     # 2 * calibration bin + label: floor(10 p) is in 0..9, and 10 for p = 1 (the top bin)
     key = np.multiply(pv, CALIBRATION_BINS, out=np.empty(n, dtype=np.intp), casting="unsafe")
-    if x_max == 1.0:
+    if p_max == 1.0:
         np.minimum(key, CALIBRATION_BINS - 1, out=key)
     np.left_shift(key, 1, out=key)
     np.add(key, pos, out=key)
@@ -161,20 +172,27 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     dt = opts.compute_dtype(chunk.preds.dtype)
     acc.compute_dtype = dt.__name__
     xd = x.astype(dt, copy=False)
-    loss = hard_losses(y, xd, opts.compat, x_min=x_min, x_max=x_max).astype(np.float64, copy=False)
+    if opts.from_logits:  # the general path's kernel, on the one output
+        loss = element_losses(y.astype(dt)[:, None], xd[:, None], opts, None)[:, 0]
+    else:
+        loss = hard_losses(y, xd, opts.compat, x_min=x_min, x_max=x_max)
+    loss = loss.astype(np.float64, copy=False)
     loss_min, loss_max = float(loss.min()), float(loss.max())
     acc.rows += n
     acc.add_head(start, num=loss, den=1.0, wl=loss, w=1.0, l=loss)
     acc.sketch.add(loss, lo=loss_min, hi=loss_max)
 
     row_flags: dict[str, np.ndarray] = {}
-    if x_min == 0.0 or x_max == 1.0:  # exactly 0 or 1 (a saturated float32 sigmoid, say)
+    if opts.from_logits:
+        acc.add("logits_outside_unit", np.count_nonzero(x < 0) + np.count_nonzero(x > 1))
+    elif x_min == 0.0 or x_max == 1.0:  # exactly 0 or 1 (a saturated float32 sigmoid, say)
         zero = np.equal(x, 0.0)
         saturated = zero | np.equal(x, 1.0)
         row_flags["saturated_predictions"] = saturated
         # wrong: 0 given to a positive, 1 to a negative
         acc.add("saturated_wrong", np.count_nonzero(saturated & (zero == pos)))
-    if opts.compat in (Compat.KERAS, Compat.KERAS_TF, Compat.KERAS2, Compat.SKLEARN):
+    clips = opts.compat in (Compat.KERAS, Compat.KERAS_TF, Compat.KERAS2, Compat.SKLEARN)
+    if clips and not opts.from_logits:
         eps = KERAS_EPSILON if opts.compat.is_keras else float(np.finfo(dt).eps)
         if x_min < eps or x_max > 1 - eps:
             row_flags["clipped_predictions"] = (x < eps) | (x > 1 - eps)
@@ -194,9 +212,9 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     acc.add("p_sum", np.array([p_sum]))
     acc.add("brier", brier)
     acc.add("py_sum", float(sums[1::2].sum()))
-    acc.low("p_min", np.array([x_min]))
+    acc.low("p_min", np.array([p_min]))
     acc.low("raw_min", np.array([x_min]))
-    acc.high("p_max", np.array([x_max]))
+    acc.high("p_max", np.array([p_max]))
     acc.high("raw_max", np.array([x_max]))
     acc.low("y_min", np.array([0.0 if n_neg else 1.0]))
     acc.high("y_max", np.array([1.0 if n_pos else 0.0]))
