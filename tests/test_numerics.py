@@ -332,7 +332,7 @@ def test_threaded_scoring_equals_one_thread(task: Task) -> None:
     ("task", "compat"),
     [
         (task, compat)
-        for task in (Task.BINARY, Task.SPARSE, "saturated", "logits")
+        for task in (Task.BINARY, Task.SPARSE, "one-hot", "saturated", "logits")
         for compat in Compat
         if not (task == "logits" and compat is Compat.SKLEARN)  # log_loss takes no logits
     ],
@@ -371,13 +371,21 @@ def test_fast_paths_equal_the_general_path(
         p = rng.dirichlet(np.ones(k) * 0.3, n)
         p = np.clip(p, 1e-12, None)
         p[::7] *= 0.98  # some rows that do not sum to 1
+        if task == "one-hot":
+            task = Task.CATEGORICAL
+            y = np.eye(k)[y[:, 0].astype(int)]
+            if compat is not Compat.SKLEARN:  # (log_loss raises on these)
+                y[3001] = 0.5  # a soft row: its chunk takes the general path
+                y[6001] = [1, 1, -1, 0, 0, 0]  # sums to 1, but is not one-hot
     results = []
     scored_runs = []
     accumulators = []
     for force_general in (False, True):
         if force_general:
             monkeypatch.setattr(binary_scoring, "_fast_path", lambda acc, chunk: None)
-            monkeypatch.setattr(categorical_scoring, "_fast_sparse_path", lambda acc, chunk: None)
+            monkeypatch.setattr(
+                categorical_scoring, "_fast_hard_label_path", lambda acc, chunk: None
+            )
         opts = LossOptions(task=task, compat=compat, from_logits=from_logits)
         scorer = Scorer(opts, p.shape[1])
         scored = [

@@ -60,19 +60,20 @@ def _check_sparse_labels(
     return out
 
 
-def _fast_sparse_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
-    """The common sparse case: integer labels in range, probabilities in [0, 1] with no zero on
-    the true class, no weights, smoothing or ignored class. Logs only the true class's
-    probability (one log per row, not K). Returns None for anything else.
+def _fast_hard_label_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
+    """The common case: one class per row (integer labels in range, or one-hot label rows),
+    probabilities in [0, 1] with no zero on the true class, no weights, smoothing or ignored
+    class. Logs only the true class's probability (one log per row, not K). Returns None for
+    anything else.
 
-    Every value equals what the general path computes (the same operations on the same numbers),
-    so the path a chunk takes never changes the report.
+    Every value equals what the general path computes (the same operations on the same numbers;
+    for one-hot rows, the general path's sum over the row adds exact zeros to the true class's
+    term), so the path a chunk takes never changes the report.
     """
     opts = acc.opts
     k = acc.n_outputs
     if (
-        opts.task is not Task.SPARSE
-        or k < 2
+        k < 2
         or opts.from_logits
         or chunk.weights is not None
         or opts.class_weight is not None
@@ -80,15 +81,23 @@ def _fast_sparse_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
         or opts.ignore_class is not None
     ):
         return None
-    lab, x = chunk.labels[:, 0], chunk.preds
+    x = chunk.preds
     n, start = len(x), chunk.start
     if n == 0:
         return None
-    lo, hi = float(lab.min()), float(lab.max())
-    if not (lo >= 0 and hi < k):  # also NaN
-        return None
-    idx = lab.astype(np.intp)
-    if not np.array_equal(idx, lab):
+    sparse = opts.task is Task.SPARSE
+    idx: np.ndarray | None
+    if sparse:
+        lab = chunk.labels[:, 0]
+        lo, hi = float(lab.min()), float(lab.max())
+        if not (lo >= 0 and hi < k):  # also NaN
+            return None
+        idx = lab.astype(np.intp)
+        if not np.array_equal(idx, lab):
+            return None
+    else:
+        idx = _one_hot_classes(chunk.labels, k)
+    if idx is None:
         return None
     x_min, x_max = float(x.min()), float(x.max())
     if not (x_min >= 0 and x_max <= 1):  # also NaN and inf
@@ -105,7 +114,7 @@ def _fast_sparse_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
         compat = opts.compat
         if compat.is_keras:
             eps = dt(KERAS_EPSILON)
-            if compat in (Compat.KERAS_TF, Compat.KERAS2):
+            if sparse and compat in (Compat.KERAS_TF, Compat.KERAS2):
                 clipped = np.clip(xd, eps, dt(1) - eps)
                 true_log = np.log(clipped[rows, idx]) - np.log(clipped.sum(axis=1))
             else:
@@ -154,8 +163,9 @@ def _fast_sparse_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     acc.add("cal_y", np.bincount(bins, weights=correct, minlength=CALIBRATION_BINS))
     acc.low("raw_min", pv.min(axis=0))
     acc.high("raw_max", pv.max(axis=0))
-    acc.low("label_min", lo)
-    acc.high("label_max", hi)
+    if sparse:
+        acc.low("label_min", lo)
+        acc.high("label_max", hi)
     low = pv.min(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(low > 0, top / low, np.inf)
@@ -164,8 +174,21 @@ def _fast_sparse_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     return ScoredChunk(chunk, loss, p_true, None, row_flags)
 
 
+def _one_hot_classes(y: np.ndarray, k: int) -> np.ndarray | None:
+    """The class of each label row when every row is one-hot (one 1, the rest 0), else None.
+
+    Exactly one nonzero value per row, and that value 1: n nonzero values in all, and each
+    row's largest value is 1 (so no row is all zeros)."""
+    if y.shape[1] != k:
+        return None
+    idx = np.argmax(y, axis=1)
+    if np.count_nonzero(y) != len(y) or not np.all(y[np.arange(len(y)), idx] == 1):
+        return None
+    return idx
+
+
 def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
-    fast = _fast_sparse_path(acc, chunk)
+    fast = _fast_hard_label_path(acc, chunk)
     if fast is not None:
         return fast
     opts = acc.opts
