@@ -332,7 +332,7 @@ def test_threaded_scoring_equals_one_thread(task: Task) -> None:
     ("task", "compat"),
     [
         (task, compat)
-        for task in (Task.BINARY, Task.SPARSE, "one-hot", "saturated", "logits")
+        for task in (Task.BINARY, Task.SPARSE, "one-hot", "saturated", "logits", "missing")
         for compat in Compat
         if not (task == "logits" and compat is Compat.SKLEARN)  # log_loss takes no logits
     ],
@@ -352,6 +352,15 @@ def test_fast_paths_equal_the_general_path(
         p = rng.normal(0, 4, n)[:, None]
         p[:8, 0] = [0.0, 1e-20, -1e-20, 40.0, -40.0, 800.0, -800.0, 0.5]  # ties, saturation
         p[8:18, 0] = rng.uniform(0, 1, 10)  # logits that look like probabilities
+    elif task == "missing":  # rows excluded for a missing or infinite value
+        task = Task.BINARY
+        y = rng.integers(0, 2, n).astype(float)[:, None]
+        p = rng.uniform(1e-9, 1 - 1e-9, n)[:, None]
+        p[[7, 2999, 5000, 5001, 11_000], 0] = [np.nan, np.nan, np.inf, -np.inf, np.nan]
+        y[[8, 3000, 11_000], 0] = np.nan
+        p[12_000:15_000, 0] = np.nan  # a whole chunk
+        p[[9, 5002], 0] = [0.0, 1.0]  # saturated rows beside them
+        y[[9, 5002], 0] = [1.0, 0.0]
     elif task == "saturated":  # predictions of exactly 0 and 1, right and wrong, in some chunks
         task = Task.BINARY
         y = rng.integers(0, 2, n).astype(float)[:, None]
@@ -416,6 +425,9 @@ def test_fast_paths_equal_the_general_path(
         ]
 
     assert row_flags(scored_runs[0]) == row_flags(scored_runs[1])
+    for fast_chunk, slow_chunk in zip(*scored_runs, strict=True):  # what --per-sample writes
+        np.testing.assert_array_equal(fast_chunk.p_true, slow_chunk.p_true)
+        np.testing.assert_array_equal(fast_chunk.weight, slow_chunk.weight)
     # every tally the report may read, not only those this data makes it show
     fast_acc, slow_acc = accumulators
     assert fast_acc.mins.keys() == slow_acc.mins.keys()

@@ -108,8 +108,9 @@ def effective_weights(opts: LossOptions, y: np.ndarray, w: np.ndarray | None, n:
 
 def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     """The common case in few passes: one output, unweighted hard 0/1 labels, probabilities
-    in [0, 1] (or finite logits), nothing to exclude. Returns None when the chunk is anything
-    else.
+    in [0, 1] (or logits). Rows with a missing or infinite value are excluded as the general
+    path excludes them: the others are scored packed together. Returns None when the chunk is
+    anything else.
 
     It adds exactly what the general path would (the same element kernel, the same tallies),
     so which path a chunk takes never changes the report. Every pass is a whole-array numpy
@@ -129,16 +130,25 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     n, start = len(x), chunk.start
     if n == 0:
         return None
-    x_min, x_max = float(x.min()), float(x.max())  # NaN fails both tests below
-    if opts.from_logits:
-        if not (-math.inf < x_min and x_max < math.inf):
-            return None
-    elif not (0.0 <= x_min and x_max <= 1.0):
-        return None
+    x_min, x_max = float(x.min()), float(x.max())
+    finite: np.ndarray | None = None  # the scored rows; None: all of them
+    if not (-math.inf < x_min and x_max < math.inf):  # a missing or infinite prediction
+        finite = chunk.finite_rows()
     pos = np.equal(y, 1.0)
     n_pos = int(np.count_nonzero(pos))
     n_neg = int(np.count_nonzero(np.equal(y, 0.0)))
-    if n_pos + n_neg != n:
+    if finite is None and n_pos + n_neg != n and np.isnan(y).any():  # a missing label
+        finite = chunk.finite_rows()
+    if finite is not None:  # score the other rows packed together
+        if not finite.any():
+            return None
+        y, x, pos = y[finite], x[finite], pos[finite]
+        n_pos = int(np.count_nonzero(pos))
+        n_neg = int(np.count_nonzero(np.equal(y, 0.0)))
+        x_min, x_max = float(x.min()), float(x.max())
+    if n_pos + n_neg != len(y):
+        return None
+    if not opts.from_logits and not (0.0 <= x_min and x_max <= 1.0):
         return None
 
     # Everything that reads the probabilities, while the chunk is in cache.
@@ -149,7 +159,7 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
         pv = x.astype(np.float64, copy=False)
         p_min, p_max = x_min, x_max
     # 2 * calibration bin + label: floor(10 p) is in 0..9, and 10 for p = 1 (the top bin)
-    key = np.multiply(pv, CALIBRATION_BINS, out=np.empty(n, dtype=np.intp), casting="unsafe")
+    key = np.multiply(pv, CALIBRATION_BINS, out=np.empty(len(pv), dtype=np.intp), casting="unsafe")
     if p_max == 1.0:
         np.minimum(key, CALIBRATION_BINS - 1, out=key)
     np.left_shift(key, 1, out=key)
@@ -179,10 +189,18 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     loss = loss.astype(np.float64, copy=False)
     loss_min, loss_max = float(loss.min()), float(loss.max())
     acc.rows += n
-    acc.add_head(start, num=loss, den=1.0, wl=loss, w=1.0, l=loss)
+    if finite is None:
+        acc.add_head(start, num=loss, den=1.0, wl=loss, w=1.0, l=loss)
+    else:
+        acc.excluded += n - len(loss)
+        scored = finite.astype(np.float64)  # an excluded row counts 0, where it lies
+        zeroed = _unpacked(loss, finite, 0.0)
+        acc.add_head(start, num=zeroed, den=scored, wl=zeroed, w=scored, l=zeroed)
     acc.sketch.add(loss, lo=loss_min, hi=loss_max)
 
     row_flags: dict[str, np.ndarray] = {}
+    if finite is not None:
+        row_flags["non_finite"] = ~finite
     if opts.from_logits:
         acc.add("logits_outside_unit", np.count_nonzero(x < 0) + np.count_nonzero(x > 1))
     elif x_min == 0.0 or x_max == 1.0:  # exactly 0 or 1 (a saturated float32 sigmoid, say)
@@ -198,14 +216,18 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
             row_flags["clipped_predictions"] = (x < eps) | (x > 1 - eps)
     if loss_max > 1:
         row_flags["loss_above_1"] = np.greater(loss, 1.0)
+    if finite is not None:
+        for fid, mask in row_flags.items():
+            if fid != "non_finite":
+                row_flags[fid] = _unpacked(mask, finite, False)
     for fid, mask in row_flags.items():
         acc.flags.add(fid, mask, start)
 
     p_sum = float(sums.sum())
     acc.add("labels_minus1", 0)
     acc.add("labels_not_pm1", n_neg)
-    acc.add("n_elements", n)
-    acc.add("w_sum", n)
+    acc.add("n_elements", len(y))
+    acc.add("w_sum", len(y))
     acc.add("pos_w", np.array([n_pos]))
     acc.add("pos", np.array([n_pos]))
     acc.add("correct", np.array([correct]))
@@ -222,21 +244,37 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     acc.add("cal_p", sums[0::2] + sums[1::2])
     acc.add("cal_y", counts[1::2])
 
-    def true_class(rows: np.ndarray) -> np.ndarray:
-        return true_class_probability(y[rows], pv[rows])
+    p_true = _LazyTrueClass(y, pv, finite)
+    if finite is not None:
+        loss = _unpacked(loss, finite, np.nan)
+    acc.worst.offer(start, loss, chunk.labels, chunk.preds, p_true.of, max_loss=loss_max)
+    weights = None if finite is None else finite.astype(np.float64)
+    return ScoredChunk(chunk, loss, p_true, weights, row_flags)
 
-    acc.worst.offer(start, loss, chunk.labels, chunk.preds, true_class, max_loss=loss_max)
-    return ScoredChunk(chunk, loss, _LazyTrueClass(y, pv), None, row_flags)
+
+def _unpacked(packed: np.ndarray, rows: np.ndarray, fill: float | bool) -> np.ndarray:
+    """Values of the rows ``rows`` marks, back in their places; ``fill`` elsewhere."""
+    out = np.full(len(rows), fill, dtype=packed.dtype)
+    out[rows] = packed
+    return out
 
 
 class _LazyTrueClass:
-    """p_true of every row, computed only if per-sample output asks for it."""
+    """p_true of every row, computed only if per-sample output asks for it (NaN for an
+    excluded row)."""
 
-    def __init__(self, y: np.ndarray, p: np.ndarray) -> None:
-        self._y, self._p = y, p
+    def __init__(self, y: np.ndarray, p: np.ndarray, scored: np.ndarray | None) -> None:
+        self._y, self._p, self._scored = y, p, scored  # y, p: the scored rows, packed
+
+    def of(self, rows: np.ndarray) -> np.ndarray:
+        """p_true of some scored rows, numbered in the chunk."""
+        if self._scored is not None:
+            rows = np.searchsorted(np.flatnonzero(self._scored), rows)
+        return true_class_probability(self._y[rows], self._p[rows])
 
     def __call__(self) -> np.ndarray:
-        return true_class_probability(self._y, self._p)
+        p_true = true_class_probability(self._y, self._p)
+        return p_true if self._scored is None else _unpacked(p_true, self._scored, np.nan)
 
 
 def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
