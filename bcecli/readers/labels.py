@@ -54,47 +54,65 @@ class LabelMapper:
     def map(self, values: np.ndarray, start: int, column: str = "") -> np.ndarray:
         if values.dtype != object:
             return np.asarray(values, dtype=np.float64)
-        missing = np.equal(values, np.array(None, dtype=object))
-        text = np.where(missing, "", values).astype(str)
-        uniq, inverse = np.unique(text, return_inverse=True)
-        present = [u for u in uniq.tolist() if u != ""]
+        uniq, inverse = _factorize(values)
+        present = sorted({u for u in uniq if u != ""})
         where = f", column {show(column, 40)}" if column else ""
         if self.mapping is None:
-            self._check_mixed(present, text, start, where)
+            self._check_mixed(present, uniq, inverse, start, where)
             self._decide(present)
         assert self.mapping is not None
         unknown = [u for u in present if u not in self.mapping]
         if unknown:
-            row = start + int(np.flatnonzero(text == unknown[0])[0])
+            row = start + int(np.flatnonzero(inverse == uniq.index(unknown[0]))[0])
             raise InputError(
                 f"row {row}{where}: label {show_cell(unknown[0])} was not among the labels of "
                 f"the first rows ({show_names(list(self.mapping), 10)})",
                 "map the labels to numbers (0/1 or class indices) before scoring",
                 source=self.source,
             )
-        codes = np.array([self.mapping.get(u, np.nan) for u in uniq.tolist()], dtype=np.float64)
-        return codes[inverse.reshape(-1)]
+        codes = np.array([self.mapping.get(u, np.nan) for u in uniq], dtype=np.float64)
+        return codes[inverse]
 
-    def _check_mixed(self, present: list[str], text: np.ndarray, start: int, where: str) -> None:
+    def _check_mixed(
+        self, present: list[str], uniq: list[str], inverse: np.ndarray, start: int, where: str
+    ) -> None:
         """Numbers and words in one label column: the rarer kind is the mistake."""
         words = [v for v in present if _number(v) is None]
         numbers = [v for v in present if _number(v) is not None]
         if not words or not numbers:
             return
-        n_words = int(np.isin(text, words).sum())
+        word_rows = np.isin(inverse, [i for i, u in enumerate(uniq) if u in words])
+        number_rows = np.isin(inverse, [i for i, u in enumerate(uniq) if u in numbers])
+        n_words = int(np.count_nonzero(word_rows))
         odd, kind, other = (
-            (words, "text", "numbers")
-            if n_words <= len(text) - n_words
-            else (numbers, "a number", "text")
+            (word_rows, "text", "numbers")
+            if n_words <= len(inverse) - n_words
+            else (number_rows, "a number", "text")
         )
-        row = start + int(np.flatnonzero(np.isin(text, odd))[0])
-        value = text[row - start]
+        first = int(np.flatnonzero(odd)[0])
+        row, value = start + first, uniq[inverse[first]]
         raise InputError(
             f"row {row}{where}: label {show_cell(str(value))} is {kind}, the other labels are "
             f"{other}",
             "fix that cell, or leave it empty to exclude the row",
             source=self.source,
         )
+
+
+def _factorize(values: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The distinct texts of an object array and each row's index among them; a missing value
+    (None) reads as "". Through arrow's dictionary encoding, which does not sort; an array
+    arrow cannot read as text (numbers among the strings, say) is sorted by numpy instead."""
+    import pyarrow as pa
+
+    try:
+        encoded = pa.array(values, type=pa.string()).dictionary_encode()
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        missing = np.equal(values, np.array(None, dtype=object))
+        texts, inverse = np.unique(np.where(missing, "", values).astype(str), return_inverse=True)
+        return texts.tolist(), inverse.reshape(-1)
+    distinct: list[str] = [*encoded.dictionary.to_pylist(), ""]
+    return distinct, encoded.indices.fill_null(len(distinct) - 1).to_numpy()
 
 
 def _number(text: str) -> float | None:

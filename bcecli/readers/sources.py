@@ -245,7 +245,20 @@ def _arrow_to_numpy(col: Any) -> np.ndarray:
         return _float_values(col if t == pa.float64() else col.cast(pa.float64()))
     if pa.types.is_null(t):
         return np.full(len(col), np.nan)
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return _text_values(col)
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _text_values(col: Any) -> np.ndarray:
+    """A text arrow array as an object array (None where a value is missing), each distinct
+    text one Python string: gathered from the column's dictionary, not made row by row (a
+    tenth of the time for a label column of a few values)."""
+    if hasattr(col, "combine_chunks"):  # a ChunkedArray
+        col = col.combine_chunks()
+    encoded = col.dictionary_encode()
+    values = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)
+    return values[encoded.indices.fill_null(len(values) - 1).to_numpy()]
 
 
 @dataclass(frozen=True)
