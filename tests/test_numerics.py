@@ -332,9 +332,12 @@ def test_threaded_scoring_equals_one_thread(task: Task) -> None:
     ("task", "compat"),
     [
         (task, compat)
-        for task in (Task.BINARY, Task.SPARSE, "one-hot", "saturated", "logits", "missing")
+        for task in (
+            *(Task.BINARY, Task.SPARSE, "one-hot", "saturated", "missing"),
+            *("logits", "sparse logits", "one-hot logits"),
+        )
         for compat in Compat
-        if not (task == "logits" and compat is Compat.SKLEARN)  # log_loss takes no logits
+        if not (str(task).endswith("logits") and compat is Compat.SKLEARN)  # no logits there
     ],
 )
 def test_fast_paths_equal_the_general_path(
@@ -345,8 +348,8 @@ def test_fast_paths_equal_the_general_path(
 
     rng = np.random.default_rng(13)
     n, k = 20_000, 6
-    from_logits = task == "logits"
-    if from_logits:
+    from_logits = str(task).endswith("logits")
+    if task == "logits":
         task = Task.BINARY
         y = rng.integers(0, 2, n).astype(float)[:, None]
         p = rng.normal(0, 4, n)[:, None]
@@ -375,6 +378,16 @@ def test_fast_paths_equal_the_general_path(
         p[50:70, 0] = 0.5  # a tie: correct for label 0, wrong for label 1
         edges = [0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9, 0.09999999999999999, 0.7000000000000001]
         p[70:80, 0] = edges  # on and next to the calibration bin edges
+    elif from_logits:  # several classes
+        y = rng.integers(0, k, n).astype(float)[:, None]
+        p = rng.normal(0, 3, (n, k))
+        p[:4] = [[800.0] * k, [-800.0] * k, [0.0] * k, [50.0, -50.0, 0.0, 0.0, 0.0, 0.0]]
+        if task == "one-hot logits":  # float32 logits: the loss in float32 under Keras
+            task = Task.CATEGORICAL
+            y = np.eye(k)[y[:, 0].astype(int)]
+            p = p.astype(np.float32)
+        else:
+            task = Task.SPARSE
     else:
         y = rng.integers(0, k, n).astype(float)[:, None]
         p = rng.dirichlet(np.ones(k) * 0.3, n)

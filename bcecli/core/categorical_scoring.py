@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
@@ -62,9 +64,9 @@ def _check_sparse_labels(
 
 def _fast_hard_label_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     """The common case: one class per row (integer labels in range, or one-hot label rows),
-    probabilities in [0, 1] with no zero on the true class, no weights, smoothing or ignored
-    class. Logs only the true class's probability (one log per row, not K). Returns None for
-    anything else.
+    probabilities in [0, 1] with no zero on the true class (or finite logits), no weights,
+    smoothing or ignored class. Logs only the true class's probability (one log per row, not
+    K). Returns None for anything else.
 
     Every value equals what the general path computes (the same operations on the same numbers;
     for one-hot rows, the general path's sum over the row adds exact zeros to the true class's
@@ -74,7 +76,6 @@ def _fast_hard_label_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     k = acc.n_outputs
     if (
         k < 2
-        or opts.from_logits
         or chunk.weights is not None
         or opts.class_weight is not None
         or opts.label_smoothing
@@ -100,48 +101,40 @@ def _fast_hard_label_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     if idx is None:
         return None
     x_min, x_max = float(x.min()), float(x.max())
-    if not (x_min >= 0 and x_max <= 1):  # also NaN and inf
+    if opts.from_logits:
+        if not (-math.inf < x_min and x_max < math.inf):  # also NaN
+            return None
+    elif not (x_min >= 0 and x_max <= 1):  # also NaN and inf
         return None
     rows = np.arange(n)
-    p_true = x[rows, idx].astype(np.float64, copy=False)
-    if float(p_true.min()) == 0.0:
-        return None  # a saturated wrong prediction: the general path flags it
-
     dt = opts.compute_dtype(x.dtype)
     acc.compute_dtype = np.dtype(dt).name
     xd = x.astype(dt, copy=False)
-    with np.errstate(all="ignore"):
-        compat = opts.compat
-        if compat.is_keras:
-            eps = dt(KERAS_EPSILON)
-            if sparse and compat in (Compat.KERAS_TF, Compat.KERAS2):
-                clipped = np.clip(xd, eps, dt(1) - eps)
-                true_log = np.log(clipped[rows, idx]) - np.log(clipped.sum(axis=1))
-            else:
-                q = xd[rows, idx] / xd.sum(axis=1)
-                true_log = np.log(np.clip(q, eps, dt(1) - eps))
-        elif compat is Compat.SKLEARN:
-            eps = dt(np.finfo(dt).eps)
-            true_log = np.log(np.clip(xd[rows, idx], eps, dt(1) - eps))
-        else:  # exact; PyTorch's nll_loss(log p)
-            true_log = np.log(xd[rows, idx])
-    loss = np.negative(true_log).astype(np.float64, copy=False)
+    if opts.from_logits:
+        loss, pv = _softmax_loss(x, xd, rows, idx)
+        p_true = pv[rows, idx]
+    else:
+        pv = x.astype(np.float64, copy=False)
+        p_true = pv[rows, idx]
+        if float(p_true.min()) == 0.0:
+            return None  # a saturated wrong prediction: the general path flags it
+        loss = _probability_loss(opts, xd, rows, idx)
     acc.rows += n
     acc.add_head(start, num=loss, den=1.0, wl=loss, w=1.0, l=loss)
     acc.add("w_sum", n)
 
     row_flags: dict[str, np.ndarray] = {}
-    row_sums = x.sum(axis=1)
-    off = np.abs(row_sums - 1) > ROW_SUM_TOL
-    if off.any():
-        row_flags["rows_not_sum_1"] = off
-        with np.errstate(divide="ignore", invalid="ignore"):
-            acc.add("renorm_shift_w", np.log(row_sums).sum())
+    if not opts.from_logits:
+        row_sums = x.sum(axis=1)
+        off = np.abs(row_sums - 1) > ROW_SUM_TOL
+        if off.any():
+            row_flags["rows_not_sum_1"] = off
+            with np.errstate(divide="ignore", invalid="ignore"):
+                acc.add("renorm_shift_w", np.log(row_sums).sum())
     row_flags["loss_above_1"] = loss > 1
     for fid, mask in row_flags.items():
         acc.flags.add(fid, mask, start)
 
-    pv = x.astype(np.float64, copy=False)
     acc.sketch.add(loss)
     pred = np.argmax(pv, axis=1)
     correct = pred == idx
@@ -166,12 +159,53 @@ def _fast_hard_label_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     if sparse:
         acc.low("label_min", lo)
         acc.high("label_max", hi)
-    low = pv.min(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(low > 0, top / low, np.inf)
-    acc.high("row_ratio_max", float(ratio.max()))
+    if not opts.from_logits:
+        low = pv.min(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(low > 0, top / low, np.inf)
+        acc.high("row_ratio_max", float(ratio.max()))
     acc.worst.offer(start, loss, chunk.labels, chunk.preds, p_true)
     return ScoredChunk(chunk, loss, p_true, None, row_flags)
+
+
+def _softmax_loss(
+    x: np.ndarray, xd: np.ndarray, rows: np.ndarray, idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The loss of logits (``-log_softmax`` of the true class, in ``xd``'s type) and the softmax
+    probabilities in float64, each computed as the general path computes it; one set of
+    exponentials serves both when the loss is taken in float64."""
+    z = xd - np.max(xd, axis=1, keepdims=True)
+    with np.errstate(over="ignore", under="ignore"):
+        e = np.exp(z)
+    total = np.sum(e, axis=1, keepdims=True)
+    loss = np.negative(z[rows, idx] - np.log(total[:, 0])).astype(np.float64, copy=False)
+    if xd.dtype != np.float64:
+        return loss, softmax(x.astype(np.float64))
+    return loss, np.asarray(e / total)
+
+
+def _probability_loss(
+    opts: LossOptions, xd: np.ndarray, rows: np.ndarray, idx: np.ndarray
+) -> np.ndarray:
+    """The loss of the true class's probability under the profile, from ``xd`` (n, K)."""
+    dt = xd.dtype.type
+    sparse = opts.task is Task.SPARSE
+    with np.errstate(all="ignore"):
+        compat = opts.compat
+        if compat.is_keras:
+            eps = dt(KERAS_EPSILON)
+            if sparse and compat in (Compat.KERAS_TF, Compat.KERAS2):
+                clipped = np.clip(xd, eps, dt(1) - eps)
+                true_log = np.log(clipped[rows, idx]) - np.log(clipped.sum(axis=1))
+            else:
+                q = xd[rows, idx] / xd.sum(axis=1)
+                true_log = np.log(np.clip(q, eps, dt(1) - eps))
+        elif compat is Compat.SKLEARN:
+            eps = dt(np.finfo(dt).eps)
+            true_log = np.log(np.clip(xd[rows, idx], eps, dt(1) - eps))
+        else:  # exact; PyTorch's nll_loss(log p)
+            true_log = np.log(xd[rows, idx])
+    return np.negative(true_log).astype(np.float64, copy=False)
 
 
 def _one_hot_classes(y: np.ndarray, k: int) -> np.ndarray | None:
