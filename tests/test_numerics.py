@@ -452,3 +452,20 @@ def test_fast_paths_equal_the_general_path(
     assert fast_acc.sums.keys() == slow_acc.sums.keys()
     for name in fast_acc.sums:
         assert fast_acc.scalar(name) == pytest.approx(slow_acc.scalar(name), rel=1e-12), name
+
+
+@pytest.mark.parametrize("k", [1, 5, 16, 17, 40])
+def test_column_reductions_equal_numpys(k: int) -> None:
+    from bcecli.core.colwise import column_count, column_max, column_min
+
+    rng = np.random.default_rng(21)
+    a = rng.normal(size=(1000, k))
+    a[3, 0] = np.nan  # NaN wins a min or max, as in numpy
+    for got, expected in [
+        (column_min(a), a.min(axis=0)),
+        (column_max(a), a.max(axis=0)),
+        (column_count(a > 0), np.count_nonzero(a > 0, axis=0)),
+        (column_min(a[::3]), a[::3].min(axis=0)),  # a strided view
+    ]:
+        np.testing.assert_array_equal(got, expected)
+        assert got.shape == (k,)

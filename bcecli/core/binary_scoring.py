@@ -16,6 +16,7 @@ from bcecli.core.binary import (
     true_class_probability,
 )
 from bcecli.core.chunk import Chunk, ScoredChunk
+from bcecli.core.colwise import column_count, column_max, column_min
 from bcecli.core.options import KERAS_EPSILON, Compat, LossOptions
 from bcecli.errors import FrameworkRaises
 
@@ -388,7 +389,7 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         acc.add("pos", yv.sum(axis=0))
         hard_pos = yv >= 0.5
         correct = (pv > 0.5) == hard_pos
-        acc.add("correct", correct.sum(axis=0))
+        acc.add("correct", column_count(correct))
         if k > 1:
             acc.add("elem_loss", scored(elements).astype(np.float64).sum(axis=0))
         acc.add("p_sum", pv.sum(axis=0))
@@ -396,12 +397,12 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         acc.add("py_sum", (pv * yv).sum())
         if soft.any() or opts.label_smoothing > 0:
             acc.add("floor_w", (wv * binary_entropy(np.clip(ev, 0, 1)).mean(axis=1)).sum())
-        acc.low("p_min", pv.min(axis=0))
-        acc.high("p_max", pv.max(axis=0))
-        acc.low("raw_min", scored(x).min(axis=0))
-        acc.high("raw_max", scored(x).max(axis=0))
-        acc.low("y_min", yv.min(axis=0))
-        acc.high("y_max", yv.max(axis=0))
+        acc.low("p_min", column_min(pv))
+        acc.high("p_max", column_max(pv))
+        acc.low("raw_min", column_min(scored(x)))
+        acc.high("raw_max", column_max(scored(x)))
+        acc.low("y_min", column_min(yv))
+        acc.high("y_max", column_max(yv))
         flat = calibration_bins(pv.ravel())
         acc.add("cal_n", np.bincount(flat, minlength=CALIBRATION_BINS))
         acc.add("cal_p", np.bincount(flat, weights=pv.ravel(), minlength=CALIBRATION_BINS))

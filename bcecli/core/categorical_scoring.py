@@ -11,6 +11,7 @@ from bcecli.core.binary import sample_losses as binary_sample_losses
 from bcecli.core.binary_scoring import calibration_bins
 from bcecli.core.categorical import sample_losses
 from bcecli.core.chunk import Chunk, ScoredChunk
+from bcecli.core.colwise import column_max, column_min
 from bcecli.core.options import KERAS_EPSILON, Compat, LossOptions, Task
 from bcecli.errors import FrameworkRaises
 
@@ -154,8 +155,8 @@ def _fast_hard_label_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     acc.add("cal_n", np.bincount(bins, minlength=CALIBRATION_BINS))
     acc.add("cal_p", np.bincount(bins, weights=top, minlength=CALIBRATION_BINS))
     acc.add("cal_y", np.bincount(bins, weights=correct, minlength=CALIBRATION_BINS))
-    acc.low("raw_min", pv.min(axis=0))
-    acc.high("raw_max", pv.max(axis=0))
+    acc.low("raw_min", column_min(pv))
+    acc.high("raw_max", column_max(pv))
     if sparse:
         acc.low("label_min", lo)
         acc.high("label_max", hi)
@@ -452,8 +453,8 @@ def _statistics(
     acc.add("cal_p", np.bincount(bins, weights=top, minlength=CALIBRATION_BINS))
     acc.add("cal_y", np.bincount(bins, weights=correct, minlength=CALIBRATION_BINS))
     raw = scored(prob) if opts.from_logits else pv
-    acc.low("raw_min", raw.min(axis=0))
-    acc.high("raw_max", raw.max(axis=0))
+    acc.low("raw_min", column_min(raw))
+    acc.high("raw_max", column_max(raw))
     if sparse:
         acc.low("label_min", float(tv.min()))
         acc.high("label_max", float(tv.max()))

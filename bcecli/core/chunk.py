@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,6 +28,9 @@ class Chunk:
 
     def finite_rows(self) -> np.ndarray:
         """Rows whose labels, predictions and weight are all finite (the others are excluded)."""
+        arrays = [self.labels, self.preds] + ([] if self.weights is None else [self.weights])
+        if all(math.isfinite(float(a.sum())) for a in arrays):  # NaN and inf carry into a sum
+            return np.ones(len(self), dtype=bool)
         finite = np.isfinite(self.labels).all(axis=1) & np.isfinite(self.preds).all(axis=1)
         if self.weights is not None:
             finite &= np.isfinite(self.weights)
