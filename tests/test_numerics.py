@@ -456,7 +456,7 @@ def test_fast_paths_equal_the_general_path(
 
 @pytest.mark.parametrize("k", [1, 5, 16, 17, 40])
 def test_column_reductions_equal_numpys(k: int) -> None:
-    from bcecli.core.colwise import column_count, column_max, column_min
+    from bcecli.core.colwise import column_count, column_max, column_min, row_count
 
     rng = np.random.default_rng(21)
     a = rng.normal(size=(1000, k))
@@ -469,3 +469,4 @@ def test_column_reductions_equal_numpys(k: int) -> None:
     ]:
         np.testing.assert_array_equal(got, expected)
         assert got.shape == (k,)
+    np.testing.assert_array_equal(row_count(a > 0), np.count_nonzero(a > 0, axis=1))

@@ -16,7 +16,7 @@ from bcecli.core.binary import (
     true_class_probability,
 )
 from bcecli.core.chunk import Chunk, ScoredChunk
-from bcecli.core.colwise import column_count, column_max, column_min
+from bcecli.core.colwise import column_count, column_max, column_min, row_count
 from bcecli.core.options import KERAS_EPSILON, Compat, LossOptions
 from bcecli.errors import FrameworkRaises
 
@@ -393,7 +393,10 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         if k > 1:
             acc.add("elem_loss", scored(elements).astype(np.float64).sum(axis=0))
         acc.add("p_sum", pv.sum(axis=0))
-        acc.add("brier", ((pv - yv) ** 2).mean(axis=1).sum())
+        diff = pv - yv
+        # per row, then over the rows: the same sum whatever the arrays' memory order
+        acc.add("brier", np.einsum("ij,ij->i", diff, diff).sum() / k)
+        del diff
         acc.add("py_sum", (pv * yv).sum())
         if soft.any() or opts.label_smoothing > 0:
             acc.add("floor_w", (wv * binary_entropy(np.clip(ev, 0, 1)).mean(axis=1)).sum())
@@ -411,7 +414,7 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
             if not opts.from_logits:
                 sums = scored(x).sum(axis=1)
                 acc.add("rows_sum_1", np.count_nonzero(np.abs(sums - 1) <= ROW_SUM_TOL))
-            one_hot = ((yv == 0) | (yv == 1)).all(axis=1) & (yv.sum(axis=1) == 1)
+            one_hot = (row_count(yv == 1) == 1) & (row_count(yv == 0) == k - 1)
             acc.add("rows_one_hot", np.count_nonzero(one_hot))
             if one_hot.any():
                 # the categorical cross-entropy of the same rows (literal, not renormalised)
@@ -419,14 +422,20 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
                 with np.errstate(divide="ignore"):
                     acc.add("cce_one_hot", -np.log(q).sum())
 
-    p_true = _true_class_probability(y, prob)
-    if not all_valid:
-        p_true[~valid] = np.nan
+    def true_class(rows: np.ndarray) -> np.ndarray:  # of the worst rows
+        return _true_class_probability(y[rows], prob[rows])
+
+    def every_true_class() -> np.ndarray:  # for per-sample output, when it asks
+        p_true = _true_class_probability(y, prob)
+        if not all_valid:
+            p_true[~valid] = np.nan
+        return p_true
+
     reported = wl if opts.per_sample_weighted else loss
     if not all_valid:
         reported = np.where(valid, reported, np.nan)
-    acc.worst.offer(start, np.where(valid, loss, np.nan), y_in, x_in, p_true)
-    return ScoredChunk(chunk, reported, p_true, weight, row_flags)
+    acc.worst.offer(start, np.where(valid, loss, np.nan), y_in, x_in, true_class)
+    return ScoredChunk(chunk, reported, every_true_class, weight, row_flags)
 
 
 def _true_class_probability(y: np.ndarray, prob: np.ndarray) -> np.ndarray:
