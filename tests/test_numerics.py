@@ -456,6 +456,7 @@ def test_fast_paths_equal_the_general_path(
 
 @pytest.mark.parametrize("k", [1, 5, 16, 17, 40])
 def test_column_reductions_equal_numpys(k: int) -> None:
+    from bcecli.core import colwise
     from bcecli.core.colwise import column_count, column_max, column_min, row_count
 
     rng = np.random.default_rng(21)
@@ -470,3 +471,12 @@ def test_column_reductions_equal_numpys(k: int) -> None:
         np.testing.assert_array_equal(got, expected)
         assert got.shape == (k,)
     np.testing.assert_array_equal(row_count(a > 0), np.count_nonzero(a > 0, axis=1))
+    np.testing.assert_array_equal(colwise.row_min(a), a.min(axis=1))
+    np.testing.assert_array_equal(colwise.row_max(a), a.max(axis=1))
+    np.testing.assert_allclose(colwise.row_sum(a), a.sum(axis=1), rtol=1e-12, atol=1e-12)
+    top, low = np.abs(a[:, 0]) + 1, np.abs(a[:, -1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = float(np.where(low > 0, top / low, np.inf).max())
+    np.testing.assert_equal(colwise.largest_ratio(top, low), expected)  # NaN in a NaN row
+    low[5] = 0.0
+    assert colwise.largest_ratio(top, low) == np.inf

@@ -16,7 +16,7 @@ from bcecli.core.binary import (
     true_class_probability,
 )
 from bcecli.core.chunk import Chunk, ScoredChunk
-from bcecli.core.colwise import column_count, column_max, column_min, row_count
+from bcecli.core.colwise import column_count, column_max, column_min, row_count, row_sum
 from bcecli.core.options import KERAS_EPSILON, Compat, LossOptions
 from bcecli.errors import FrameworkRaises
 
@@ -412,7 +412,7 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         acc.add("cal_y", np.bincount(flat, weights=yv.ravel(), minlength=CALIBRATION_BINS))
         if k >= 2:
             if not opts.from_logits:
-                sums = scored(x).sum(axis=1)
+                sums = row_sum(scored(x))
                 acc.add("rows_sum_1", np.count_nonzero(np.abs(sums - 1) <= ROW_SUM_TOL))
             one_hot = (row_count(yv == 1) == 1) & (row_count(yv == 0) == k - 1)
             acc.add("rows_one_hot", np.count_nonzero(one_hot))

@@ -11,7 +11,7 @@ from bcecli.core.binary import sample_losses as binary_sample_losses
 from bcecli.core.binary_scoring import calibration_bins
 from bcecli.core.categorical import sample_losses
 from bcecli.core.chunk import Chunk, ScoredChunk
-from bcecli.core.colwise import column_max, column_min
+from bcecli.core.colwise import column_max, column_min, largest_ratio, row_max, row_min, row_sum
 from bcecli.core.options import KERAS_EPSILON, Compat, LossOptions, Task
 from bcecli.errors import FrameworkRaises
 
@@ -126,7 +126,7 @@ def _fast_hard_label_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
 
     row_flags: dict[str, np.ndarray] = {}
     if not opts.from_logits:
-        row_sums = x.sum(axis=1)
+        row_sums = row_sum(x)
         off = np.abs(row_sums - 1) > ROW_SUM_TOL
         if off.any():
             row_flags["rows_not_sum_1"] = off
@@ -150,7 +150,7 @@ def _fast_hard_label_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     acc.add("brier", (np.einsum("ij,ij->i", pv, pv) - 2 * p_true + 1).sum())
     if k <= MAX_CONFUSION_CLASSES:
         acc.add("confusion", np.bincount(idx * k + pred, minlength=k * k)[: k * k])
-    top = pv[rows, pred]
+    top = row_max(pv)  # the predicted class's probability
     bins = calibration_bins(top)
     acc.add("cal_n", np.bincount(bins, minlength=CALIBRATION_BINS))
     acc.add("cal_p", np.bincount(bins, weights=top, minlength=CALIBRATION_BINS))
@@ -161,10 +161,7 @@ def _fast_hard_label_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
         acc.low("label_min", lo)
         acc.high("label_max", hi)
     if not opts.from_logits:
-        low = pv.min(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(low > 0, top / low, np.inf)
-        acc.high("row_ratio_max", float(ratio.max()))
+        acc.high("row_ratio_max", largest_ratio(top, row_min(pv)))
     acc.worst.offer(start, loss, chunk.labels, chunk.preds, p_true)
     return ScoredChunk(chunk, loss, p_true, None, row_flags)
 
@@ -286,7 +283,7 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
                     "clip the predictions, or use --compat exact to see the literal value",
                 )
         if k >= 2:
-            row_sums = x.sum(axis=1)
+            row_sums = row_sum(x)
             off = valid & (np.abs(row_sums - 1) > ROW_SUM_TOL)
             if off.any():
                 row_flags["rows_not_sum_1"] = off
@@ -447,7 +444,7 @@ def _statistics(
     acc.add("brier", brier.sum())
     if k <= MAX_CONFUSION_CLASSES:
         acc.add("confusion", np.bincount(tv * k + pred, minlength=k * k)[: k * k])
-    top = pv.max(axis=1)
+    top = row_max(pv)
     bins = calibration_bins(top)
     acc.add("cal_n", np.bincount(bins, minlength=CALIBRATION_BINS))
     acc.add("cal_p", np.bincount(bins, weights=top, minlength=CALIBRATION_BINS))
@@ -459,10 +456,7 @@ def _statistics(
         acc.low("label_min", float(tv.min()))
         acc.high("label_max", float(tv.max()))
     if k >= 2 and not opts.from_logits:
-        low = pv.min(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(low > 0, top / low, np.inf)
-        acc.high("row_ratio_max", float(ratio.max()))
+        acc.high("row_ratio_max", largest_ratio(top, row_min(pv)))
 
 
 def _smoothed_onehot_entropy(ls: float, k: int) -> float:

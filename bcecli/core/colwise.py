@@ -1,17 +1,19 @@
-"""Reductions of an (n, K) array along one axis, for the small K of multi-label outputs.
+"""Reductions of an (n, K) array along one axis, for the small K of multi-label outputs and
+softmax rows.
 
 numpy reduces a C-ordered (n, K) array over axis 0 K elements at a time, which for K = 5 is
 three to five times slower than reducing each column on its own (measured: 1.4 ms against
-0.5 ms for 65,536 x 5 float64), and reduces each row little faster. Only reductions whose
-result does not depend on the order of the values (min, max, counts) are done column by column;
-sums keep numpy's pairwise order.
+0.5 ms for 65,536 x 5 float64), and each row of two to five values 10 to 30 times slower than a
+chain of whole-column operations (the minimum of each row of 65,536 x 2: 2.1 ms against 0.07).
+Minima, maxima and counts do not depend on the order of the values; sums do, so ``row_sum``
+serves tolerance checks and tallies only.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-# Up to this many columns, one reduction per column; beyond, numpy's axis-0 reduction.
+# Up to this many columns, one operation per column; beyond, numpy's reduction.
 MAX_COLUMNS = 16
 
 
@@ -42,3 +44,39 @@ def row_count(a: np.ndarray) -> np.ndarray:
     for j in range(a.shape[1]):
         counts += a[:, j]
     return counts
+
+
+def row_min(a: np.ndarray) -> np.ndarray:
+    if a.shape[1] > MAX_COLUMNS:
+        return np.asarray(a.min(axis=1))
+    out = np.array(a[:, 0], dtype=a.dtype)
+    for j in range(1, a.shape[1]):
+        np.minimum(out, a[:, j], out=out)
+    return out
+
+
+def row_max(a: np.ndarray) -> np.ndarray:
+    if a.shape[1] > MAX_COLUMNS:
+        return np.asarray(a.max(axis=1))
+    out = np.array(a[:, 0], dtype=a.dtype)
+    for j in range(1, a.shape[1]):
+        np.maximum(out, a[:, j], out=out)
+    return out
+
+
+def row_sum(a: np.ndarray) -> np.ndarray:
+    """Each row's sum, added left to right, for checks with a tolerance and for tallies: a
+    loss that must match a framework's bit for bit keeps numpy's own sum."""
+    if a.shape[1] > MAX_COLUMNS:
+        return np.asarray(a.sum(axis=1))
+    out = np.array(a[:, 0], dtype=a.dtype)
+    for j in range(1, a.shape[1]):
+        np.add(out, a[:, j], out=out)
+    return out
+
+
+def largest_ratio(top: np.ndarray, low: np.ndarray) -> float:
+    """max(top / low) over the rows, inf if some ``low`` is not above 0."""
+    if not bool((low > 0).all()):
+        return float(np.inf)
+    return float((top / low).max())
