@@ -473,6 +473,10 @@ def test_column_reductions_equal_numpys(k: int) -> None:
     np.testing.assert_array_equal(row_count(a > 0), np.count_nonzero(a > 0, axis=1))
     np.testing.assert_array_equal(colwise.row_min(a), a.min(axis=1))
     np.testing.assert_array_equal(colwise.row_max(a), a.max(axis=1))
+    finite = np.round(np.nan_to_num(a), 1)  # ties, to keep the first
+    pred, top = colwise.row_argmax(finite)
+    np.testing.assert_array_equal(pred, finite.argmax(axis=1))
+    np.testing.assert_array_equal(top, finite.max(axis=1))
     np.testing.assert_allclose(colwise.row_sum(a), a.sum(axis=1), rtol=1e-12, atol=1e-12)
     top, low = np.abs(a[:, 0]) + 1, np.abs(a[:, -1])
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -11,7 +11,15 @@ from bcecli.core.binary import sample_losses as binary_sample_losses
 from bcecli.core.binary_scoring import calibration_bins
 from bcecli.core.categorical import sample_losses
 from bcecli.core.chunk import Chunk, ScoredChunk
-from bcecli.core.colwise import column_max, column_min, largest_ratio, row_max, row_min, row_sum
+from bcecli.core.colwise import (
+    column_max,
+    column_min,
+    largest_ratio,
+    row_argmax,
+    row_max,
+    row_min,
+    row_sum,
+)
 from bcecli.core.options import KERAS_EPSILON, Compat, LossOptions, Task
 from bcecli.errors import FrameworkRaises
 
@@ -137,7 +145,7 @@ def _fast_hard_label_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
         acc.flags.add(fid, mask, start)
 
     acc.sketch.add(loss)
-    pred = np.argmax(pv, axis=1)
+    pred, top = row_argmax(pv)  # the predicted class and its probability
     correct = pred == idx
     acc.add("correct", np.count_nonzero(correct))
     acc.add("n_correct_of", n)
@@ -147,10 +155,9 @@ def _fast_hard_label_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     acc.add("class_loss", np.bincount(idx, weights=loss, minlength=k)[:k])
     acc.add("class_correct", np.bincount(idx, weights=correct, minlength=k)[:k])
     acc.add("class_w", class_n.astype(np.float64))
-    acc.add("brier", (np.einsum("ij,ij->i", pv, pv) - 2 * p_true + 1).sum())
+    acc.add("brier", (row_sum(pv * pv) - 2 * p_true + 1).sum())
     if k <= MAX_CONFUSION_CLASSES:
         acc.add("confusion", np.bincount(idx * k + pred, minlength=k * k)[: k * k])
-    top = row_max(pv)  # the predicted class's probability
     bins = calibration_bins(top)
     acc.add("cal_n", np.bincount(bins, minlength=CALIBRATION_BINS))
     acc.add("cal_p", np.bincount(bins, weights=top, minlength=CALIBRATION_BINS))

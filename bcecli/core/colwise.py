@@ -80,3 +80,18 @@ def largest_ratio(top: np.ndarray, low: np.ndarray) -> float:
     if not bool((low > 0).all()):
         return float(np.inf)
     return float((top / low).max())
+
+
+def row_argmax(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's first largest value's column and that value, for finite values (numpy's
+    argmax also ranks NaN first)."""
+    if a.shape[1] > MAX_COLUMNS:
+        pred = np.argmax(a, axis=1)
+        return pred, a[np.arange(len(a)), pred]
+    pred = np.zeros(len(a), dtype=np.intp)
+    best = np.array(a[:, 0], dtype=a.dtype)
+    for j in range(1, a.shape[1]):
+        above = a[:, j] > best  # strictly: a tie keeps the earlier column
+        np.copyto(pred, j, where=above)
+        np.maximum(best, a[:, j], out=best)
+    return pred, best
