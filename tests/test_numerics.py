@@ -418,6 +418,7 @@ def test_fast_paths_equal_the_general_path(
         accumulators.append(scorer.accumulator)
     (fast_loss, fast), (slow_loss, slow) = results
     np.testing.assert_array_equal(fast_loss, slow_loss)
+    np.testing.assert_array_equal(np.signbit(fast_loss), np.signbit(slow_loss))  # 0 and -0
     assert fast.mean_loss == slow.mean_loss and fast.sum_loss == slow.sum_loss
     assert fast.flags == slow.flags  # ids, counts, first rows and messages
     assert fast.worst == slow.worst and fast.histogram == slow.histogram
@@ -484,3 +485,29 @@ def test_column_reductions_equal_numpys(k: int) -> None:
     np.testing.assert_equal(colwise.largest_ratio(top, low), expected)  # NaN in a NaN row
     low[5] = 0.0
     assert colwise.largest_ratio(top, low) == np.inf
+
+
+@pytest.mark.parametrize("compat", list(Compat))
+@pytest.mark.parametrize(
+    "task", [Task.BINARY, Task.MULTILABEL, Task.SPARSE, Task.CATEGORICAL, "logits"]
+)
+def test_a_certain_right_prediction_costs_0_not_minus_0(compat: Compat, task: Task | str) -> None:
+    """-log(1) is -0.0 in IEEE arithmetic; per-sample output would print it as -0."""
+    from_logits = task == "logits"
+    if from_logits and compat is Compat.SKLEARN:
+        return  # log_loss takes no logits (an error, tested elsewhere)
+    if task is Task.BINARY or from_logits:
+        y, p = np.array([[1.0], [0.0], [1.0]]), np.array([[1.0], [0.0], [0.5]])
+        if from_logits:
+            p = np.array([[800.0], [-800.0], [0.0]])
+        task = Task.BINARY
+    elif task is Task.MULTILABEL:
+        y, p = np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 0.0], [0.5, 1.0]])
+    else:
+        y, p = np.array([[1.0], [0.0]]), np.array([[0.0, 1.0], [1.0, 0.0]])
+        if task is Task.CATEGORICAL:
+            y = np.array([[0.0, 1.0], [1.0, 0.0]])
+    opts = LossOptions(task=task, compat=compat, from_logits=from_logits)
+    scored = Scorer(opts, p.shape[1]).score(Chunk(0, y, p))
+    zero = scored.loss == 0
+    assert not np.signbit(scored.loss[zero]).any(), scored.loss

@@ -37,6 +37,12 @@ def _xlogy(coef: np.ndarray, logv: np.ndarray) -> np.ndarray:
     return np.where(coef == 0, 0, coef * logv)
 
 
+def negate(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``-a`` with a zero's sign dropped: the loss of a certain right prediction, -log(1), is 0,
+    not -0 (which per-sample output would print). ``0 - a`` is as exact as ``-a``."""
+    return np.subtract(a.dtype.type(0), a, out=out)
+
+
 # Below this, -log(1 - p) loses relative precision to the rounding of 1 - p: use log1p.
 LOG1P_BELOW = 1e-4
 
@@ -95,7 +101,7 @@ def hard_losses(
             tiny = np.flatnonzero(flat_x < LOG1P_BELOW)
             tiny = tiny[flat_y[tiny] != 1]
             out.reshape(-1)[tiny] = np.log1p(-flat_x[tiny])
-        return np.negative(out, out=out)
+        return negate(out, out=out)
 
 
 def element_losses(
@@ -136,15 +142,15 @@ def _soft_losses(
             pos = _xlogy(y, log_p)
             if pos_weight is not None:
                 pos = pos * pos_weight.astype(dt)
-            return -(pos + _xlogy(dt(1) - y, log_q))
+            return negate(pos + _xlogy(dt(1) - y, log_q))
         if compat in (Compat.KERAS, Compat.KERAS_TF):
             eps = dt(KERAS_EPSILON)
             p = np.clip(x, eps, dt(1) - eps)
-            return -(y * np.log(p) + (dt(1) - y) * np.log(dt(1) - p))
+            return negate(y * np.log(p) + (dt(1) - y) * np.log(dt(1) - p))
         if compat is Compat.KERAS2:
             eps = dt(KERAS_EPSILON)
             p = np.clip(x, eps, dt(1) - eps)
-            return -(y * np.log(p + eps) + (dt(1) - y) * np.log(dt(1) - p + eps))
+            return negate(y * np.log(p + eps) + (dt(1) - y) * np.log(dt(1) - p + eps))
         if compat is Compat.TORCH:
             floor = dt(TORCH_LOG_FLOOR)
             log_p = np.maximum(np.log(x), floor)
@@ -154,7 +160,7 @@ def _soft_losses(
             eps = dt(np.finfo(dt).eps)
             p = np.clip(x, eps, dt(1) - eps)
             q = np.clip(dt(1) - x, eps, dt(1) - eps)
-            return -(_xlogy(y, np.log(p)) + _xlogy(dt(1) - y, np.log(q)))
+            return negate(_xlogy(y, np.log(p)) + _xlogy(dt(1) - y, np.log(q)))
     raise AssertionError(f"unhandled profile {compat}")
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bcecli.core.binary import negate
 from bcecli.core.options import KERAS_EPSILON, Compat, LossOptions, Task
 
 
@@ -97,9 +98,9 @@ def sample_losses(
         # -sum_c y'_c log q_c with y' = y (1 - ls) + ls / K
         with np.errstate(invalid="ignore"):
             mean_logq = logq.sum(axis=1, dtype=dt) / dt(k)
-        loss = -((dt(1) - ls) * true_logq + ls * mean_logq)
+        loss = negate((dt(1) - ls) * true_logq + ls * mean_logq)
     else:
-        loss = -true_logq
+        loss = negate(true_logq)
     torch_value = torch_den = None
     if opts.compat is Compat.TORCH:
         torch_value, torch_den = _torch_weighted(y, idx, logq, loss, opts, hard)
@@ -136,7 +137,7 @@ def _torch_weighted(
         true_logq = _xlogy(yv, logq).sum(axis=1, dtype=dt)
     with np.errstate(invalid="ignore"):
         smooth_term = (-(logq * cw)).sum(axis=1, dtype=dt) / dt(k)
-    value = (dt(1) - ls) * w_true * -true_logq + (ls * smooth_term if ls > 0 else dt(0))
+    value = (dt(1) - ls) * w_true * negate(true_logq) + (ls * smooth_term if ls > 0 else dt(0))
     den = w_true.astype(np.float64)
     if idx is None and not hard.all():
         # probability targets: -sum_c w_c y'_c log q_c, mean over N

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
+from bcecli.core.binary import negate
 from bcecli.core.binary import sample_losses as binary_sample_losses
 from bcecli.core.binary_scoring import calibration_bins
 from bcecli.core.categorical import sample_losses
@@ -183,7 +184,7 @@ def _softmax_loss(
     with np.errstate(over="ignore", under="ignore"):
         e = np.exp(z)
     total = np.sum(e, axis=1, keepdims=True)
-    loss = np.negative(z[rows, idx] - np.log(total[:, 0])).astype(np.float64, copy=False)
+    loss = negate(z[rows, idx] - np.log(total[:, 0])).astype(np.float64, copy=False)
     if xd.dtype != np.float64:
         return loss, softmax(x.astype(np.float64))
     return loss, np.asarray(e / total)
@@ -210,7 +211,7 @@ def _probability_loss(
             true_log = np.log(np.clip(xd[rows, idx], eps, dt(1) - eps))
         else:  # exact; PyTorch's nll_loss(log p)
             true_log = np.log(xd[rows, idx])
-    return np.negative(true_log).astype(np.float64, copy=False)
+    return negate(true_log).astype(np.float64, copy=False)
 
 
 def _one_hot_classes(y: np.ndarray, k: int) -> np.ndarray | None:
