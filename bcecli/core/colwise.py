@@ -46,33 +46,28 @@ def row_count(a: np.ndarray) -> np.ndarray:
     return counts
 
 
-def row_min(a: np.ndarray) -> np.ndarray:
+def _fold_rows(a: np.ndarray, combine: np.ufunc) -> np.ndarray:
+    """``combine.reduce`` over each row: a chain of whole-column operations for few columns."""
     if a.shape[1] > MAX_COLUMNS:
-        return np.asarray(a.min(axis=1))
+        return np.asarray(combine.reduce(a, axis=1))
     out = np.array(a[:, 0], dtype=a.dtype)
     for j in range(1, a.shape[1]):
-        np.minimum(out, a[:, j], out=out)
+        combine(out, a[:, j], out=out)
     return out
+
+
+def row_min(a: np.ndarray) -> np.ndarray:
+    return _fold_rows(a, np.minimum)
 
 
 def row_max(a: np.ndarray) -> np.ndarray:
-    if a.shape[1] > MAX_COLUMNS:
-        return np.asarray(a.max(axis=1))
-    out = np.array(a[:, 0], dtype=a.dtype)
-    for j in range(1, a.shape[1]):
-        np.maximum(out, a[:, j], out=out)
-    return out
+    return _fold_rows(a, np.maximum)
 
 
 def row_sum(a: np.ndarray) -> np.ndarray:
     """Each row's sum, added left to right, for checks with a tolerance and for tallies: a
     loss that must match a framework's bit for bit keeps numpy's own sum."""
-    if a.shape[1] > MAX_COLUMNS:
-        return np.asarray(a.sum(axis=1))
-    out = np.array(a[:, 0], dtype=a.dtype)
-    for j in range(1, a.shape[1]):
-        np.add(out, a[:, j], out=out)
-    return out
+    return _fold_rows(a, np.add)
 
 
 def largest_ratio(top: np.ndarray, low: np.ndarray) -> float:
