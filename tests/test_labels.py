@@ -7,12 +7,13 @@ import pyarrow as pa
 import pytest
 
 from bcecli.errors import InputError
-from bcecli.readers.labels import LabelMapper, _factorize
-from bcecli.readers.sources import _arrow_to_numpy
+from bcecli.readers import _concat_columns
+from bcecli.readers.labels import LabelMapper, _factorize_objects, _factorize_text
+from bcecli.readers.sources import Column, TextColumn, column_from_arrow
 
 
-def texts(values: list[object]) -> np.ndarray:
-    return np.array(values, dtype=object)
+def texts(values: list[str | None]) -> TextColumn:
+    return TextColumn(pa.array(values, type=pa.string()))
 
 
 def test_yes_no_with_missing_values() -> None:
@@ -51,19 +52,31 @@ def test_numbers_and_words_in_one_column_name_the_rarer_kind(
         LabelMapper((), source="f.csv").map(texts(values), 10)
 
 
-def test_arrow_and_numpy_factorize_alike() -> None:
-    # arrow reads text only; an array it refuses (a number among the strings) is sorted by numpy
-    values = texts(["b", None, "a", "", "b"])
-    mixed = texts(["b", None, "a", "", 7])
-    for got, expected in [(values, ["b", "", "a", "", "b"]), (mixed, ["b", "", "a", "", "7"])]:
-        distinct, inverse = _factorize(got)
-        assert [distinct[i] for i in inverse] == expected
+def test_text_columns_and_object_arrays_factorize_alike() -> None:
+    column = texts(["b", None, "a", "", "b"])
+    objects = np.array(["b", None, "a", "", "b"], dtype=object)
+    for distinct, inverse in (_factorize_text(column), _factorize_objects(objects)):
+        assert [distinct[i] for i in inverse] == ["b", "", "a", "", "b"]
+    # an object array of text labels maps as a text column does
+    mapper = LabelMapper((), source="f.csv")
+    np.testing.assert_array_equal(mapper.map(objects, 0), [1.0, np.nan, 0.0, np.nan, 1.0])
 
 
 @pytest.mark.parametrize("large", [False, True])
-def test_arrow_text_columns_read_as_object_arrays(large: bool) -> None:
+def test_arrow_text_columns_stay_arrow_text(large: bool) -> None:
     col = pa.array(["x", None, "y", "x"], type=pa.large_string() if large else pa.string())
     chunked = pa.chunked_array([col[:2], col[2:]])
     for arrow_values in (col, chunked):
-        got = _arrow_to_numpy(arrow_values)
-        assert got.dtype == object and got.tolist() == ["x", None, "y", "x"]
+        got = column_from_arrow(arrow_values)
+        assert isinstance(got, TextColumn) and got.values.to_pylist() == ["x", None, "y", "x"]
+        assert got[1:3].values.to_pylist() == [None, "y"] and len(got) == 4
+
+
+def test_batches_join_text_pieces_and_pieces_read_as_numbers() -> None:
+    joined = _concat_columns([texts(["a", None]), texts(["b"])])
+    assert isinstance(joined, TextColumn) and joined.values.to_pylist() == ["a", None, "b"]
+    # a batch of empty cells reads as numbers (NaN): missing, as in a text batch
+    parts: list[Column] = [texts(["yes", None]), np.array([np.nan, np.nan]), texts(["no"])]
+    mixed = _concat_columns(parts)
+    mapper = LabelMapper((), source="f.csv")
+    np.testing.assert_array_equal(mapper.map(mixed, 0), [1.0, np.nan, np.nan, np.nan, 0.0])

@@ -30,7 +30,7 @@ from bcecli.readers.display import show
 from bcecli.readers.labels import LabelMapper
 from bcecli.readers.parquet import ParquetSource
 from bcecli.readers.partitions import PartitionedSource
-from bcecli.readers.sources import Source
+from bcecli.readers.sources import Column, Source
 from bcecli.readers.text import NULL_VALUES, CsvSource
 
 if TYPE_CHECKING:
@@ -296,16 +296,16 @@ def _offsets(src: Source, parts: Partitions, lengths: list[int]) -> tuple[tuple[
 # what runs on the workers
 
 
-def column_values(series: Any) -> np.ndarray:
+def column_values(series: Any) -> Column:
     """A pandas column as the local readers give it: float64 with NaN for a missing number,
-    text labels as an object array with None for a missing cell."""
+    text labels as a ``TextColumn``."""
     if series.dtype == np.float64:  # the common case: NaN already marks a missing number
         return np.asarray(series.to_numpy())
     import pyarrow as pa
 
-    from bcecli.readers.sources import _arrow_to_numpy
+    from bcecli.readers.sources import column_from_arrow
 
-    return _arrow_to_numpy(pa.Array.from_pandas(series))
+    return column_from_arrow(pa.Array.from_pandas(series))
 
 
 def score_partition(df: pd.DataFrame, start: int, plan: PartitionPlan) -> Accumulator:

@@ -14,7 +14,7 @@ from bcecli.readers.columns import WEIGHT_NAMES, Selection, normalize, select_co
 from bcecli.readers.display import show, show_names
 from bcecli.readers.labels import LabelMapper
 from bcecli.readers.partitions import PartitionedSource, is_partitioned
-from bcecli.readers.sources import Batch, Source, open_source
+from bcecli.readers.sources import Batch, Column, Source, TextColumn, open_source
 
 CHUNK_ROWS = 1 << 18  # a multiple of the core's 4096-row sum blocks
 
@@ -144,22 +144,32 @@ class Input:
 
 def assemble_chunk(
     start: int,
-    labels: list[tuple[str, np.ndarray]],
-    preds: list[np.ndarray],
-    weights: np.ndarray | None,
+    labels: list[tuple[str, Column]],
+    preds: list[Column],
+    weights: Column | None,
     mapper: LabelMapper | None,
 ) -> Chunk:
     """The chunk of rows ``start ..`` from its columns: ``labels`` as (column name, values),
     text labels mapped to numbers by ``mapper``, predictions stacked in float32 only when every
     column is float32."""
-    label_arrays = [a for _, a in labels]
     if mapper is not None:
         label_arrays = [mapper.map(a, start, column=c) for c, a in labels]
-    dtype = np.float32 if all(a.dtype == np.float32 for a in preds) else np.float64
+    else:
+        label_arrays = [_numbers(a) for _, a in labels]
+    pred_arrays = [_numbers(a) for a in preds]
+    dtype = np.float32 if all(a.dtype == np.float32 for a in pred_arrays) else np.float64
     w = None
     if weights is not None:
-        w = np.asarray(weights, dtype=np.float64).reshape(len(weights))
-    return Chunk(start, _stack(label_arrays, np.float64), _stack(preds, dtype), w)
+        w = np.asarray(_numbers(weights), dtype=np.float64).reshape(len(weights))
+    return Chunk(start, _stack(label_arrays, np.float64), _stack(pred_arrays, dtype), w)
+
+
+def _numbers(column: Column) -> np.ndarray:
+    """A column as numbers (text read as the numbers it spells; the column checks have
+    refused text that is not)."""
+    if isinstance(column, TextColumn):
+        return np.asarray(column.values.to_pylist(), dtype=np.float64)
+    return column
 
 
 def _key(part: _Part, column: str) -> str:
@@ -227,7 +237,29 @@ def _resize(batches: Iterator[Batch], rows: int) -> Iterator[Batch]:
 def _concat(pieces: list[Batch]) -> Batch:
     if len(pieces) == 1:
         return pieces[0]
-    return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+    return {k: _concat_columns([p[k] for p in pieces]) for k in pieces[0]}
+
+
+def _concat_columns(parts: list[Column]) -> Column:
+    texts = [p for p in parts if isinstance(p, TextColumn)]
+    if texts:
+        return TextColumn.concat(texts) if len(texts) == len(parts) else _mixed_concat(parts)
+    return np.concatenate([p for p in parts if not isinstance(p, TextColumn)])
+
+
+def _mixed_concat(parts: list[Column]) -> Column:
+    """Pieces of one column read as text in one batch and as numbers in another (a batch of
+    empty cells, say): an object array, None for a missing value, as the label mapper reads."""
+    pieces = []
+    for p in parts:
+        if isinstance(p, TextColumn):
+            pieces.append(np.asarray(p.values.to_pylist(), dtype=object))
+        else:
+            obj = p.astype(object)
+            if p.dtype.kind == "f":
+                obj[np.isnan(p)] = None
+            pieces.append(obj)
+    return np.concatenate(pieces)
 
 
 # --------------------------------------------------------------------------------------------

@@ -138,12 +138,13 @@ def _mapped_batches(arrays: dict[str, np.ndarray], start: int, n: int) -> Iterat
     released one batch behind the reader."""
     done: list[np.ndarray] = []
     for s in range(start, n, MAPPED_BATCH_ROWS):
-        batch = {c: a[s : s + MAPPED_BATCH_ROWS] for c, a in arrays.items()}
+        views = [a[s : s + MAPPED_BATCH_ROWS] for a in arrays.values()]
+        batch: Batch = dict(zip(arrays, views, strict=True))
         yield batch
         # The caller has taken every chunk of this batch, so the batch before it is scored.
         for view in done:
             _release_pages(view)
-        done = list(batch.values())
+        done = views
 
 
 class NpySource(Source):

@@ -7,6 +7,7 @@ import numpy as np
 
 from bcecli.errors import InputError
 from bcecli.readers.display import show, show_cell, show_names
+from bcecli.readers.sources import Column, TextColumn, dictionary_indices
 
 # Text labels whose positive class is clear without being told.
 KNOWN_BINARY = (
@@ -51,10 +52,13 @@ class LabelMapper:
             f"{shown}{', ...' if len(ordered) > 10 else ''}"
         )
 
-    def map(self, values: np.ndarray, start: int, column: str = "") -> np.ndarray:
-        if values.dtype != object:
+    def map(self, values: Column, start: int, column: str = "") -> np.ndarray:
+        if isinstance(values, TextColumn):
+            uniq, inverse = _factorize_text(values)
+        elif values.dtype == object:
+            uniq, inverse = _factorize_objects(values)
+        else:
             return np.asarray(values, dtype=np.float64)
-        uniq, inverse = _factorize(values)
         present = sorted({u for u in uniq if u != ""})
         where = f", column {show(column, 40)}" if column else ""
         if self.mapping is None:
@@ -99,20 +103,19 @@ class LabelMapper:
         )
 
 
-def _factorize(values: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """The distinct texts of an object array and each row's index among them; a missing value
-    (None) reads as "". Through arrow's dictionary encoding, which does not sort; an array
-    arrow cannot read as text (numbers among the strings, say) is sorted by numpy instead."""
-    import pyarrow as pa
-
-    try:
-        encoded = pa.array(values, type=pa.string()).dictionary_encode()
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        missing = np.equal(values, np.array(None, dtype=object))
-        texts, inverse = np.unique(np.where(missing, "", values).astype(str), return_inverse=True)
-        return texts.tolist(), inverse.reshape(-1)
+def _factorize_text(column: TextColumn) -> tuple[list[str], np.ndarray]:
+    """The distinct texts of a column and each row's index among them; a missing value reads
+    as "". Arrow's dictionary encoding: no sort, one Python string per distinct text."""
+    encoded = column.values.dictionary_encode()
     distinct: list[str] = [*encoded.dictionary.to_pylist(), ""]
-    return distinct, encoded.indices.fill_null(len(distinct) - 1).to_numpy()
+    return distinct, dictionary_indices(encoded, missing=len(distinct) - 1)
+
+
+def _factorize_objects(values: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """``_factorize_text`` for an object array (None for a missing value), by numpy's sort."""
+    missing = np.equal(values, np.array(None, dtype=object))
+    texts, inverse = np.unique(np.where(missing, "", values).astype(str), return_inverse=True)
+    return texts.tolist(), inverse.reshape(-1)
 
 
 def _number(text: str) -> float | None:

@@ -9,8 +9,8 @@ from bcecli.readers.display import show, show_cell
 from bcecli.readers.sources import (
     Batch,
     Source,
-    _arrow_to_numpy,
     _is_number,
+    column_from_arrow,
     display_name,
 )
 
@@ -106,7 +106,7 @@ class ParquetSource(Source):
         try:
             for batch in self._file.iter_batches(batch_size=1 << 20, columns=columns):
                 yield {
-                    n: _arrow_to_numpy(
+                    n: column_from_arrow(
                         col.cast(pa.float64()) if self.kind(n) in ("numeric", "empty") else col
                     )
                     for n, col in zip(batch.schema.names, batch.columns, strict=True)

@@ -21,13 +21,13 @@ from bcecli.readers.sources import (
     FORMATS,
     Batch,
     Source,
-    _arrow_to_numpy,
     _article,
     _foreign,
     _is_number,
     _is_regular,
     _looks_numeric,
     _unsupported,
+    column_from_arrow,
     display_name,
     not_a_number_fix,
 )
@@ -499,7 +499,7 @@ class CsvSource(Source):
                 raise self._arrow_error(e, done) from None
             out: Batch = {}
             for name, col in zip(batch.schema.names, batch.columns, strict=True):
-                out[name] = _arrow_to_numpy(col)
+                out[name] = column_from_arrow(col)
             done += batch.num_rows
             yield out
 
@@ -556,7 +556,7 @@ class CsvSource(Source):
                 convert_options=convert,
             )
             names, cols = table.column_names, table.columns
-            return {n: _arrow_to_numpy(c) for n, c in zip(names, cols, strict=True)}
+            return {n: column_from_arrow(c) for n, c in zip(names, cols, strict=True)}
 
         fd = os.open(self.path, os.O_RDONLY)
         done = 0
