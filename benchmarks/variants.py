@@ -84,7 +84,10 @@ def write_variants(out: Path, rows: int) -> None:
     y, logit, p = _binary(rows)
     if missing("plain.csv", "saturated_6d.csv", "missing.csv", "words.csv", "logits.csv"):
         _csv(out / "plain.csv", {"y_true": y, "y_pred": p})
-        rounded = np.round(np.clip(p, 0, 1), 6)  # 6 digits: the most confident become 0 or 1
+        # 6 digits, and the most confident 1% saturated at exactly 0 or 1 (a float32 sigmoid)
+        rounded = np.round(p, 6)
+        lo, hi = np.quantile(p, [0.005, 0.995])
+        rounded[p <= lo], rounded[p >= hi] = 0.0, 1.0
         _csv(out / "saturated_6d.csv", {"y_true": y, "y_pred": rounded})
         holes = np.random.default_rng(SEED + 2).random(rows) < 0.001
         _csv(out / "missing.csv", {"y_true": y, "y_pred": pa.array(p, mask=holes)})
@@ -118,7 +121,7 @@ def variants(rows: int) -> list[Variant]:
         Variant("plain", f"{rows:,} rows, y_true,y_pred (17 digits)", ("plain.csv",), (), ""),
         Variant(
             "saturated",
-            "predictions rounded to 6 digits: the most confident are exactly 0 or 1",
+            "6 digits, the most confident 1% of the predictions exactly 0 or 1",
             ("saturated_6d.csv",),
             (),
             "plain",
