@@ -70,6 +70,16 @@ def row_sum(a: np.ndarray) -> np.ndarray:
     return _fold_rows(a, np.add)
 
 
+def row_squares(a: np.ndarray) -> np.ndarray:
+    """Each row's sum of squares, added left to right (a tally: see ``row_sum``)."""
+    if a.shape[1] > MAX_COLUMNS:
+        return np.asarray(np.einsum("ij,ij->i", a, a))
+    out = np.square(a[:, 0])
+    for j in range(1, a.shape[1]):
+        out += np.square(a[:, j])
+    return out
+
+
 def largest_ratio(top: np.ndarray, low: np.ndarray) -> float:
     """max(top / low) over the rows, inf if some ``low`` is not above 0."""
     if not bool((low > 0).all()):
@@ -83,6 +93,8 @@ def row_argmax(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if a.shape[1] > MAX_COLUMNS:
         pred = np.argmax(a, axis=1)
         return pred, a[np.arange(len(a)), pred]
+    if a.shape[1] == 2:  # a softmax over two units
+        return (a[:, 1] > a[:, 0]).astype(np.intp), np.maximum(a[:, 0], a[:, 1])
     pred = np.zeros(len(a), dtype=np.intp)
     best = np.array(a[:, 0], dtype=a.dtype)
     for j in range(1, a.shape[1]):
