@@ -19,7 +19,6 @@ from bcecli.core.colwise import (
     row_argmax,
     row_max,
     row_min,
-    row_squares,
     row_sum,
 )
 from bcecli.core.options import KERAS_EPSILON, Compat, LossOptions, Task
@@ -157,7 +156,7 @@ def _fast_hard_label_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     acc.add("class_loss", np.bincount(idx, weights=loss, minlength=k)[:k])
     acc.add("class_correct", np.bincount(idx, weights=correct, minlength=k)[:k])
     acc.add("class_w", class_n.astype(np.float64))
-    acc.add("brier", (row_squares(pv) - 2 * p_true + 1).sum())
+    acc.add("brier", (np.einsum("ij,ij->i", pv, pv) - 2 * p_true + 1).sum())
     if k <= MAX_CONFUSION_CLASSES:
         acc.add("confusion", np.bincount(idx * k + pred, minlength=k * k)[: k * k])
     bins = calibration_bins(top)
