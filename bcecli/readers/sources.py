@@ -2,10 +2,10 @@
 
 A source knows its column names up front, hands out the first rows for task detection, then
 streams batches of ``{column: 1-D or 2-D float array}`` (a text column, labels written as
-words, as a :class:`TextColumn`). Formats are found by the file's first
-bytes, then the extension; each has a module of its own: ``text`` (CSV/TSV, plain, gzip'd or
-stdin), ``parquet``, and ``arrays`` (NPY and NPZ). Pickled arrays are always refused, before
-anything in them is loaded.
+words, as a :class:`TextColumn`). Formats are found by the file's first bytes, then the
+extension; each has a module of its own: ``text`` (CSV/TSV, plain, gzip'd or stdin),
+``parquet``, and ``arrays`` (NPY and NPZ). Pickled arrays are always refused, before anything
+in them is loaded.
 
 Bad input is an :class:`InputError` naming the file, what was found (with the 0-based data row
 and the column where that applies) and what to do. The fast paths (pyarrow's CSV readers, NPY
