@@ -479,6 +479,7 @@ def test_column_reductions_equal_numpys(k: int) -> None:
     np.testing.assert_array_equal(pred, finite.argmax(axis=1))
     np.testing.assert_array_equal(top, finite.max(axis=1))
     np.testing.assert_allclose(colwise.row_sum(a), a.sum(axis=1), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(colwise.column_sum(a), a.sum(axis=0), rtol=1e-12, atol=1e-12)
     top, low = np.abs(a[:, 0]) + 1, np.abs(a[:, -1])
     with np.errstate(divide="ignore", invalid="ignore"):
         expected = float(np.where(low > 0, top / low, np.inf).max())

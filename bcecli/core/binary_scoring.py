@@ -16,7 +16,14 @@ from bcecli.core.binary import (
     true_class_probability,
 )
 from bcecli.core.chunk import Chunk, ScoredChunk
-from bcecli.core.colwise import column_count, column_max, column_min, row_count, row_sum
+from bcecli.core.colwise import (
+    column_count,
+    column_max,
+    column_min,
+    column_sum,
+    row_count,
+    row_sum,
+)
 from bcecli.core.options import KERAS_EPSILON, Compat, LossOptions
 from bcecli.errors import FrameworkRaises
 
@@ -385,14 +392,14 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         acc.sketch.add(lv)
         acc.add("n_elements", yv.size)
         acc.add("w_sum", wv.sum())
-        acc.add("pos_w", (wv[:, None] * ev).sum(axis=0))  # weighted prior per output
-        acc.add("pos", yv.sum(axis=0))
+        acc.add("pos_w", column_sum(wv[:, None] * ev))  # weighted prior per output
+        acc.add("pos", column_sum(yv))
         hard_pos = yv >= 0.5
         correct = (pv > 0.5) == hard_pos
         acc.add("correct", column_count(correct))
         if k > 1:
-            acc.add("elem_loss", scored(elements).astype(np.float64).sum(axis=0))
-        acc.add("p_sum", pv.sum(axis=0))
+            acc.add("elem_loss", column_sum(scored(elements).astype(np.float64)))
+        acc.add("p_sum", column_sum(pv))
         diff = pv - yv
         # per row, then over the rows: the same sum whatever the arrays' memory order
         acc.add("brier", np.einsum("ij,ij->i", diff, diff).sum() / k)
