@@ -341,11 +341,13 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     prob = sigmoid(x) if opts.from_logits else x
     y_eff = smooth_labels(y, opts)
 
-    # --- row-level checks ---------------------------------------------------------------------
+    # --- row-level checks (each skipped where the values' range shows it finds nothing) -------
     vcol = valid[:, None]
+    x_lo, x_hi = float(x.min()), float(x.max())  # excluded rows hold neutral placeholders
+    y_lo, y_hi = float(y.min()), float(y.max())
     if not opts.from_logits:
-        outside = ((x < 0) | (x > 1)) & vcol
-        if outside.any():
+        outside = ((x < 0) | (x > 1)) & vcol if x_lo < 0 or x_hi > 1 else None
+        if outside is not None and outside.any():
             near = (x >= -ROUNDOFF) & (x <= 1 + ROUNDOFF)
             row_out = outside.any(axis=1)
             hard_row = (outside & ~near).any(axis=1)
@@ -353,25 +355,28 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
             row_flags["pred_roundoff"] = row_out & ~hard_row
             acc.low("x_min", np.where(vcol, x, np.inf).min())
             acc.high("x_max", np.where(vcol, x, -np.inf).max())
-        saturated = ((x == 0) | (x == 1)) & vcol
-        if saturated.any():
-            row_flags["saturated_predictions"] = saturated.any(axis=1)
-            wrong = ((x == 0) & (y > 0)) | ((x == 1) & (y < 1))
-            acc.add("saturated_wrong", np.count_nonzero(wrong & vcol))
+        if x_lo <= 0 <= x_hi or x_lo <= 1 <= x_hi:  # an exact 0 or 1 can be there
+            saturated = ((x == 0) | (x == 1)) & vcol
+            if saturated.any():
+                row_flags["saturated_predictions"] = saturated.any(axis=1)
+                wrong = ((x == 0) & (y > 0)) | ((x == 1) & (y < 1))
+                acc.add("saturated_wrong", np.count_nonzero(wrong & vcol))
         if opts.compat is not Compat.EXACT and opts.compat is not Compat.TORCH:
             eps = KERAS_EPSILON if opts.compat.is_keras else float(np.finfo(dt).eps)
-            clipped = ((x < eps) | (x > 1 - eps)) & vcol
-            if clipped.any():
-                row_flags["clipped_predictions"] = clipped.any(axis=1)
+            if x_lo < eps or x_hi > 1 - eps:
+                clipped = ((x < eps) | (x > 1 - eps)) & vcol
+                if clipped.any():
+                    row_flags["clipped_predictions"] = clipped.any(axis=1)
     else:
         acc.add("logits_outside_unit", np.count_nonzero(((x < 0) | (x > 1)) & vcol))
-    bad_label = ((y < 0) | (y > 1)) & vcol
-    if bad_label.any():
-        row_flags["label_out_of_range"] = bad_label.any(axis=1)
+    if y_lo < 0 or y_hi > 1:
+        bad_label = ((y < 0) | (y > 1)) & vcol
+        if bad_label.any():
+            row_flags["label_out_of_range"] = bad_label.any(axis=1)
     soft = (y > 0) & (y < 1) & vcol
     if soft.any():
         row_flags["soft_labels"] = soft.any(axis=1)
-    acc.add("labels_minus1", np.count_nonzero((y == -1) & vcol))
+    acc.add("labels_minus1", np.count_nonzero((y == -1) & vcol) if y_lo <= -1 <= y_hi else 0)
     acc.add("labels_not_pm1", np.count_nonzero((y != -1) & (y != 1) & vcol))
     row_flags["loss_above_1"] = valid & (loss > 1)
     neg_w = valid & (weight < 0)
