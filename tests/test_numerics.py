@@ -334,7 +334,7 @@ def test_threaded_scoring_equals_one_thread(task: Task) -> None:
         (task, compat)
         for task in (
             *(Task.BINARY, Task.SPARSE, "one-hot", "saturated", "missing"),
-            *("logits", "sparse logits", "one-hot logits"),
+            *("logits", "sparse logits", "one-hot logits", "weighted"),
         )
         for compat in Compat
         if not (str(task).endswith("logits") and compat is Compat.SKLEARN)  # no logits there
@@ -348,6 +348,11 @@ def test_fast_paths_equal_the_general_path(
 
     rng = np.random.default_rng(13)
     n, k = 20_000, 6
+    weights: np.ndarray | None = None
+
+    def cut(w: np.ndarray | None, a: int) -> np.ndarray | None:
+        return None if w is None else w[a : a + 3000]
+
     from_logits = str(task).endswith("logits")
     if task == "logits":
         task = Task.BINARY
@@ -355,6 +360,16 @@ def test_fast_paths_equal_the_general_path(
         p = rng.normal(0, 4, n)[:, None]
         p[:8, 0] = [0.0, 1e-20, -1e-20, 40.0, -40.0, 800.0, -800.0, 0.5]  # ties, saturation
         p[8:18, 0] = rng.uniform(0, 1, 10)  # logits that look like probabilities
+    elif task == "weighted":  # sample weights: zero, negative, missing, beside missing values
+        task = Task.BINARY
+        y = rng.integers(0, 2, n).astype(float)[:, None]
+        p = rng.uniform(1e-9, 1 - 1e-9, n)[:, None]
+        weights = rng.uniform(0.2, 3.0, n)
+        weights[[11, 12, 4000]] = 0.0
+        p[[11, 4000], 0], y[[11, 4000], 0] = 0.0, 1.0  # an infinite loss that weighs nothing
+        weights[[5, 9000]] = [-1.5, -0.25]
+        weights[[7, 7001]] = [np.nan, np.inf]
+        p[[8, 14_000], 0] = np.nan
     elif task == "missing":  # rows excluded for a missing or infinite value
         task = Task.BINARY
         y = rng.integers(0, 2, n).astype(float)[:, None]
@@ -411,7 +426,8 @@ def test_fast_paths_equal_the_general_path(
         opts = LossOptions(task=task, compat=compat, from_logits=from_logits)
         scorer = Scorer(opts, p.shape[1])
         scored = [
-            scorer.score(Chunk(a, y[a : a + 3000], p[a : a + 3000])) for a in range(0, n, 3000)
+            scorer.score(Chunk(a, y[a : a + 3000], p[a : a + 3000], cut(weights, a)))
+            for a in range(0, n, 3000)
         ]
         results.append((np.concatenate([s.loss for s in scored]), scorer.report()))
         scored_runs.append(scored)

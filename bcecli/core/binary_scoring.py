@@ -115,10 +115,10 @@ def effective_weights(opts: LossOptions, y: np.ndarray, w: np.ndarray | None, n:
 
 
 def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
-    """The common case in few passes: one output, unweighted hard 0/1 labels, probabilities
-    in [0, 1] (or logits). Rows with a missing or infinite value are excluded as the general
-    path excludes them: the others are scored packed together. Returns None when the chunk is
-    anything else.
+    """The common case in few passes: one output, hard 0/1 labels, probabilities in [0, 1] (or
+    logits), sample weights or none (no class or positive-class weights, no label smoothing).
+    Rows with a missing or infinite value are excluded as the general path excludes them: the
+    others are scored packed together. Returns None when the chunk is anything else.
 
     It adds exactly what the general path would (the same element kernel, the same tallies),
     so which path a chunk takes never changes the report. Every pass is a whole-array numpy
@@ -128,19 +128,20 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     opts = acc.opts
     if (
         acc.n_outputs != 1
-        or chunk.weights is not None
         or opts.class_weight is not None
         or opts.pos_weight is not None
         or opts.label_smoothing
     ):
         return None
-    y, x = chunk.labels[:, 0], chunk.preds[:, 0]
+    y, x, w = chunk.labels[:, 0], chunk.preds[:, 0], chunk.weights
     n, start = len(x), chunk.start
     if n == 0:
         return None
     x_min, x_max = float(x.min()), float(x.max())
     finite: np.ndarray | None = None  # the scored rows; None: all of them
     if not (-math.inf < x_min and x_max < math.inf):  # a missing or infinite prediction
+        finite = chunk.finite_rows()
+    elif w is not None and not math.isfinite(float(w.sum())):  # a missing weight (or a huge one)
         finite = chunk.finite_rows()
     pos = np.equal(y, 1.0)
     n_pos = int(np.count_nonzero(pos))
@@ -151,6 +152,7 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
         if not finite.any():
             return None
         y, x, pos = y[finite], x[finite], pos[finite]
+        w = None if w is None else w[finite]
         n_pos = int(np.count_nonzero(pos))
         n_neg = int(np.count_nonzero(np.equal(y, 0.0)))
         x_min, x_max = float(x.min()), float(x.max())
@@ -197,13 +199,25 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     loss = loss.astype(np.float64, copy=False)
     loss_min, loss_max = float(loss.min()), float(loss.max())
     acc.rows += n
+    w_col: np.ndarray | float = 1.0  # the weight column (1.0: every row weighs 1)
+    wl = loss
+    if w is not None:
+        with np.errstate(invalid="ignore"):
+            wl = np.where(w != 0, w * loss, 0.0)  # a zero weight drops even an infinite loss
+        w_col = w
+    den = w_col if opts.compat in (Compat.EXACT, Compat.SKLEARN) else 1.0  # weighted means
     if finite is None:
-        acc.add_head(start, num=loss, den=1.0, wl=loss, w=1.0, l=loss)
+        acc.add_head(start, num=wl, den=den, wl=wl, w=w_col, l=loss)
     else:
         acc.excluded += n - len(loss)
-        scored = finite.astype(np.float64)  # an excluded row counts 0, where it lies
-        zeroed = _unpacked(loss, finite, 0.0)
-        acc.add_head(start, num=zeroed, den=scored, wl=zeroed, w=scored, l=zeroed)
+        scored = finite.astype(np.float64)
+
+        def placed(v: np.ndarray | float) -> np.ndarray:  # an excluded row counts 0, in place
+            return scored if isinstance(v, float) else _unpacked(v, finite, 0.0)
+
+        acc.add_head(
+            start, num=placed(wl), den=placed(den), wl=placed(wl), w=placed(w_col), l=placed(loss)
+        )
     acc.sketch.add(loss, lo=loss_min, hi=loss_max)
 
     row_flags: dict[str, np.ndarray] = {}
@@ -224,6 +238,8 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
             row_flags["clipped_predictions"] = (x < eps) | (x > 1 - eps)
     if loss_max > 1:
         row_flags["loss_above_1"] = np.greater(loss, 1.0)
+    if w is not None and float(w.min()) < 0:
+        row_flags["negative_weights"] = np.less(w, 0.0)
     if finite is not None:
         for fid, mask in row_flags.items():
             if fid != "non_finite":
@@ -235,8 +251,12 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     acc.add("labels_minus1", 0)
     acc.add("labels_not_pm1", n_neg)
     acc.add("n_elements", len(y))
-    acc.add("w_sum", len(y))
-    acc.add("pos_w", np.array([n_pos]))
+    if w is None:
+        acc.add("w_sum", len(y))
+        acc.add("pos_w", np.array([n_pos]))
+    else:
+        acc.add("w_sum", float(w.sum()))
+        acc.add("pos_w", np.array([float((w * y).sum())]))  # the weighted prior
     acc.add("pos", np.array([n_pos]))
     acc.add("correct", np.array([correct]))
     acc.add("p_sum", np.array([p_sum]))
@@ -253,11 +273,13 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     acc.add("cal_y", counts[1::2])
 
     p_true = _LazyTrueClass(y, pv, finite)
+    reported = wl if opts.per_sample_weighted else loss  # what reduction='none' returns
+    weights = None if isinstance(w_col, float) else w_col
     if finite is not None:
-        loss = _unpacked(loss, finite, np.nan)
+        loss, reported = _unpacked(loss, finite, np.nan), _unpacked(reported, finite, np.nan)
+        weights = placed(w_col)
     acc.worst.offer(start, loss, chunk.labels, chunk.preds, p_true.of, max_loss=loss_max)
-    weights = None if finite is None else finite.astype(np.float64)
-    return ScoredChunk(chunk, loss, p_true, weights, row_flags)
+    return ScoredChunk(chunk, reported, p_true, weights, row_flags)
 
 
 def _unpacked(packed: np.ndarray, rows: np.ndarray, fill: float | bool) -> np.ndarray:
