@@ -82,7 +82,8 @@ def write_variants(out: Path, rows: int) -> None:
         return any(not (out / name).exists() for name in names)
 
     y, logit, p = _binary(rows)
-    if missing("plain.csv", "saturated_6d.csv", "missing.csv", "words.csv", "logits.csv"):
+    csvs = ("plain.csv", "saturated_6d.csv", "missing.csv", "words.csv", "logits.csv")
+    if missing(*csvs, "weighted.csv"):
         _csv(out / "plain.csv", {"y_true": y, "y_pred": p})
         # 6 digits, and the most confident 1% saturated at exactly 0 or 1 (a float32 sigmoid)
         rounded = np.round(p, 6)
@@ -93,6 +94,8 @@ def write_variants(out: Path, rows: int) -> None:
         _csv(out / "missing.csv", {"y_true": y, "y_pred": pa.array(p, mask=holes)})
         _csv(out / "words.csv", {"label": np.where(y == 1, "yes", "no"), "score": p})
         _csv(out / "logits.csv", {"y_true": y, "logit": logit})
+        weights = np.random.default_rng(SEED + 4).uniform(0.5, 2.0, rows)
+        _csv(out / "weighted.csv", {"y_true": y, "y_pred": p, "sample_weight": weights})
     if missing("y.npy", "p.npy", "logit.npy", "p2.npy"):
         np.save(out / "y.npy", y.astype(np.int64))
         np.save(out / "p.npy", p)
@@ -129,6 +132,13 @@ def variants(rows: int) -> list[Variant]:
         Variant("missing", "0.1% of the predictions missing", ("missing.csv",), (), "plain"),
         Variant("words", "labels written as yes/no", ("words.csv",), (), "plain"),
         Variant("logits", "logits, --from-logits", ("logits.csv",), ("--from-logits",), "plain"),
+        Variant(
+            "weighted",
+            "a third column of sample weights, --sample-weight",
+            ("weighted.csv",),
+            ("--sample-weight", "sample_weight"),
+            "plain",
+        ),  # fmt: skip
         Variant("npy", f"NPY pair, {rows:,} float64 predictions", ("p.npy", "y.npy"), (), ""),
         Variant(
             "npy-logits",
