@@ -206,18 +206,11 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
             wl = np.where(w != 0, w * loss, 0.0)  # a zero weight drops even an infinite loss
         w_col = w
     den = w_col if opts.compat in (Compat.EXACT, Compat.SKLEARN) else 1.0  # weighted means
-    if finite is None:
-        acc.add_head(start, num=wl, den=den, wl=wl, w=w_col, l=loss)
-    else:
+    heads: dict[str, np.ndarray | float] = {"num": wl, "den": den, "wl": wl, "w": w_col, "l": loss}
+    if finite is not None:
         acc.excluded += n - len(loss)
-        scored = finite.astype(np.float64)
-
-        def placed(v: np.ndarray | float) -> np.ndarray:  # an excluded row counts 0, in place
-            return scored if isinstance(v, float) else _unpacked(v, finite, 0.0)
-
-        acc.add_head(
-            start, num=placed(wl), den=placed(den), wl=placed(wl), w=placed(w_col), l=placed(loss)
-        )
+        heads = {name: _placed(v, finite) for name, v in heads.items()}
+    acc.add_head(start, **heads)
     acc.sketch.add(loss, lo=loss_min, hi=loss_max)
 
     row_flags: dict[str, np.ndarray] = {}
@@ -277,7 +270,7 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     weights = None if isinstance(w_col, float) else w_col
     if finite is not None:
         loss, reported = _unpacked(loss, finite, np.nan), _unpacked(reported, finite, np.nan)
-        weights = placed(w_col)
+        weights = _placed(w_col, finite)
     acc.worst.offer(start, loss, chunk.labels, chunk.preds, p_true.of, max_loss=loss_max)
     return ScoredChunk(chunk, reported, p_true, weights, row_flags)
 
@@ -287,6 +280,13 @@ def _unpacked(packed: np.ndarray, rows: np.ndarray, fill: float | bool) -> np.nd
     out = np.full(len(rows), fill, dtype=packed.dtype)
     out[rows] = packed
     return out
+
+
+def _placed(values: np.ndarray | float, rows: np.ndarray) -> np.ndarray:
+    """``_unpacked`` with 0 for an excluded row; a number stands for each scored row's value."""
+    if isinstance(values, float):
+        return np.where(rows, values, 0.0)
+    return _unpacked(values, rows, 0.0)
 
 
 class _LazyTrueClass:
