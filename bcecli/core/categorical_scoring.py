@@ -118,7 +118,6 @@ def _fast_hard_label_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
         return None
     rows = np.arange(n)
     dt = opts.compute_dtype(x.dtype)
-    acc.compute_dtype = np.dtype(dt).name
     xd = x.astype(dt, copy=False)
     if opts.from_logits:
         loss, pv = _softmax_loss(x, xd, rows, idx)
@@ -129,6 +128,7 @@ def _fast_hard_label_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
         if float(p_true.min()) == 0.0:
             return None  # a saturated wrong prediction: the general path flags it
         loss = _probability_loss(opts, xd, rows, idx)
+    acc.compute_dtype = np.dtype(dt).name
     acc.rows += n
     acc.add_head(start, num=loss, den=1.0, wl=loss, w=1.0, l=loss)
     acc.add("w_sum", n)

@@ -249,15 +249,20 @@ def _float_values(arr: Any) -> np.ndarray:
     if hasattr(arr, "combine_chunks"):  # a ChunkedArray
         arr = arr.combine_chunks()
     n, offset = len(arr), arr.offset
-    validity, data = arr.buffers()[:2]
+    data = arr.buffers()[1]
     if n == 0 or data is None:
         return np.full(n, np.nan)
     values = np.frombuffer(data, dtype=np.float64, count=offset + n)[offset:]
     if arr.null_count:
-        bits = np.frombuffer(validity, dtype=np.uint8)
-        valid = np.unpackbits(bits, count=offset + n, bitorder="little")[offset:].astype(bool)
-        values = np.where(valid, values, np.nan)
+        values = np.where(_present(arr), values, np.nan)
     return values
+
+
+def _present(arr: Any) -> np.ndarray:
+    """Which rows of an arrow array hold a value, read from its validity bitmap."""
+    n, offset = len(arr), arr.offset
+    bits = np.frombuffer(arr.buffers()[0], dtype=np.uint8)
+    return np.unpackbits(bits, count=offset + n, bitorder="little")[offset:].astype(bool)
 
 
 def column_from_arrow(col: Any) -> Column:
@@ -282,13 +287,11 @@ def dictionary_indices(encoded: Any, missing: int) -> np.ndarray:
     the buffers (``fill_null`` makes an arrow scalar, which imports pandas: 0.3 s)."""
     indices = encoded.indices
     n, offset = len(indices), indices.offset
-    validity, data = indices.buffers()[:2]
     width = indices.type.bit_width // 8
+    data = indices.buffers()[1]
     out = np.frombuffer(data, dtype=f"<i{width}", count=offset + n)[offset:].astype(np.intp)
     if indices.null_count:
-        bits = np.frombuffer(validity, dtype=np.uint8)
-        valid = np.unpackbits(bits, count=offset + n, bitorder="little")[offset:].astype(bool)
-        out[~valid] = missing
+        out[~_present(indices)] = missing
     return out
 
 
