@@ -89,6 +89,10 @@ class Scenario:
     # the command is bce on a tiny file of the same format, i.e. bce's start-up.
     startup_command: str | None = None
     min_scoring_gbps: float | None = None
+    # An optional module bce needs for this scenario, and what to pip install for it: without
+    # it the scenario is skipped with a note, as a missing anchor is.
+    needs_module: str | None = None
+    needs_install: str | None = None
 
 
 @dataclass
@@ -293,6 +297,8 @@ def build_scenarios(data: Path, bce: str, python: str, have_sklearn: bool) -> li
             [Comparison("bce-local", None, "report only")],
             mean_check=True,
             mean_rtol=0.0,
+            needs_module="distributed",
+            needs_install="'dask[dataframe]' distributed",
         ),
         Scenario(
             "csv10m_6d",
@@ -768,6 +774,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"    target: bce / {cmp.anchor} {cmp.target_text}")
             for note in sc.notes:
                 print(f"    note: {note}")
+            if sc.needs_module and importlib.util.find_spec(sc.needs_module) is None:
+                missing = f"{sc.needs_module} is not installed (pip install {sc.needs_install})"
+                print(f"    note: skipped: {missing}")
         return 0
 
     pycache = None if args.no_pycache else data / ".pycache"
@@ -781,6 +790,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             msg = (
                 f"{sc.name} skipped: missing {', '.join(missing)} in {data}; "
                 f"create with: {MAKE_DATA} {sc.make_flags}"
+            )
+            log(f"\n== {msg}")
+            skipped.append(msg)
+            continue
+        if sc.needs_module and importlib.util.find_spec(sc.needs_module) is None:
+            msg = (
+                f"{sc.name} skipped: {sc.needs_module} is not installed for {sys.executable} "
+                f"(pip install {sc.needs_install} to include it)"
             )
             log(f"\n== {msg}")
             skipped.append(msg)
