@@ -775,8 +775,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for note in sc.notes:
                 print(f"    note: {note}")
             if sc.needs_module and importlib.util.find_spec(sc.needs_module) is None:
-                missing = f"{sc.needs_module} is not installed (pip install {sc.needs_install})"
-                print(f"    note: skipped: {missing}")
+                absent = f"{sc.needs_module} is not installed (pip install {sc.needs_install})"
+                print(f"    note: skipped: {absent}")
         return 0
 
     pycache = None if args.no_pycache else data / ".pycache"
