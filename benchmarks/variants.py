@@ -3,11 +3,12 @@
 
 Files from real models differ from the harness's clean ones: predictions rounded to exactly 0
 or 1, a few missing values, logits, labels written as words, one-hot labels, two softmax
-columns for a binary problem, several binary outputs. Each of them should take bce's fast
-kernels; this script shows whether it does. It writes seeded variants of one generated dataset
-(to ``benchmarks/data/variants/``, which git ignores), then times ``bce score ... --format
-json`` on each variant and on its plain counterpart in interleaved rounds, as ``run.py``
-does, and prints medians and the same-round ratio variant / plain.
+columns for a binary problem, several binary outputs, and what ``DataFrame.to_csv`` writes by
+default (an unnamed index column, float or boolean label columns). Each of them should take
+bce's fast kernels; this script shows whether it does. It writes seeded variants of one
+generated dataset (to ``benchmarks/data/variants/``, which git ignores), then times ``bce
+score ... --format json`` on each variant and on its plain counterpart in interleaved rounds,
+as ``run.py`` does, and prints medians and the same-round ratio variant / plain.
 
 Examples::
 
@@ -69,9 +70,16 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def _csv(path: Path, columns: dict[str, object]) -> None:
+def _csv(path: Path, columns: dict[str, object], *, plain_header: bool = False) -> None:
+    """Write ``columns`` as CSV; ``plain_header``: an unquoted header line, as pandas writes it
+    (pyarrow quotes every name)."""
     table = pa.table(columns)
-    pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="none"))
+    if not plain_header:
+        pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="none"))
+        return
+    with open(path, "wb") as out:
+        out.write((",".join(columns) + "\n").encode())
+        pacsv.write_csv(table, out, pacsv.WriteOptions(quoting_style="none", include_header=False))
 
 
 def write_variants(out: Path, rows: int) -> None:
@@ -96,6 +104,19 @@ def write_variants(out: Path, rows: int) -> None:
         _csv(out / "logits.csv", {"y_true": y, "logit": logit})
         weights = np.random.default_rng(SEED + 4).uniform(0.5, 2.0, rows)
         _csv(out / "weighted.csv", {"y_true": y, "y_pred": p, "sample_weight": weights})
+    if missing("pandas.csv", "bools.csv"):
+        # DataFrame.to_csv(): the index as an unnamed first column; a float label column
+        # written 0.0 / 1.0; a boolean one written True / False
+        _csv(
+            out / "pandas.csv",
+            {"": np.arange(rows), "y_true": np.where(y == 1, "1.0", "0.0"), "y_pred": p},
+            plain_header=True,
+        )
+        _csv(
+            out / "bools.csv",
+            {"y_true": np.where(y == 1, "True", "False"), "y_pred": p},
+            plain_header=True,
+        )
     if missing("y.npy", "p.npy", "logit.npy", "p2.npy"):
         np.save(out / "y.npy", y.astype(np.int64))
         np.save(out / "p.npy", p)
@@ -139,6 +160,14 @@ def variants(rows: int) -> list[Variant]:
             ("--sample-weight", "sample_weight"),
             "plain",
         ),  # fmt: skip
+        Variant(
+            "pandas",
+            "as DataFrame.to_csv() writes it: an unnamed index column, labels 0.0 / 1.0",
+            ("pandas.csv",),
+            (),
+            "plain",
+        ),
+        Variant("bools", "labels True / False (a boolean column)", ("bools.csv",), (), "plain"),
         Variant("npy", f"NPY pair, {rows:,} float64 predictions", ("p.npy", "y.npy"), (), ""),
         Variant(
             "npy-logits",
