@@ -250,3 +250,18 @@ def test_version(runner: CliRunner) -> None:
 def test_stdin(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["score", "-", "--raw"], input="y_true,y_pred\n1,0.1\n")
     assert float(result.stdout) == pytest.approx(2.302585092994046)
+
+
+def test_true_false_labels_score_as_one_and_zero(runner: CliRunner, tmp_path: Path) -> None:
+    # as pandas writes a boolean column; one label missing
+    words = tmp_path / "words.csv"
+    words.write_text("y_true,y_pred\nTrue,0.9\nFalse,0.2\n,0.5\nFalse,0.7\nTrue,0.4\n")
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("y_true,y_pred\n1,0.9\n0,0.2\n,0.5\n0,0.7\n1,0.4\n")
+    code_w, got, _ = score(runner, str(words))
+    code_n, ref, _ = score(runner, str(numbers))
+    want = -(math.log(0.9) + math.log(0.8) + math.log(0.3) + math.log(0.4)) / 4
+    assert code_w == code_n
+    assert got["n"] == 4 and got["n_excluded"] == 1
+    assert got["mean_loss"] == pytest.approx(want, rel=1e-15)
+    assert got["mean_loss"] == ref["mean_loss"]

@@ -80,3 +80,16 @@ def test_batches_join_text_pieces_and_pieces_read_as_numbers() -> None:
     mixed = _concat_columns(parts)
     mapper = LabelMapper((), source="f.csv")
     np.testing.assert_array_equal(mapper.map(mixed, 0), [1.0, np.nan, np.nan, np.nan, 0.0])
+
+
+def test_boolean_arrow_columns_read_as_one_and_zero() -> None:
+    values = [True, None, False, True, False, False, True, None, True, False]
+    arr = pa.array(values, type=pa.bool_())
+    want = {True: 1.0, False: 0.0, None: np.nan}
+    # slices start inside a byte of the bitmaps; chunked columns join their pieces
+    for col in (arr, arr.slice(3), arr.slice(1, 6), pa.chunked_array([arr[:5], arr[5:]])):
+        got = column_from_arrow(col)
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, [want[v] for v in col.to_pylist()])
+    assert len(column_from_arrow(pa.array([], type=pa.bool_()))) == 0
+    assert np.isnan(column_from_arrow(pa.nulls(3, type=pa.bool_()))).all()
