@@ -24,6 +24,7 @@ import json
 import math
 import os
 import platform
+import resource
 import shlex
 import shutil
 import signal
@@ -418,6 +419,57 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+# Busy threshold: the share of the machine's CPU time other processes may take during a run
+# before the report warns that its ratios are noisy.
+OTHERS_BUSY_SHARE = 0.10
+
+
+def machine_cpu_seconds() -> float | None:
+    """CPU time the machine has spent busy since boot, all cores together (Linux's
+    /proc/stat; steal time, taken by other virtual machines, counts as busy); None elsewhere."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = fh.readline().split()
+    except OSError:
+        return None
+    if len(fields) < 9 or fields[0] != "cpu":
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU time of the harness and of every child it has reaped (with their own children)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+@dataclass
+class CpuWatch:
+    """The share of the machine's CPU time that other processes took while the harness ran.
+
+    The load average cannot tell: bce and the anchors keep both cores busy themselves, so it
+    always ends a long run above the number of cores. This subtracts the harness's own CPU time
+    (its children's included) from the whole machine's."""
+
+    wall: float
+    machine: float | None
+    own: float
+
+    @classmethod
+    def start(cls) -> CpuWatch:
+        return cls(time.monotonic(), machine_cpu_seconds(), own_cpu_seconds())
+
+    def others_share(self) -> float | None:
+        machine = machine_cpu_seconds()
+        elapsed = time.monotonic() - self.wall
+        if machine is None or self.machine is None or elapsed <= 0:
+            return None
+        others = (machine - self.machine) - (own_cpu_seconds() - self.own)
+        return max(0.0, others) / (elapsed * (os.cpu_count() or 1))
+
+
 def run_scenario(
     sc: Scenario, data: Path, rounds: int, warmup: int, timeout: float, env: dict[str, str]
 ) -> ScenarioResult:
@@ -642,12 +694,17 @@ def report(
     checks: list[Check],
     args: argparse.Namespace,
     load: tuple[tuple[float, ...], tuple[float, ...]],
+    others: float | None = None,
 ) -> str:
     md = args.markdown
+    cpu = (
+        f"load avg {load[0][0]:.2f} before / {load[1][0]:.2f} after"
+        if others is None
+        else f"load avg {load[0][0]:.2f} before, other processes {others:.0%} of the CPU during it"
+    )
     head = (
         f"bce benchmarks: {args.rounds} rounds (+{args.warmup} warm-up), medians; "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"load avg {load[0][0]:.2f} before / {load[1][0]:.2f} after; "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, {cpu}; "
         f"bytecode cache {'off' if args.no_pycache else 'on'}; "
         f"{time.strftime('%Y-%m-%d %H:%M')}"
     )
@@ -673,7 +730,12 @@ def report(
     notes = [n for sr in done.values() for n in sr.scenario.notes] + skipped
     cores = os.cpu_count() or 1
     busiest = max(load[0][0], load[1][0])
-    if busiest > cores:
+    if others is not None and others > OTHERS_BUSY_SHARE:
+        notes.append(
+            f"the machine was busy (other processes took {others:.0%} of its CPU time during "
+            "the run): even same-round ratios are noisy; re-run when it is quieter"
+        )
+    elif others is None and busiest > cores:
         notes.append(
             f"the machine was busy (load average up to {busiest:.1f} on {cores} cores): "
             "even same-round ratios are noisy; re-run when it is quieter"
@@ -782,6 +844,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pycache = None if args.no_pycache else data / ".pycache"
     env = child_env(pycache)
     load_before = os.getloadavg()
+    watch = CpuWatch.start()
     done: dict[str, ScenarioResult] = {}
     skipped: list[str] = []
     for sc in scenarios:
@@ -806,7 +869,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     checks = [c for sr in done.values() for c in sr.checks] + cross_checks(done)
     print()
-    print(report(done, skipped, checks, args, (load_before, os.getloadavg())))
+    load = (load_before, os.getloadavg())
+    print(report(done, skipped, checks, args, load, watch.others_share()))
     if args.json:
         dump_json(args.json, done, checks)
     bad = any(c.result in (FAIL, FAILED) for c in checks) or any(
