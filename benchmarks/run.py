@@ -95,6 +95,16 @@ class Scenario:
     needs_module: str | None = None
     needs_install: str | None = None
 
+    def absent_module(self) -> str | None:
+        """Why the scenario cannot run with this Python (a module bce needs for it is not
+        installed), or None."""
+        if self.needs_module is None or importlib.util.find_spec(self.needs_module) is not None:
+            return None
+        return (
+            f"{self.needs_module} is not installed for {sys.executable} "
+            f"(pip install {self.needs_install} to include it)"
+        )
+
 
 @dataclass
 class Sample:
@@ -836,8 +846,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"    target: bce / {cmp.anchor} {cmp.target_text}")
             for note in sc.notes:
                 print(f"    note: {note}")
-            if sc.needs_module and importlib.util.find_spec(sc.needs_module) is None:
-                absent = f"{sc.needs_module} is not installed (pip install {sc.needs_install})"
+            absent = sc.absent_module()
+            if absent:
                 print(f"    note: skipped: {absent}")
         return 0
 
@@ -857,11 +867,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"\n== {msg}")
             skipped.append(msg)
             continue
-        if sc.needs_module and importlib.util.find_spec(sc.needs_module) is None:
-            msg = (
-                f"{sc.name} skipped: {sc.needs_module} is not installed for {sys.executable} "
-                f"(pip install {sc.needs_install} to include it)"
-            )
+        absent = sc.absent_module()
+        if absent:
+            msg = f"{sc.name} skipped: {absent}"
             log(f"\n== {msg}")
             skipped.append(msg)
             continue
