@@ -41,8 +41,10 @@ class Scorer:
         """Score a stream of chunks, yielding results in input order.
 
         With ``workers > 1`` chunks are scored on that many threads (numpy releases the GIL),
-        each into an accumulator of its own; they are merged into this one at the end, which
-        gives exactly what one thread would (the accumulator merges exactly).
+        chunk i on thread i % workers into that thread's own accumulator; they are merged into
+        this one at the end. Which chunks each accumulator adds, and in which order, never
+        depends on timing, so a run gives the same report, to the last bit, every time (the
+        headline sums are exactly those of one thread: the accumulator merges them exactly).
         """
         it = iter(chunks)
         if workers > 1:
@@ -54,30 +56,24 @@ class Scorer:
             for chunk in it:
                 yield self.score(chunk)
             return
-        import queue
         from collections import deque
         from concurrent.futures import Future, ThreadPoolExecutor
 
-        spare: queue.SimpleQueue[Accumulator] = queue.SimpleQueue()
         partials = [Accumulator(self.opts, self.accumulator.n_outputs) for _ in range(workers)]
-        for acc in partials:
-            spare.put(acc)
-
-        def work(chunk: Chunk) -> ScoredChunk:
-            acc = spare.get()
-            try:
-                return self.score_into(acc, chunk)
-            finally:
-                spare.put(acc)
-
-        with ThreadPoolExecutor(workers, thread_name_prefix="bce-score") as pool:
+        # one thread per accumulator: it adds its chunks in row order
+        pools = [ThreadPoolExecutor(1, thread_name_prefix="bce-score") for _ in range(workers)]
+        try:
             pending: deque[Future[ScoredChunk]] = deque()
-            for chunk in it:
-                pending.append(pool.submit(work, chunk))
+            for i, chunk in enumerate(it):
+                j = i % workers
+                pending.append(pools[j].submit(self.score_into, partials[j], chunk))
                 if len(pending) > workers:  # bounded read-ahead: memory stays per chunk
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
+        finally:
+            for pool in pools:
+                pool.shutdown(cancel_futures=True)
         for acc in partials:
             if acc.rows:
                 self.accumulator.merge(acc)
