@@ -528,3 +528,36 @@ def test_a_certain_right_prediction_costs_0_not_minus_0(compat: Compat, task: Ta
     scored = Scorer(opts, p.shape[1]).score(Chunk(0, y, p))
     zero = scored.loss == 0
     assert not np.signbit(scored.loss[zero]).any(), scored.loss
+
+
+def test_threaded_scoring_gives_the_same_bits_whatever_the_timing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Chunks that take unequal, random times still land in the same thread's accumulator in
+    the same order: the float tallies (Brier, calibration means) repeat to the last bit."""
+    import random
+    import time
+
+    from bcecli.core.accumulator import Accumulator
+
+    rng = np.random.default_rng(14)
+    n = 40_000
+    y = rng.integers(0, 2, n).astype(float)[:, None]
+    p = rng.uniform(0.0005, 0.9995, n)[:, None]
+    chunks = [Chunk(a, y[a : a + 1000], p[a : a + 1000]) for a in range(0, n, 1000)]
+    score_into = Scorer.score_into
+    jitter = random.Random(3)
+
+    def slow_score_into(self: Scorer, acc: Accumulator, chunk: Chunk) -> ScoredChunk:
+        time.sleep(jitter.random() * 0.002)
+        return score_into(self, acc, chunk)
+
+    monkeypatch.setattr(Scorer, "score_into", slow_score_into)
+    runs = []
+    for _ in range(4):
+        scorer = Scorer(LossOptions(task=Task.BINARY), 1)
+        for _ in scorer.score_all(iter(chunks), workers=2):
+            pass
+        acc = scorer.accumulator
+        runs.append({name: np.asarray(acc.sums[name]).tolist() for name in sorted(acc.sums)})
+    assert all(r == runs[0] for r in runs[1:])
