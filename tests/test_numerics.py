@@ -340,11 +340,18 @@ def test_threaded_scoring_equals_one_thread(task: Task) -> None:
         if not (str(task).endswith("logits") and compat is Compat.SKLEARN)  # no logits there
     ],
 )
+@pytest.mark.parametrize("kernels", ["compiled", "numpy"])
 def test_fast_paths_equal_the_general_path(
-    compat: Compat, task: Task | str, monkeypatch: pytest.MonkeyPatch
+    compat: Compat, task: Task | str, kernels: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The fast paths give bit-identical losses and identical exact statistics."""
-    from bcecli.core import binary_scoring, categorical_scoring
+    """The fast paths give bit-identical losses and identical exact statistics, with the
+    compiled loops of the binary fast path and with numpy alone."""
+    from bcecli.core import binary_scoring, categorical_scoring, native
+
+    if kernels == "numpy":
+        monkeypatch.setattr(native, "tally", None)
+    elif native.tally is None:
+        pytest.skip("the compiled loops are not in use (not built, or BCE_PURE_NUMPY is set)")
 
     rng = np.random.default_rng(13)
     n, k = 20_000, 6

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from types import ModuleType
 
 import numpy as np
 
+from bcecli.core import native
 from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
 from bcecli.core.binary import (
     binary_entropy,
@@ -137,57 +139,32 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     n, start = len(x), chunk.start
     if n == 0:
         return None
-    x_min, x_max = float(x.min()), float(x.max())
+    kernels = native.tally if _plain(y) else None
+    x_min, x_max, n_pos, n_neg = _inspect(y, x, kernels)
     finite: np.ndarray | None = None  # the scored rows; None: all of them
     if not (-math.inf < x_min and x_max < math.inf):  # a missing or infinite prediction
         finite = chunk.finite_rows()
     elif w is not None and not math.isfinite(float(w.sum())):  # a missing weight (or a huge one)
         finite = chunk.finite_rows()
-    pos = np.equal(y, 1.0)
-    n_pos = int(np.count_nonzero(pos))
-    n_neg = int(np.count_nonzero(np.equal(y, 0.0)))
-    if finite is None and n_pos + n_neg != n and np.isnan(y).any():  # a missing label
+    elif n_pos + n_neg != n and np.isnan(y).any():  # a missing label
         finite = chunk.finite_rows()
     if finite is not None:  # score the other rows packed together
         if not finite.any():
             return None
-        y, x, pos = y[finite], x[finite], pos[finite]
+        y, x = y[finite], x[finite]
         w = None if w is None else w[finite]
-        n_pos = int(np.count_nonzero(pos))
-        n_neg = int(np.count_nonzero(np.equal(y, 0.0)))
-        x_min, x_max = float(x.min()), float(x.max())
+        x_min, x_max, n_pos, n_neg = _inspect(y, x, kernels)
     if n_pos + n_neg != len(y):
         return None
     if not opts.from_logits and not (0.0 <= x_min and x_max <= 1.0):
         return None
 
-    # Everything that reads the probabilities, while the chunk is in cache.
     if opts.from_logits:
         pv = sigmoid(x).astype(np.float64, copy=False)
         p_min, p_max = float(pv.min()), float(pv.max())
     else:
         pv = x.astype(np.float64, copy=False)
         p_min, p_max = x_min, x_max
-    # 2 * calibration bin + label: floor(10 p) is in 0..9, and 10 for p = 1 (the top bin)
-    key = np.multiply(pv, CALIBRATION_BINS, out=np.empty(len(pv), dtype=np.intp), casting="unsafe")
-    if p_max == 1.0:
-        np.minimum(key, CALIBRATION_BINS - 1, out=key)
-    np.left_shift(key, 1, out=key)
-    np.add(key, pos, out=key)
-    counts = np.bincount(key, minlength=2 * CALIBRATION_BINS)
-    sums = np.bincount(key, weights=pv, minlength=2 * CALIBRATION_BINS)
-    del key
-    # correct: label 1 with p > 0.5, label 0 with p <= 0.5 (p = 0.5 sits in bin 5)
-    half = CALIBRATION_BINS // 2
-    correct = int(counts[2 * half + 1 :: 2].sum()) + int(counts[: 2 * half : 2].sum())
-    is_half = np.equal(pv, 0.5)
-    if is_half.any():
-        correct += int(np.count_nonzero(is_half)) - 2 * int(np.count_nonzero(is_half & pos))
-    diff = np.subtract(pv, y)
-    # einsum, not np.dot: no BLAS, whose threads stall a busy two-core machine and do not
-    # survive a fork well
-    brier = float(np.einsum("i,i->", diff, diff))
-    del diff
 
     dt = opts.compute_dtype(chunk.preds.dtype)
     acc.compute_dtype = dt.__name__
@@ -197,7 +174,22 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     else:
         loss = hard_losses(y, xd, opts.compat, x_min=x_min, x_max=x_max)
     loss = loss.astype(np.float64, copy=False)
-    loss_min, loss_max = float(loss.min()), float(loss.max())
+    # Everything else that reads the probabilities and the losses, in one loop if it was built.
+    if kernels is not None and _plain(pv):
+        counts = np.zeros(2 * CALIBRATION_BINS, dtype=np.int64)
+        sums = np.zeros(2 * CALIBRATION_BINS)
+        brier, n_half, n_half_pos, n_inf, loss_min, loss_max = kernels.tally(
+            y, pv, loss, acc.sketch.counts, counts, sums
+        )
+        acc.sketch.add_counted(loss, n_inf)
+    else:
+        counts, sums, brier, n_half, n_half_pos = _numpy_tallies(y, pv, p_max)
+        loss_min, loss_max = float(loss.min()), float(loss.max())
+        acc.sketch.add(loss, lo=loss_min, hi=loss_max)
+    # correct: label 1 with p > 0.5, label 0 with p <= 0.5 (p = 0.5 sits in bin 5)
+    half = CALIBRATION_BINS // 2
+    correct = int(counts[2 * half + 1 :: 2].sum()) + int(counts[: 2 * half : 2].sum())
+    correct += n_half - 2 * n_half_pos
     acc.rows += n
     w_col: np.ndarray | float = 1.0  # the weight column (1.0: every row weighs 1)
     wl = loss
@@ -211,7 +203,6 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
         acc.excluded += n - len(loss)
         heads = {name: _placed(v, finite) for name, v in heads.items()}
     acc.add_head(start, **heads)
-    acc.sketch.add(loss, lo=loss_min, hi=loss_max)
 
     row_flags: dict[str, np.ndarray] = {}
     if finite is not None:
@@ -223,7 +214,7 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
         saturated = zero | np.equal(x, 1.0)
         row_flags["saturated_predictions"] = saturated
         # wrong: 0 given to a positive, 1 to a negative
-        acc.add("saturated_wrong", np.count_nonzero(saturated & (zero == pos)))
+        acc.add("saturated_wrong", np.count_nonzero(saturated & (zero == np.equal(y, 1.0))))
     clips = opts.compat in (Compat.KERAS, Compat.KERAS_TF, Compat.KERAS2, Compat.SKLEARN)
     if clips and not opts.from_logits:
         eps = KERAS_EPSILON if opts.compat.is_keras else float(np.finfo(dt).eps)
@@ -273,6 +264,50 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
         weights = _placed(w_col, finite)
     acc.worst.offer(start, loss, chunk.labels, chunk.preds, p_true.of, max_loss=loss_max)
     return ScoredChunk(chunk, reported, p_true, weights, row_flags)
+
+
+def _plain(a: np.ndarray) -> bool:
+    """Whether the compiled loops can read ``a`` as it is: contiguous float64."""
+    return a.dtype == np.float64 and a.flags.c_contiguous
+
+
+def _inspect(
+    y: np.ndarray, x: np.ndarray, kernels: ModuleType | None
+) -> tuple[float, float, int, int]:
+    """The range of the predictions (NaN if one is NaN) and the counts of labels 1 and 0."""
+    if kernels is not None and _plain(x):
+        return kernels.inspect(y, x)
+    n_pos = int(np.count_nonzero(np.equal(y, 1.0)))
+    n_neg = int(np.count_nonzero(np.equal(y, 0.0)))
+    return float(x.min()), float(x.max()), n_pos, n_neg
+
+
+def _numpy_tallies(
+    y: np.ndarray, p: np.ndarray, p_max: float
+) -> tuple[np.ndarray, np.ndarray, float, int, int]:
+    """What ``_tally.tally`` counts but the losses, in numpy: calibration counts and sums of p
+    by 2 * bin + label (one pair of bincounts), the Brier sum, how many p are exactly 0.5 and
+    how many of those have label 1."""
+    pos = np.equal(y, 1.0)
+    # floor(10 p) is in 0..9, and 10 for p = 1 (the top bin)
+    key = np.multiply(p, CALIBRATION_BINS, out=np.empty(len(p), dtype=np.intp), casting="unsafe")
+    if p_max == 1.0:
+        np.minimum(key, CALIBRATION_BINS - 1, out=key)
+    np.left_shift(key, 1, out=key)
+    np.add(key, pos, out=key)
+    counts = np.bincount(key, minlength=2 * CALIBRATION_BINS)
+    sums = np.bincount(key, weights=p, minlength=2 * CALIBRATION_BINS)
+    del key
+    is_half = np.equal(p, 0.5)
+    n_half = n_half_pos = 0
+    if is_half.any():
+        n_half = int(np.count_nonzero(is_half))
+        n_half_pos = int(np.count_nonzero(is_half & pos))
+    diff = np.subtract(p, y)
+    # einsum, not np.dot: no BLAS, whose threads stall a busy two-core machine and do not
+    # survive a fork well
+    brier = float(np.einsum("i,i->", diff, diff))
+    return counts, sums, brier, n_half, n_half_pos
 
 
 def _unpacked(packed: np.ndarray, rows: np.ndarray, fill: float | bool) -> np.ndarray:

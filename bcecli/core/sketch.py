@@ -90,6 +90,17 @@ class LossSketch:
             vals = losses[finite]
             self.n_inf += len(losses) - len(vals)
             self.counts += np.bincount(bucket_of(vals) + 1, minlength=N_BUCKETS + 2)
+        self._keep(losses)
+
+    def add_counted(self, losses: np.ndarray, n_inf: int) -> None:
+        """Add losses whose buckets a compiled loop has already counted into ``counts``
+        (``n_inf`` of them infinite, which it left out)."""
+        self.n += len(losses)
+        self.n_inf += n_inf
+        self._keep(losses)
+
+    def _keep(self, losses: np.ndarray) -> None:
+        """Keep the values while there are at most ``EXACT_LIMIT`` of them."""
         if self.exact_values is not None:
             if self.n <= EXACT_LIMIT:
                 self.exact_values.append(np.array(losses, dtype=np.float64))
