@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bcecli.core import native, sketch
+from bcecli.core.binary import true_class_probability
 from bcecli.core.binary_scoring import _numpy_tallies
 
 kernels = native.tally
@@ -31,6 +32,14 @@ def test_inspect_matches_numpy() -> None:
     x_min, x_max, n_pos, n_neg = kernels.inspect(y, p)
     assert (x_min, x_max) == (p.min(), p.max())
     assert n_pos == np.count_nonzero(y == 1) and n_neg == np.count_nonzero(y == 0)
+    q = np.full(len(p), np.nan)
+    assert kernels.inspect(y, p, q) == (x_min, x_max, n_pos, n_neg)
+    q_ref = true_class_probability(y, p)
+    np.testing.assert_array_equal(q[y != 0.25], q_ref[y != 0.25])  # bit for bit
+    np.testing.assert_array_equal(q[y == 1], p[y == 1])
+    np.testing.assert_array_equal(q[y == 0], 1 - p[y == 0])
+    with pytest.raises(ValueError, match="q and x differ in length"):
+        kernels.inspect(y, p, q[:-1])
     p[40_000] = np.nan
     x_min, x_max, _, _ = kernels.inspect(y, p)
     assert np.isnan(x_min) and np.isnan(x_max)  # as numpy's min and max

@@ -45,13 +45,15 @@ static int get_buffer(PyObject *obj, Py_buffer *view, const char *name, int writ
     return 0;
 }
 
-/* inspect(y, x) -> (x_min, x_max, n_pos, n_neg)
+/* inspect(y, x, q=None) -> (x_min, x_max, n_pos, n_neg)
  * The range of the predictions (NaN for both if one is NaN, as numpy's min and max give) and
- * how many labels are exactly 1 and exactly 0. */
+ * how many labels are exactly 1 and exactly 0. With q, also writes q = |x - (1 - y)|, the
+ * probability given to the true class where y is 0 or 1, as bcecli.core.binary's
+ * true_class_probability computes it (the same operations, so the same bits). */
 static PyObject *inspect(PyObject *self, PyObject *args) {
-    PyObject *oy, *ox;
-    Py_buffer y, x;
-    if (!PyArg_ParseTuple(args, "OO", &oy, &ox))
+    PyObject *oy, *ox, *oq = Py_None;
+    Py_buffer y, x, q = {0};
+    if (!PyArg_ParseTuple(args, "OO|O", &oy, &ox, &oq))
         return NULL;
     if (get_buffer(oy, &y, "y", 0, 0) < 0)
         return NULL;
@@ -59,13 +61,18 @@ static PyObject *inspect(PyObject *self, PyObject *args) {
         PyBuffer_Release(&y);
         return NULL;
     }
-    if (y.len != x.len) {
+    int with_q = oq != Py_None;
+    if (with_q && get_buffer(oq, &q, "q", 1, 0) < 0) {
         PyBuffer_Release(&y);
         PyBuffer_Release(&x);
-        return PyErr_Format(PyExc_ValueError, "y and x differ in length");
+        return NULL;
     }
+    const char *bad = y.len != x.len ? "y and x differ in length"
+                      : with_q && q.len != x.len ? "q and x differ in length"
+                                                 : NULL;
     const double *yv = y.buf, *xv = x.buf;
-    Py_ssize_t n = x.len / 8;
+    double *qv = with_q ? q.buf : NULL;
+    Py_ssize_t n = bad ? 0 : x.len / 8;
     double lo = INFINITY, hi = -INFINITY;
     int64_t pos = 0, neg = 0, nan = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -77,9 +84,16 @@ static PyObject *inspect(PyObject *self, PyObject *args) {
         pos += t == 1.0;
         neg += t == 0.0;
     }
+    if (qv)
+        for (Py_ssize_t i = 0; i < n; i++)
+            qv[i] = fabs(xv[i] - (1.0 - yv[i]));
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&y);
     PyBuffer_Release(&x);
+    if (with_q)
+        PyBuffer_Release(&q);
+    if (bad)
+        return PyErr_Format(PyExc_ValueError, "%s", bad);
     if (nan)
         lo = hi = NAN;
     return Py_BuildValue("ddLL", lo, hi, (long long)pos, (long long)neg);

@@ -66,10 +66,12 @@ def hard_losses(
     *,
     x_min: float | None = None,
     x_max: float | None = None,
+    q: np.ndarray | None = None,
 ) -> np.ndarray:
     """Element losses where the labels are 0 or 1 (other elements get meaningless values that
     the caller replaces): one log per element. ``x_min`` and ``x_max``: ``x.min()`` and
     ``x.max()``, when the caller has them (a clip they show to change nothing is skipped).
+    ``q``: ``true_class_probability(y, x)`` when the caller has it already (it is overwritten).
 
     ``q`` is the probability given to the true class (clipped as the profile clips). The general
     formula gives the same values for 0/1 labels; this form is cheaper, and every code path uses
@@ -81,11 +83,13 @@ def hard_losses(
         if compat in (Compat.KERAS, Compat.KERAS_TF, Compat.KERAS2):
             eps = dt(KERAS_EPSILON)
             inside = x_min is not None and x_max is not None and eps <= x_min <= x_max <= one - eps
-            q = true_class_probability(y, x if inside else np.clip(x, eps, one - eps))
+            if q is None or not inside:
+                q = true_class_probability(y, x if inside else np.clip(x, eps, one - eps))
             if compat is Compat.KERAS2:
                 q += eps  # tf_keras adds epsilon inside the log as well
         else:
-            q = true_class_probability(y, x)
+            if q is None:
+                q = true_class_probability(y, x)
             if compat is Compat.SKLEARN:  # log_loss clips p and 1 - p
                 eps = dt(np.finfo(dt).eps)
                 np.clip(q, eps, one - eps, out=q)

@@ -140,7 +140,12 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     if n == 0:
         return None
     kernels = native.tally if _plain(y) else None
-    x_min, x_max, n_pos, n_neg = _inspect(y, x, kernels)
+    dt = opts.compute_dtype(chunk.preds.dtype)
+    # q: the probability given to the true class, written by the compiled loop as it reads
+    # (where the loss is computed from the float64 probabilities themselves)
+    with_q = not opts.from_logits and kernels is not None and _plain(x) and dt is np.float64
+    q = np.empty(n) if with_q else None
+    x_min, x_max, n_pos, n_neg = _inspect(y, x, kernels, q)
     finite: np.ndarray | None = None  # the scored rows; None: all of them
     if not (-math.inf < x_min and x_max < math.inf):  # a missing or infinite prediction
         finite = chunk.finite_rows()
@@ -153,7 +158,8 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
             return None
         y, x = y[finite], x[finite]
         w = None if w is None else w[finite]
-        x_min, x_max, n_pos, n_neg = _inspect(y, x, kernels)
+        q = None if q is None else np.empty(len(x))
+        x_min, x_max, n_pos, n_neg = _inspect(y, x, kernels, q)
     if n_pos + n_neg != len(y):
         return None
     if not opts.from_logits and not (0.0 <= x_min and x_max <= 1.0):
@@ -166,13 +172,12 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
         pv = x.astype(np.float64, copy=False)
         p_min, p_max = x_min, x_max
 
-    dt = opts.compute_dtype(chunk.preds.dtype)
     acc.compute_dtype = dt.__name__
     xd = x.astype(dt, copy=False)
     if opts.from_logits:  # the general path's kernel, on the one output
         loss = element_losses(y.astype(dt)[:, None], xd[:, None], opts, None)[:, 0]
     else:
-        loss = hard_losses(y, xd, opts.compat, x_min=x_min, x_max=x_max)
+        loss = hard_losses(y, xd, opts.compat, x_min=x_min, x_max=x_max, q=q)
     loss = loss.astype(np.float64, copy=False)
     # Everything else that reads the probabilities and the losses, in one loop if it was built.
     if kernels is not None and _plain(pv):
@@ -272,11 +277,12 @@ def _plain(a: np.ndarray) -> bool:
 
 
 def _inspect(
-    y: np.ndarray, x: np.ndarray, kernels: ModuleType | None
+    y: np.ndarray, x: np.ndarray, kernels: ModuleType | None, q: np.ndarray | None = None
 ) -> tuple[float, float, int, int]:
-    """The range of the predictions (NaN if one is NaN) and the counts of labels 1 and 0."""
+    """The range of the predictions (NaN if one is NaN) and the counts of labels 1 and 0; into
+    ``q`` (given only with ``kernels``), the probability given to the true class."""
     if kernels is not None and _plain(x):
-        return kernels.inspect(y, x)
+        return kernels.inspect(y, x, q)
     n_pos = int(np.count_nonzero(np.equal(y, 1.0)))
     n_neg = int(np.count_nonzero(np.equal(y, 0.0)))
     return float(x.min()), float(x.max()), n_pos, n_neg
