@@ -123,9 +123,11 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     others are scored packed together. Returns None when the chunk is anything else.
 
     It adds exactly what the general path would (the same element kernel, the same tallies),
-    so which path a chunk takes never changes the report. Every pass is a whole-array numpy
-    call on a chunk that stays in the CPU cache; the calibration table, the class counts,
-    the accuracy and the prediction sums all come from one pair of bincounts.
+    so which path a chunk takes never changes the report. Every pass reads a chunk that stays
+    in the CPU cache. The losses come from numpy; around them, two compiled loops (``_tally``,
+    where it was built) do the rest: the range and label counts, then the calibration table
+    (class counts, accuracy and prediction sums come from it), the loss sketch, the Brier sum
+    and the losses' range. Without them ``_inspect`` and ``_numpy_tallies`` do it in numpy.
     """
     opts = acc.opts
     if (
