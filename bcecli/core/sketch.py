@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# bcecli/core/_tally.c counts into the same buckets and repeats these four constants;
+# tests/test_kernels.py checks that its counts equal LossSketch.add's.
 SUB_BITS = 10  # 2**10 buckets per octave
 E_MIN = -64  # losses below 2**-64 (and zero, and negative literal values) share the "low" bucket
 E_MAX = 16  # losses at or above 2**16 share the "high" bucket
