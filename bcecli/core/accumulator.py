@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 
 from bcecli.core.blocksum import BlockSum
 from bcecli.core.flags import FlagTally
 from bcecli.core.options import LossOptions
 from bcecli.core.sketch import LossSketch
 
-Numbers = npt.ArrayLike
+if TYPE_CHECKING:  # numpy.typing costs 1 ms to import, on every run
+    import numpy.typing as npt
+
+    Numbers = npt.ArrayLike
 
 WORST_K = 10
 CALIBRATION_BINS = 10
