@@ -96,9 +96,8 @@ class BlockSum:
         tails = [self._assemble(self._pending[b]) for b in sorted(self._pending)]
         out = []
         for q in range(self.width):
-            parts = [float(x) for arr in self._blocks[q] for x in arr]
-            parts.extend(t[q] for t in tails)
-            finite = all(math.isfinite(x) for x in parts)
+            parts = np.concatenate([*self._blocks[q], np.array([t[q] for t in tails])])
             # fsum is exact but refuses inf - inf; non-finite totals need no exactness.
-            out.append(math.fsum(parts) if finite else float(np.sum(parts)))
+            finite = bool(np.isfinite(parts).all())
+            out.append(math.fsum(parts.tolist()) if finite else float(np.sum(parts)))
         return out
