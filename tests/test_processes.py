@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +144,33 @@ def test_a_child_that_dies_is_replaced(
     many, forks = run(args, monkeypatch, split=True)
     assert forks == 2
     assert_same_report(one, many)
+
+
+def test_ctrl_c_ends_a_child_quietly(
+    binary_npy: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Ctrl-C reaches every process of the group: a child stops at once, without a traceback
+    (here the parent, not interrupted, scores the child's rows itself)."""
+    preds, labels = binary_npy
+    args = ["score", str(preds), "--labels", str(labels), "--format", "json"]
+    one, _ = run(args, monkeypatch, split=False)
+    went_on = tmp_path / "went-on"
+
+    def interrupted(*a: Any) -> bytes:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)
+        went_on.touch()
+        return b""
+
+    monkeypatch.setattr(processes, "_score_range", interrupted)
+    many, forks = run(args, monkeypatch, split=True)
+    assert forks == 2
+    assert_same_report(one, many)
+    assert not went_on.exists()
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_multiclass_on_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

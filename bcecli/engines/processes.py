@@ -137,11 +137,8 @@ def _fork(prep: Prepared, start: int, stop: int, chunk_rows: int) -> _Child:
         pid = os.fork()
     if pid == 0:  # the child: never returns
         status = 1
-        try:
-            import signal
-
+        try:  # Ctrl-C raises KeyboardInterrupt here too, which ends the child quietly below
             os.close(read_fd)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it quietly
             payload = _score_range(prep, start, stop, chunk_rows)
             with os.fdopen(write_fd, "wb") as out:
                 out.write(payload)
