@@ -29,11 +29,12 @@ def test_inspect_matches_numpy() -> None:
     assert kernels is not None
     y, p = _chunk(70_001, 1)
     y[5] = 0.25  # neither 0 nor 1
-    x_min, x_max, n_pos, n_neg = kernels.inspect(y, p)
+    x_min, x_max, n_pos, n_neg, *no_tallies = kernels.inspect(y, p)
     assert (x_min, x_max) == (p.min(), p.max())
     assert n_pos == np.count_nonzero(y == 1) and n_neg == np.count_nonzero(y == 0)
+    assert no_tallies == [0.0, 0, 0]
     q = np.full(len(p), np.nan)
-    assert kernels.inspect(y, p, q) == (x_min, x_max, n_pos, n_neg)
+    assert kernels.inspect(y, p, q)[:4] == (x_min, x_max, n_pos, n_neg)
     q_ref = true_class_probability(y, p)
     np.testing.assert_array_equal(q[y != 0.25], q_ref[y != 0.25])  # bit for bit
     np.testing.assert_array_equal(q[y == 1], p[y == 1])
@@ -41,21 +42,20 @@ def test_inspect_matches_numpy() -> None:
     with pytest.raises(ValueError, match="q and x differ in length"):
         kernels.inspect(y, p, q[:-1])
     p[40_000] = np.nan
-    x_min, x_max, _, _ = kernels.inspect(y, p)
-    assert np.isnan(x_min) and np.isnan(x_max)  # as numpy's min and max
-    assert kernels.inspect(y[:0], p[:0]) == (np.inf, -np.inf, 0, 0)
+    for tallies in ((), (None, np.zeros(20, dtype=np.int64), np.zeros(20))):
+        x_min, x_max, *_ = kernels.inspect(y, p, *tallies)
+        assert np.isnan(x_min) and np.isnan(x_max)  # as numpy's min and max
+    assert kernels.inspect(y[:0], p[:0]) == (np.inf, -np.inf, 0, 0, 0.0, 0, 0)
 
 
-def test_tally_matches_numpy_and_the_sketch() -> None:
+def test_inspect_calibrates_as_numpy() -> None:
     assert kernels is not None
     y, p = _chunk(65_536, 2)
-    with np.errstate(divide="ignore"):
-        loss = -np.log(np.where(y == 1, p, 1 - p))  # two infinite losses
-    # losses in each end bucket: zero, negative zero, below 2**-64, at and past 2**16
-    loss[100:106] = [0.0, -0.0, 2.0**-70, 2.0**16, 1e6, 5e-324]
     counts, sums = np.zeros(20, dtype=np.int64), np.zeros(20)
-    buckets = np.zeros(sketch.N_BUCKETS + 2, dtype=np.int64)
-    brier, n_half, n_half_pos, n_inf, lo, hi = kernels.tally(y, p, loss, buckets, counts, sums)
+    q = np.empty(len(p))
+    x_min, x_max, n_pos, n_neg, brier, n_half, n_half_pos = kernels.inspect(y, p, q, counts, sums)
+    assert (x_min, x_max, n_pos, n_neg) == kernels.inspect(y, p)[:4]
+    np.testing.assert_array_equal(q, true_class_probability(y, p))
 
     want_counts, want_sums, want_brier, want_half, want_half_pos = _numpy_tallies(y, p, p.max())
     np.testing.assert_array_equal(counts, want_counts)
@@ -63,66 +63,127 @@ def test_tally_matches_numpy_and_the_sketch() -> None:
     assert brier == pytest.approx(want_brier, rel=1e-13)
     assert brier == pytest.approx(float(((p - y) ** 2).sum()), rel=1e-12)
     assert (n_half, n_half_pos) == (want_half, want_half_pos) == (2, 1)
+    # floor(10 p), by hand, for the edges in _chunk (p = 1 joins the top bin)
+    assert counts[2 * 0 + 1] >= 2 and counts[2 * 9 + 0] >= 2  # 1e-300, 0.0999..; 1.0, 0.9
+    bins = np.minimum(np.floor(p * 10), 9).astype(int)
+    np.testing.assert_array_equal(counts, np.bincount(2 * bins + (y == 1), minlength=20))
+
+
+def test_inspect_calibration_adds_to_what_is_there() -> None:
+    assert kernels is not None
+    y, p = _chunk(10_000, 3)
+    counts, sums = np.zeros(20, dtype=np.int64), np.zeros(20)
+    for half in (slice(0, 5000), slice(5000, None)):
+        kernels.inspect(y[half], p[half], None, counts, sums)
+    whole_counts, _, _, _, _ = _numpy_tallies(y, p, p.max())
+    np.testing.assert_array_equal(counts, whole_counts)
+
+
+def test_inspect_gives_any_value_a_bin() -> None:
+    """Values the caller drops (a NaN, out of [0, 1], huge) still land in a bin: every row is
+    counted once, and nothing is written out of bounds."""
+    assert kernels is not None
+    x = np.array([np.nan, -np.inf, np.inf, -5.0, 1e300, -1e300, 1.5, 2.0**63, 0.95])
+    y = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0])
+    counts, sums = np.zeros(20, dtype=np.int64), np.zeros(20)
+    kernels.inspect(y, x, None, counts, sums)
+    assert counts.sum() == len(x)
+    assert counts[1] == 1 and counts[0] == 3  # NaN (label 1); -inf, -5, -1e300 (label 0)
+    assert counts[19] == 4 and counts[18] == 1  # inf, 1e300, 1.5, 0.95; 2**63
+
+
+def _losses_reference(loss: np.ndarray) -> sketch.LossSketch:
     reference = sketch.LossSketch()
     reference.add(loss)
+    return reference
+
+
+def test_losses_match_the_sketch() -> None:
+    assert kernels is not None
+    y, p = _chunk(65_536, 4)
+    with np.errstate(divide="ignore"):
+        loss = -np.log(np.where(y == 1, p, 1 - p))  # two infinite losses
+    # losses in each end bucket: zero, negative zero, below 2**-64, at and past 2**16
+    loss[100:106] = [0.0, -0.0, 2.0**-70, 2.0**16, 1e6, 5e-324]
+    buckets = np.zeros(sketch.N_BUCKETS + 2, dtype=np.int64)
+    above = np.empty(64, dtype=np.int64)
+    n_inf, lo, hi, _ = kernels.losses(loss, buckets, np.inf, above)
+    reference = _losses_reference(loss)
     np.testing.assert_array_equal(buckets, reference.counts)
     assert n_inf == reference.n_inf == 2  # p = 0 for a positive, p = 1 for a negative
     assert (lo, hi) == (loss.min(), loss.max()) == (-0.0, np.inf)
+    kernels.losses(loss[:1000], buckets, np.inf, above)  # adds to what is there
+    both = _losses_reference(np.concatenate([loss, loss[:1000]]))
+    np.testing.assert_array_equal(buckets, both.counts)
 
 
-def test_tally_adds_to_what_is_there() -> None:
+@pytest.mark.parametrize("threshold", [-np.inf, 0.0, 3.0, 7.5, 2.0**16, np.inf])
+def test_losses_find_the_rows_above_a_threshold(threshold: float) -> None:
     assert kernels is not None
-    y, p = _chunk(10_000, 3)
-    loss = -np.log(np.where(y == 1, p, 1 - p) + 0.5)
-    counts, sums = np.zeros(20, dtype=np.int64), np.zeros(20)
-    buckets = np.zeros(sketch.N_BUCKETS + 2, dtype=np.int64)
-    for half in (slice(0, 5000), slice(5000, None)):
-        kernels.tally(y[half], p[half], loss[half], buckets, counts, sums)
-    whole_counts, _, _, _, _ = _numpy_tallies(y, p, p.max())
-    np.testing.assert_array_equal(counts, whole_counts)
-    assert buckets.sum() == 10_000
+    rng = np.random.default_rng(5)
+    loss = rng.exponential(1.0, 20_000)
+    loss[[3, 19_999]] = np.inf
+    loss[[10, 11]] = [7.5, np.nextafter(7.5, np.inf)]  # at and just above a threshold
+    want = np.flatnonzero(loss > threshold)
+    for room in (0, 5, 64, len(loss)):
+        above = np.full(room, -1, dtype=np.int64)
+        *_, n_above = kernels.losses(
+            loss, np.zeros(sketch.N_BUCKETS + 2, dtype=np.int64), threshold, above
+        )
+        assert n_above == len(want)  # all of them, even past the room
+        kept = min(room, len(want))
+        np.testing.assert_array_equal(above[:kept], want[:kept])  # the first ones, in order
+        assert (above[kept:] == -1).all()  # nothing written past them
 
 
 @pytest.mark.parametrize(
-    ("change", "error", "message"),
+    ("function", "change", "error", "message"),
     [
-        ({"p": np.zeros(8, dtype=np.float32)}, TypeError, "p: expected a contiguous float64"),
-        ({"y": np.zeros(16)[::2]}, ValueError, "contiguous"),
-        ({"loss": np.zeros(7)}, ValueError, "differ in length"),
-        ({"sketch": np.zeros(10, dtype=np.int64)}, ValueError, "wrong number of buckets"),
-        ({"sketch": np.zeros(sketch.N_BUCKETS + 2)}, TypeError, "sketch: expected"),
-        ({"cal_n": np.zeros(10, dtype=np.int64)}, ValueError, "2 x 10 bins"),
-        ({"cal_p": np.zeros(20).view(np.int64)}, TypeError, "cal_p: expected"),
+        ("inspect", {"x": np.zeros(8, dtype=np.float32)}, TypeError, "x: expected a contiguous"),
+        ("inspect", {"y": np.zeros(16)[::2]}, ValueError, "contiguous"),
+        ("inspect", {"y": np.zeros(7)}, ValueError, "differ in length"),
+        ("inspect", {"cal_n": np.zeros(10, dtype=np.int64)}, ValueError, "2 x 10 bins"),
+        ("inspect", {"cal_p": np.zeros(20).view(np.int64)}, TypeError, "cal_p: expected"),
+        ("inspect", {"cal_p": None}, TypeError, "go together"),
+        ("losses", {"loss": np.zeros(8, dtype=np.float32)}, TypeError, "loss: expected"),
+        ("losses", {"sketch": np.zeros(10, dtype=np.int64)}, ValueError, "wrong number"),
+        ("losses", {"sketch": np.zeros(sketch.N_BUCKETS + 2)}, TypeError, "sketch: expected"),
+        ("losses", {"above": np.zeros(8)}, TypeError, "above: expected"),
     ],
 )
-def test_tally_refuses_what_it_cannot_read(
-    change: dict[str, np.ndarray], error: type[Exception], message: str
+def test_loops_refuse_what_they_cannot_read(
+    function: str, change: dict[str, np.ndarray | None], error: type[Exception], message: str
 ) -> None:
     assert kernels is not None
-    args = {
-        "y": np.zeros(8),
-        "p": np.zeros(8),
-        "loss": np.zeros(8),
-        "sketch": np.zeros(sketch.N_BUCKETS + 2, dtype=np.int64),
-        "cal_n": np.zeros(20, dtype=np.int64),
-        "cal_p": np.zeros(20),
-    }
+    args: dict[str, object]
+    if function == "inspect":
+        args = {
+            "y": np.zeros(8),
+            "x": np.zeros(8),
+            "q": None,
+            "cal_n": np.zeros(20, dtype=np.int64),
+            "cal_p": np.zeros(20),
+        }
+    else:
+        args = {
+            "loss": np.zeros(8),
+            "sketch": np.zeros(sketch.N_BUCKETS + 2, dtype=np.int64),
+            "threshold": 0.0,
+            "above": np.zeros(8, dtype=np.int64),
+        }
     args.update(change)
     with pytest.raises(error, match=message):
-        kernels.tally(*args.values())
+        getattr(kernels, function)(*args.values())
 
 
-def test_tally_does_not_write_into_read_only_arrays() -> None:
+def test_loops_do_not_write_into_read_only_arrays() -> None:
     assert kernels is not None
     frozen = np.zeros(20)
     frozen.flags.writeable = False
     with pytest.raises((TypeError, BufferError, ValueError)):
-        kernels.tally(
-            np.zeros(8),
-            np.zeros(8),
-            np.zeros(8),
-            np.zeros(sketch.N_BUCKETS + 2, dtype=np.int64),
-            np.zeros(20, dtype=np.int64),
-            frozen,
-        )
-    assert not frozen.any()
+        kernels.inspect(np.zeros(8), np.zeros(8), None, np.zeros(20, dtype=np.int64), frozen)
+    frozen_buckets = np.zeros(sketch.N_BUCKETS + 2, dtype=np.int64)
+    frozen_buckets.flags.writeable = False
+    with pytest.raises((TypeError, BufferError, ValueError)):
+        kernels.losses(np.ones(8), frozen_buckets, 0.0, np.zeros(8, dtype=np.int64))
+    assert not frozen.any() and not frozen_buckets.any()

@@ -2,6 +2,8 @@
  *
  * numpy needs one pass over a chunk for each statistic, and a bincount costs two more (it
  * checks its input's range first): about 12 ns a row for what these two loops do in 3. The
+ * first, inspect, reads the chunk from memory, so the calibration tallies it adds as it reads
+ * cost little more than the wait for memory; the second, losses, reads what is in cache. The
  * losses themselves still come from numpy, so every loss value, and so the mean, is the same
  * with or without this module. Built where a C compiler is at hand (setup.py marks it
  * optional); bcecli/core/native.py falls back to numpy without it.
@@ -13,6 +15,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__) && defined(__x86_64__) && !defined(BCE_PORTABLE_C)
+#include <emmintrin.h>
+#endif
 
 #define CAL_BINS 10
 #define LANES 4 /* separate counters, so a run of rows in one bin does not wait on itself */
@@ -45,117 +50,165 @@ static int get_buffer(PyObject *obj, Py_buffer *view, const char *name, int writ
     return 0;
 }
 
-/* inspect(y, x, q=None) -> (x_min, x_max, n_pos, n_neg)
+/* The calibration bin of a probability p: floor(10 p), 9 for p = 1. Clamped before the
+ * conversion (a NaN or an out-of-range x, whose tallies the caller drops, gets a bin too), and
+ * without a branch: the bins of random probabilities are unpredictable, and compilers turn a
+ * clamp written in C into branches. */
+static inline int64_t cal_bin(double p) {
+#if defined(__SSE2__) && defined(__x86_64__) && !defined(BCE_PORTABLE_C)
+    __m128d t = _mm_set_sd(p * CAL_BINS);
+    t = _mm_max_sd(t, _mm_setzero_pd()); /* 0 for a NaN */
+    t = _mm_min_sd(t, _mm_set_sd(CAL_BINS - 1));
+    return _mm_cvttsd_si64(t);
+#else
+    double t = p * CAL_BINS;
+    t = t > 0.0 ? t : 0.0;
+    t = t < CAL_BINS - 1 ? t : CAL_BINS - 1;
+    return (int64_t)t;
+#endif
+}
+
+/* inspect(y, x, q=None, cal_n=None, cal_p=None)
+ *     -> (x_min, x_max, n_pos, n_neg, brier_sum, n_half, n_half_pos)
  * The range of the predictions (NaN for both if one is NaN, as numpy's min and max give) and
  * how many labels are exactly 1 and exactly 0. With q, also writes q = |x - (1 - y)|, the
  * probability given to the true class where y is 0 or 1, as bcecli.core.binary's
- * true_class_probability computes it (the same operations, so the same bits). */
+ * true_class_probability computes it (the same operations, so the same bits).
+ * With cal_n and cal_p, also tallies x as probabilities for labels y, on the same read (the
+ * caller keeps them only if every x is in [0, 1] and every y is 0 or 1):
+ *   cal_n[2 * bin + label] += rows, cal_p[2 * bin + label] += x, sums added in row order, as
+ *   np.bincount adds them; and returns the sum of (x - y)^2, how many x are exactly 0.5 and,
+ *   of those, how many have label 1 (else these three are 0). */
 static PyObject *inspect(PyObject *self, PyObject *args) {
-    PyObject *oy, *ox, *oq = Py_None;
-    Py_buffer y, x, q = {0};
-    if (!PyArg_ParseTuple(args, "OO|O", &oy, &ox, &oq))
+    PyObject *obj[5] = {NULL, NULL, Py_None, Py_None, Py_None};
+    Py_buffer b[5];
+    static const char *names[5] = {"y", "x", "q", "cal_n", "cal_p"};
+    static const int writable[5] = {0, 0, 1, 1, 1}, integer[5] = {0, 0, 0, 1, 0};
+    if (!PyArg_ParseTuple(args, "OO|OOO", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4]))
         return NULL;
-    if (get_buffer(oy, &y, "y", 0, 0) < 0)
-        return NULL;
-    if (get_buffer(ox, &x, "x", 0, 0) < 0) {
-        PyBuffer_Release(&y);
-        return NULL;
+    if ((obj[3] == Py_None) != (obj[4] == Py_None))
+        return PyErr_Format(PyExc_TypeError, "cal_n and cal_p go together");
+    int used[5] = {0}, failed = 0;
+    for (int i = 0; i < 5 && !failed; i++) {
+        if (obj[i] == Py_None)
+            continue;
+        failed = get_buffer(obj[i], &b[i], names[i], writable[i], integer[i]) < 0;
+        used[i] = !failed;
     }
-    int with_q = oq != Py_None;
-    if (with_q && get_buffer(oq, &q, "q", 1, 0) < 0) {
-        PyBuffer_Release(&y);
-        PyBuffer_Release(&x);
-        return NULL;
+    const int with_q = used[2], with_cal = used[3] && used[4];
+    const char *bad = NULL;
+    if (!failed) {
+        if (b[0].len != b[1].len)
+            bad = "y and x differ in length";
+        else if (with_q && b[2].len != b[1].len)
+            bad = "q and x differ in length";
+        else if (with_cal && (b[3].len != 2 * CAL_BINS * 8 || b[4].len != 2 * CAL_BINS * 8))
+            bad = "cal_n and cal_p need 2 x 10 bins";
     }
-    const char *bad = y.len != x.len ? "y and x differ in length"
-                      : with_q && q.len != x.len ? "q and x differ in length"
-                                                 : NULL;
-    const double *yv = y.buf, *xv = x.buf;
-    double *qv = with_q ? q.buf : NULL;
-    Py_ssize_t n = bad ? 0 : x.len / 8;
+    if (failed || bad) {
+        for (int i = 0; i < 5; i++)
+            if (used[i])
+                PyBuffer_Release(&b[i]);
+        return bad ? PyErr_Format(PyExc_ValueError, "%s", bad) : NULL;
+    }
+    const double *yv = b[0].buf, *xv = b[1].buf;
+    double *qv = with_q ? b[2].buf : NULL;
+    Py_ssize_t n = b[1].len / 8;
     double lo = INFINITY, hi = -INFINITY;
     int64_t pos = 0, neg = 0, nan = 0;
+    double brier[LANES] = {0.0};
+    int64_t half = 0, half_pos = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
-        double p = xv[i], t = yv[i];
-        lo = p < lo ? p : lo;
-        hi = p > hi ? p : hi;
-        nan += p != p;
-        pos += t == 1.0;
-        neg += t == 0.0;
+    if (with_cal) {
+        int64_t *cal_n = b[3].buf;
+        double *cal_p = b[4].buf;
+        int64_t counts[LANES][2 * CAL_BINS];
+        memset(counts, 0, sizeof counts);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            double p = xv[i], t = yv[i];
+            lo = p < lo ? p : lo;
+            hi = p > hi ? p : hi;
+            nan += p != p;
+            pos += t == 1.0;
+            neg += t == 0.0;
+            int64_t key = 2 * cal_bin(p) + (t == 1.0);
+            counts[i % LANES][key]++;
+            cal_p[key] += p;
+            double d = p - t;
+            brier[i % LANES] += d * d;
+            half += p == 0.5;
+            half_pos += (p == 0.5) & (t == 1.0);
+        }
+        for (int k = 0; k < 2 * CAL_BINS; k++)
+            for (int j = 0; j < LANES; j++)
+                cal_n[k] += counts[j][k];
+    } else {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            double p = xv[i], t = yv[i];
+            lo = p < lo ? p : lo;
+            hi = p > hi ? p : hi;
+            nan += p != p;
+            pos += t == 1.0;
+            neg += t == 0.0;
+        }
     }
     if (qv)
         for (Py_ssize_t i = 0; i < n; i++)
             qv[i] = fabs(xv[i] - (1.0 - yv[i]));
     Py_END_ALLOW_THREADS
-    PyBuffer_Release(&y);
-    PyBuffer_Release(&x);
-    if (with_q)
-        PyBuffer_Release(&q);
-    if (bad)
-        return PyErr_Format(PyExc_ValueError, "%s", bad);
+    for (int i = 0; i < 5; i++)
+        if (used[i])
+            PyBuffer_Release(&b[i]);
     if (nan)
         lo = hi = NAN;
-    return Py_BuildValue("ddLL", lo, hi, (long long)pos, (long long)neg);
+    double brier_sum = (brier[0] + brier[1]) + (brier[2] + brier[3]);
+    return Py_BuildValue("ddLLdLL", lo, hi, (long long)pos, (long long)neg, brier_sum,
+                         (long long)half, (long long)half_pos);
 }
 
-/* tally(y, p, loss, sketch, cal_n, cal_p) -> (brier_sum, n_half, n_half_pos, n_inf,
- *                                              loss_min, loss_max)
- * For labels y (each 0 or 1), probabilities p in [0, 1] and their losses (never NaN):
- *   cal_n[2 * bin + label] += rows, cal_p[2 * bin + label] += p, bin = floor(10 p) (9 for 1),
- *   sums added in row order, as np.bincount adds them;
+/* losses(loss, sketch, threshold, above) -> (n_inf, loss_min, loss_max, n_above)
+ * For losses that are never NaN:
  *   sketch[bucket + 1] += 1 for each finite loss (an infinite one is counted in n_inf);
- * and returns the sum of (p - y)^2, how many p are exactly 0.5 (and of those, how many have
- * label 1), and the losses' range. */
-static PyObject *tally(PyObject *self, PyObject *args) {
-    PyObject *obj[6];
-    Py_buffer b[6];
-    static const char *names[6] = {"y", "p", "loss", "sketch", "cal_n", "cal_p"};
-    static const int writable[6] = {0, 0, 0, 1, 1, 1}, integer[6] = {0, 0, 0, 1, 1, 0};
-    if (!PyArg_ParseTuple(args, "OOOOOO", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5]))
+ *   the indices of the losses above threshold, in order, into above (as many as it holds;
+ *   n_above counts them all);
+ * and the losses' range. */
+static PyObject *losses(PyObject *self, PyObject *args) {
+    PyObject *oloss, *osketch, *oabove;
+    double threshold;
+    Py_buffer b[3];
+    if (!PyArg_ParseTuple(args, "OOdO", &oloss, &osketch, &threshold, &oabove))
         return NULL;
-    int got = 0;
-    for (; got < 6; got++)
-        if (get_buffer(obj[got], &b[got], names[got], writable[got], integer[got]) < 0)
-            break;
-    const char *bad = NULL;
-    if (got == 6) {
-        if (b[0].len != b[2].len || b[1].len != b[2].len)
-            bad = "y, p and loss differ in length";
-        else if (b[3].len != (N_BUCKETS + 2) * 8)
-            bad = "sketch: wrong number of buckets";
-        else if (b[4].len != 2 * CAL_BINS * 8 || b[5].len != 2 * CAL_BINS * 8)
-            bad = "cal_n and cal_p need 2 x 10 bins";
+    if (get_buffer(oloss, &b[0], "loss", 0, 0) < 0)
+        return NULL;
+    if (get_buffer(osketch, &b[1], "sketch", 1, 1) < 0) {
+        PyBuffer_Release(&b[0]);
+        return NULL;
     }
-    if (got < 6 || bad) {
-        for (int i = 0; i < got; i++)
+    if (get_buffer(oabove, &b[2], "above", 1, 1) < 0) {
+        PyBuffer_Release(&b[0]);
+        PyBuffer_Release(&b[1]);
+        return NULL;
+    }
+    if (b[1].len != (N_BUCKETS + 2) * 8) {
+        for (int i = 0; i < 3; i++)
             PyBuffer_Release(&b[i]);
-        return bad ? PyErr_Format(PyExc_ValueError, "%s", bad) : NULL;
+        return PyErr_Format(PyExc_ValueError, "sketch: wrong number of buckets");
     }
-    const double *y = b[0].buf, *p = b[1].buf, *loss = b[2].buf;
-    int64_t *sketch = b[3].buf, *cal_n = b[4].buf;
-    double *cal_p = b[5].buf;
-    Py_ssize_t n = b[2].len / 8;
-    int64_t counts[LANES][2 * CAL_BINS];
-    double brier[LANES] = {0.0};
-    int64_t half = 0, half_pos = 0, n_inf = 0;
+    const double *loss = b[0].buf;
+    int64_t *sketch = b[1].buf, *above = b[2].buf;
+    Py_ssize_t n = b[0].len / 8, room = b[2].len / 8;
+    int64_t n_inf = 0, n_above = 0;
     double lo = INFINITY, hi = -INFINITY;
-    memset(counts, 0, sizeof counts);
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) {
-        double pi = p[i], yi = y[i], li = loss[i];
-        int64_t bin = (int64_t)(pi * CAL_BINS); /* truncation, as numpy's unsafe cast */
-        bin = bin < CAL_BINS - 1 ? bin : CAL_BINS - 1;
-        bin = bin > 0 ? bin : 0;
-        int64_t key = 2 * bin + (yi == 1.0);
-        counts[i % LANES][key]++;
-        cal_p[key] += pi;
-        double d = pi - yi;
-        brier[i % LANES] += d * d;
-        half += pi == 0.5;
-        half_pos += (pi == 0.5) & (yi == 1.0);
+        double li = loss[i];
         lo = li < lo ? li : lo;
         hi = li > hi ? li : hi;
+        if (li > threshold) { /* rare once the worst rows so far are high */
+            if (n_above < room)
+                above[n_above] = i;
+            n_above++;
+        }
         if (!(li < INFINITY)) { /* +inf (or a NaN the caller let through) */
             n_inf++;
             continue;
@@ -166,20 +219,15 @@ static PyObject *tally(PyObject *self, PyObject *args) {
         bucket = bucket < -1 ? -1 : (bucket > N_BUCKETS ? N_BUCKETS : bucket);
         sketch[bucket + 1]++;
     }
-    for (int k = 0; k < 2 * CAL_BINS; k++)
-        for (int j = 0; j < LANES; j++)
-            cal_n[k] += counts[j][k];
     Py_END_ALLOW_THREADS
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 3; i++)
         PyBuffer_Release(&b[i]);
-    double brier_sum = (brier[0] + brier[1]) + (brier[2] + brier[3]);
-    return Py_BuildValue("dLLLdd", brier_sum, (long long)half, (long long)half_pos,
-                         (long long)n_inf, lo, hi);
+    return Py_BuildValue("LddL", (long long)n_inf, lo, hi, (long long)n_above);
 }
 
 static PyMethodDef methods[] = {
-    {"inspect", inspect, METH_VARARGS, "Range of x, and the counts of labels 1 and 0."},
-    {"tally", tally, METH_VARARGS, "Calibration, sketch, Brier and range tallies of a chunk."},
+    {"inspect", inspect, METH_VARARGS, "Range, label counts and calibration of a chunk."},
+    {"losses", losses, METH_VARARGS, "Sketch, range and rows above a threshold of losses."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,12 +1,13 @@
 import numpy as np
 
-def inspect(y: np.ndarray, x: np.ndarray, /) -> tuple[float, float, int, int]: ...
-def tally(
+def inspect(
     y: np.ndarray,
-    p: np.ndarray,
-    loss: np.ndarray,
-    sketch: np.ndarray,
-    cal_n: np.ndarray,
-    cal_p: np.ndarray,
+    x: np.ndarray,
+    q: np.ndarray | None = None,
+    cal_n: np.ndarray | None = None,
+    cal_p: np.ndarray | None = None,
     /,
-) -> tuple[float, int, int, int, float, float]: ...
+) -> tuple[float, float, int, int, float, int, int]: ...
+def losses(
+    loss: np.ndarray, sketch: np.ndarray, threshold: float, above: np.ndarray, /
+) -> tuple[int, float, float, int]: ...

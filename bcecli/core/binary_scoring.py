@@ -34,6 +34,9 @@ from bcecli.errors import FrameworkRaises
 ROUNDOFF = 1e-6
 # A row of predictions "sums to 1" (softmax output) within this tolerance.
 ROW_SUM_TOL = 1e-4
+# The rows above the worst-K threshold that the compiled loop notes; past that many (the first
+# chunk, say), WorstK finds them itself.
+WORST_ROOM = 64
 
 
 def calibration_bins(p: np.ndarray) -> np.ndarray:
@@ -125,9 +128,11 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     It adds exactly what the general path would (the same element kernel, the same tallies),
     so which path a chunk takes never changes the report. Every pass reads a chunk that stays
     in the CPU cache. The losses come from numpy; around them, two compiled loops (``_tally``,
-    where it was built) do the rest: the range and label counts, then the calibration table
-    (class counts, accuracy and prediction sums come from it), the loss sketch, the Brier sum
-    and the losses' range. Without them ``_inspect`` and ``_numpy_tallies`` do it in numpy.
+    where it was built) do the rest. The first, as it reads the chunk from memory: the range
+    and label counts, the calibration table (class counts, accuracy and prediction sums come
+    from it), the Brier sum and the true class's probability. The second, on the losses: the
+    loss sketch, the losses' range and the rows that may join the worst. Without them
+    ``_inspect``, ``_numpy_tallies`` and ``WorstK.offer`` do it in numpy.
     """
     opts = acc.opts
     if (
@@ -147,7 +152,9 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     # (where the loss is computed from the float64 probabilities themselves)
     with_q = not opts.from_logits and kernels is not None and _plain(x) and dt is np.float64
     q = np.empty(n) if with_q else None
-    x_min, x_max, n_pos, n_neg = _inspect(y, x, kernels, q)
+    # x's calibration tallies, on the same read, where x are the probabilities
+    calibrate = not opts.from_logits
+    x_min, x_max, n_pos, n_neg, tallies = _inspect(y, x, kernels, q, calibrate)
     finite: np.ndarray | None = None  # the scored rows; None: all of them
     if not (-math.inf < x_min and x_max < math.inf):  # a missing or infinite prediction
         finite = chunk.finite_rows()
@@ -161,7 +168,7 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
         y, x = y[finite], x[finite]
         w = None if w is None else w[finite]
         q = None if q is None else np.empty(len(x))
-        x_min, x_max, n_pos, n_neg = _inspect(y, x, kernels, q)
+        x_min, x_max, n_pos, n_neg, tallies = _inspect(y, x, kernels, q, calibrate)
     if n_pos + n_neg != len(y):
         return None
     if not opts.from_logits and not (0.0 <= x_min and x_max <= 1.0):
@@ -181,16 +188,21 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     else:
         loss = hard_losses(y, xd, opts.compat, x_min=x_min, x_max=x_max, q=q)
     loss = loss.astype(np.float64, copy=False)
-    # Everything else that reads the probabilities and the losses, in one loop if it was built.
-    if kernels is not None and _plain(pv):
-        counts = np.zeros(2 * CALIBRATION_BINS, dtype=np.int64)
-        sums = np.zeros(2 * CALIBRATION_BINS)
-        brier, n_half, n_half_pos, n_inf, loss_min, loss_max = kernels.tally(
-            y, pv, loss, acc.sketch.counts, counts, sums
+    if tallies is None:  # logits, or probabilities the compiled loop did not read
+        tallies = _calibration(y, pv, p_max, kernels)
+    counts, sums, brier, n_half, n_half_pos = tallies
+    # The losses' sketch and range, and the rows that may join the worst, in one loop if built.
+    rows_above = None
+    if kernels is not None and _plain(loss):
+        threshold = acc.worst.threshold()
+        above = np.empty(WORST_ROOM, dtype=np.int64)
+        n_inf, loss_min, loss_max, n_above = kernels.losses(
+            loss, acc.sketch.counts, threshold, above
         )
         acc.sketch.add_counted(loss, n_inf)
+        if finite is None and n_above <= WORST_ROOM:
+            rows_above = (threshold, above[:n_above])
     else:
-        counts, sums, brier, n_half, n_half_pos = _numpy_tallies(y, pv, p_max)
         loss_min, loss_max = float(loss.min()), float(loss.max())
         acc.sketch.add(loss, lo=loss_min, hi=loss_max)
     # correct: label 1 with p > 0.5, label 0 with p <= 0.5 (p = 0.5 sits in bin 5)
@@ -269,7 +281,9 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     if finite is not None:
         loss, reported = _unpacked(loss, finite, np.nan), _unpacked(reported, finite, np.nan)
         weights = _placed(w_col, finite)
-    acc.worst.offer(start, loss, chunk.labels, chunk.preds, p_true.of, max_loss=loss_max)
+    acc.worst.offer(
+        start, loss, chunk.labels, chunk.preds, p_true.of, max_loss=loss_max, above=rows_above
+    )
     return ScoredChunk(chunk, reported, p_true, weights, row_flags)
 
 
@@ -278,24 +292,46 @@ def _plain(a: np.ndarray) -> bool:
     return a.dtype == np.float64 and a.flags.c_contiguous
 
 
+# What the compiled loop's calibration gives: counts and sums of p by 2 * bin + label, the Brier
+# sum, how many p are exactly 0.5 and how many of those have label 1.
+Tallies = tuple[np.ndarray, np.ndarray, float, int, int]
+
+
 def _inspect(
-    y: np.ndarray, x: np.ndarray, kernels: ModuleType | None, q: np.ndarray | None = None
-) -> tuple[float, float, int, int]:
+    y: np.ndarray,
+    x: np.ndarray,
+    kernels: ModuleType | None,
+    q: np.ndarray | None = None,
+    calibrate: bool = False,
+) -> tuple[float, float, int, int, Tallies | None]:
     """The range of the predictions (NaN if one is NaN) and the counts of labels 1 and 0; into
-    ``q`` (given only with ``kernels``), the probability given to the true class."""
+    ``q`` (given only with ``kernels``), the probability given to the true class. Where the
+    compiled loop reads x, with ``calibrate``, also x's calibration tallies (of use only if
+    every x turns out to be in [0, 1] and every y 0 or 1); else None."""
     if kernels is not None and _plain(x):
-        return kernels.inspect(y, x, q)
+        if not calibrate:
+            lo, hi, n_pos, n_neg, *_ = kernels.inspect(y, x, q)
+            return lo, hi, n_pos, n_neg, None
+        counts = np.zeros(2 * CALIBRATION_BINS, dtype=np.int64)
+        sums = np.zeros(2 * CALIBRATION_BINS)
+        lo, hi, n_pos, n_neg, brier, n_half, n_half_pos = kernels.inspect(y, x, q, counts, sums)
+        return lo, hi, n_pos, n_neg, (counts, sums, brier, n_half, n_half_pos)
     n_pos = int(np.count_nonzero(np.equal(y, 1.0)))
     n_neg = int(np.count_nonzero(np.equal(y, 0.0)))
-    return float(x.min()), float(x.max()), n_pos, n_neg
+    return float(x.min()), float(x.max()), n_pos, n_neg, None
 
 
-def _numpy_tallies(
-    y: np.ndarray, p: np.ndarray, p_max: float
-) -> tuple[np.ndarray, np.ndarray, float, int, int]:
-    """What ``_tally.tally`` counts but the losses, in numpy: calibration counts and sums of p
-    by 2 * bin + label (one pair of bincounts), the Brier sum, how many p are exactly 0.5 and
-    how many of those have label 1."""
+def _calibration(y: np.ndarray, p: np.ndarray, p_max: float, kernels: ModuleType | None) -> Tallies:
+    """The calibration tallies of probabilities p in [0, 1] for labels y, each 0 or 1."""
+    if kernels is not None and _plain(p):
+        *_, tallies = _inspect(y, p, kernels, calibrate=True)
+        assert tallies is not None
+        return tallies
+    return _numpy_tallies(y, p, p_max)
+
+
+def _numpy_tallies(y: np.ndarray, p: np.ndarray, p_max: float) -> Tallies:
+    """The calibration tallies, in numpy (one pair of bincounts for the table)."""
     pos = np.equal(y, 1.0)
     # floor(10 p) is in 0..9, and 10 for p = 1 (the top bin)
     key = np.multiply(p, CALIBRATION_BINS, out=np.empty(len(p), dtype=np.intp), casting="unsafe")
