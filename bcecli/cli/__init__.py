@@ -5,6 +5,7 @@ Exit codes: 0 report produced; 1 a gate failed; 2 usage error; 3 the input canno
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from typing import Any
@@ -124,6 +125,11 @@ def main() -> None:
     # would compete with bce's own workers on the cores: one BLAS thread, unless the user says
     # otherwise. Set before numpy is first imported, which is later than this.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # What start-up imports (numpy; pandas where text is read) makes some 100k objects that live
+    # as long as the process: collecting at Python's default pace, every 700 new objects, frees
+    # nothing and costs 5-9 ms a run (about 45 collections measured). Every 100k still collects
+    # the cycles a long run leaves behind.
+    gc.set_threshold(100_000)
     try:
         cli.main(prog_name="bce")
     except SystemExit as e:
