@@ -37,13 +37,13 @@ class ScoreRequest:
     scheduler: str | None = None  # a dask scheduler's address (default: a local cluster)
 
 
-@dataclass
+@dataclass(eq=False)
 class Outcome:
     report: Report
     losses: LossSpool | None = None  # --reduction none, in row order (the caller closes it)
 
 
-@dataclass
+@dataclass(eq=False)
 class Prepared:
     """An opened input, its first chunk and the task decided from it (the caller closes
     ``inp``)."""

@@ -32,7 +32,7 @@ CALIBRATION_BINS = 10
 HEAD = ("num", "den", "wl", "w", "l")
 
 
-@dataclass
+@dataclass(eq=False)
 class WorstK:
     """The K rows with the largest per-sample loss (ties: the earlier row first)."""
 
@@ -110,7 +110,7 @@ class WorstK:
             self._combine(other.rows, other.loss, other.labels, other.preds, other.p_true)
 
 
-@dataclass
+@dataclass(eq=False)
 class Accumulator:
     """Mergeable state of one scoring run."""
 

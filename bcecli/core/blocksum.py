@@ -24,7 +24,7 @@ def _block_sum(values: np.ndarray) -> float:
     return float(np.ascontiguousarray(values, dtype=np.float64).sum())
 
 
-@dataclass
+@dataclass(eq=False)
 class BlockSum:
     """Split-invariant sums of ``width`` quantities given per row."""
 

@@ -64,7 +64,7 @@ def _xlogy(y: np.ndarray, logq: np.ndarray) -> np.ndarray:
         return np.where(y == 0, 0, y * logq)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CategoricalLosses:
     loss: np.ndarray  # (n,) the unweighted per-sample loss, in the profile's float type
     torch_value: np.ndarray | None  # (n,) what PyTorch's reduction='none' returns

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Chunk:
     """Rows ``start .. start + n - 1`` of the input.
 
@@ -37,7 +37,7 @@ class Chunk:
         return np.asarray(finite)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ScoredChunk:
     """Per-sample results of one chunk, in input order, for streaming per-sample output.
 

@@ -69,7 +69,7 @@ def _sorted_quantile(values: np.ndarray, q: float) -> float:
     return a + (b - a) * (pos - lo)
 
 
-@dataclass
+@dataclass(eq=False)
 class LossSketch:
     counts: np.ndarray = field(default_factory=lambda: np.zeros(N_BUCKETS + 2, dtype=np.int64))
     n_inf: int = 0

@@ -69,7 +69,7 @@ def split_rows(n: int, parts: int, align: int, first: float = 1.0) -> list[tuple
     return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
-@dataclass
+@dataclass(eq=False)
 class _Child:
     pid: int
     fd: int

@@ -42,7 +42,7 @@ class Layout:
     class_names: tuple[str, ...]  # from a prediction family's suffixes (prob_cat, prob_dog)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Part:
     """The columns one source contributes, in output order."""
 

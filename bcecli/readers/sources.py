@@ -314,7 +314,7 @@ def dictionary_indices(encoded: Any, missing: int) -> np.ndarray:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Opened:
     source: Source
     fmt: str
