@@ -92,6 +92,43 @@ def test_inspect_gives_any_value_a_bin() -> None:
     assert counts[19] == 4 and counts[18] == 1  # inf, 1e300, 1.5, 0.95; 2**63
 
 
+@pytest.mark.parametrize("n", [0, 1, 3, 4, 5, 8, 1023, 65_536, 70_001])
+def test_inspect_vector_and_row_loops_agree(n: int) -> None:
+    """inspect's AVX2 loop gives the row-at-a-time loop's results to the last bit: the counts,
+    the range, the Brier lanes and the table's sums in row order; any length (the rows past a
+    multiple of 4 go one at a time)."""
+    assert kernels is not None
+    if not kernels.simd(True):
+        pytest.skip("this CPU has no AVX2: only the row-at-a-time loop runs")
+    y, p = _chunk(max(n, 9), 6)
+    y, p = y[:n], p[:n]
+    if n > 40:  # values the caller drops must not upset the rest
+        p[[20, 21, 22, 23, 30]] = [np.nan, np.inf, -np.inf, 5.0, -1e300]
+        y[[24, 25]] = [0.5, np.nan]
+    results = []
+    try:
+        for vector in (True, False):
+            assert kernels.simd(vector) is vector
+            counts, sums, q = np.zeros(20, dtype=np.int64), np.zeros(20), np.empty(n)
+            results.append((kernels.inspect(y, p, q, counts, sums), counts, sums, q))
+    finally:
+        kernels.simd(True)
+    (a, a_counts, a_sums, a_q), (b, b_counts, b_sums, b_q) = results
+    np.testing.assert_array_equal(np.array(a), np.array(b))  # NaN range included
+    np.testing.assert_array_equal(a_counts, b_counts)
+    np.testing.assert_array_equal(a_sums, b_sums)
+    np.testing.assert_array_equal(a_q, b_q)
+    if n > 40:
+        assert np.isnan(a[0]) and a[4] != a[4]  # a NaN makes the range and Brier NaN
+        y2, p2 = y[40:], p[40:]  # the clean rows: the numbers themselves
+        clean_counts = np.zeros(20, dtype=np.int64)
+        clean = kernels.inspect(y2, p2, None, clean_counts, np.zeros(20))
+        want_counts, _, want_brier, _, _ = _numpy_tallies(y2, p2, p2.max())
+        np.testing.assert_array_equal(clean_counts, want_counts)
+        assert clean[:2] == (p2.min(), p2.max())
+        assert clean[4] == pytest.approx(want_brier, rel=1e-13)
+
+
 def _losses_reference(loss: np.ndarray) -> sketch.LossSketch:
     reference = sketch.LossSketch()
     reference.add(loss)
