@@ -90,8 +90,8 @@ typedef struct {
 /* Rows from..n of the calibrated scan, one at a time. Row i adds to lane i % LANES of the
  * Brier sum, and each row's p to cal_p[its key] in row order: the vector loop below keeps both,
  * so its sums are the same bits. */
-static void scan_rows(const double *xv, const double *yv, Py_ssize_t from, Py_ssize_t n,
-                      Scan *s, double *cal_p) {
+static void scan_rows(const double *xv, const double *yv, double *qv, Py_ssize_t from,
+                      Py_ssize_t n, Scan *s, double *cal_p) {
     for (Py_ssize_t i = from; i < n; i++) {
         if ((i & 7) == 0 && i + AHEAD < n) { /* a cache line of each, a page ahead */
             PREFETCH(xv + i + AHEAD);
@@ -110,6 +110,8 @@ static void scan_rows(const double *xv, const double *yv, Py_ssize_t from, Py_ss
         s->brier[i % LANES] += d * d;
         s->half += p == 0.5;
         s->half_pos += (p == 0.5) & (t == 1.0);
+        if (qv)
+            qv[i] = fabs(p - (1.0 - t));
     }
 }
 
@@ -121,10 +123,11 @@ static void scan_rows(const double *xv, const double *yv, Py_ssize_t from, Py_ss
  * range, Brier lanes and bins in vectors; only the table's additions, which must stay in row
  * order, one row at a time. Returns how many rows it did (a multiple of 4). */
 __attribute__((target("avx2"))) static Py_ssize_t scan_rows_avx2(const double *xv,
-                                                                  const double *yv,
+                                                                  const double *yv, double *qv,
                                                                   Py_ssize_t n, Scan *s,
                                                                   double *cal_p) {
     const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0),
+                  sign = _mm256_set1_pd(-0.0), /* the sign bit alone */
                   half = _mm256_set1_pd(0.5), bins = _mm256_set1_pd(CAL_BINS),
                   top = _mm256_set1_pd(CAL_BINS - 1);
     __m256d lo = _mm256_set1_pd(INFINITY), hi = _mm256_set1_pd(-INFINITY), brier = zero;
@@ -149,6 +152,10 @@ __attribute__((target("avx2"))) static Py_ssize_t scan_rows_avx2(const double *x
         half_pos = _mm256_sub_epi64(half_pos, _mm256_castpd_si256(_mm256_and_pd(is_half, is_pos)));
         __m256d d = _mm256_sub_pd(p, t);
         brier = _mm256_add_pd(brier, _mm256_mul_pd(d, d)); /* lane j: rows 4k + j */
+        if (qv) { /* |p - (1 - t)|: the sign bit cleared, as fabs */
+            __m256d r = _mm256_sub_pd(p, _mm256_sub_pd(one, t));
+            _mm256_storeu_pd(qv + i, _mm256_andnot_pd(sign, r));
+        }
         /* the bin as cal_bin: max with 0 first (a NaN gives 0), then min with 9 */
         __m256d b = _mm256_min_pd(_mm256_max_pd(_mm256_mul_pd(p, bins), zero), top);
         __m128i bin = _mm256_cvttpd_epi32(b);
@@ -199,13 +206,14 @@ static PyObject *simd(PyObject *self, PyObject *args) {
 #endif
 }
 
-static void scan(const double *xv, const double *yv, Py_ssize_t n, Scan *s, double *cal_p) {
+static void scan(const double *xv, const double *yv, double *qv, Py_ssize_t n, Scan *s,
+                 double *cal_p) {
     Py_ssize_t from = 0;
 #ifdef HAVE_AVX2_SCAN
     if (use_avx2)
-        from = scan_rows_avx2(xv, yv, n, s, cal_p);
+        from = scan_rows_avx2(xv, yv, qv, n, s, cal_p);
 #endif
-    scan_rows(xv, yv, from, n, s, cal_p);
+    scan_rows(xv, yv, qv, from, n, s, cal_p);
 }
 
 /* inspect(y, x, q=None, cal_n=None, cal_p=None)
@@ -258,7 +266,7 @@ static PyObject *inspect(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     if (with_cal) {
         int64_t *cal_n = b[3].buf;
-        scan(xv, yv, n, &sc, b[4].buf);
+        scan(xv, yv, qv, n, &sc, b[4].buf);
         for (int k = 0; k < 2 * CAL_BINS; k++)
             for (int j = 0; j < LANES; j++)
                 cal_n[k] += sc.counts[j][k];
@@ -275,10 +283,10 @@ static PyObject *inspect(PyObject *self, PyObject *args) {
             sc.pos += t == 1.0;
             sc.neg += t == 0.0;
         }
+        if (qv)
+            for (Py_ssize_t i = 0; i < n; i++)
+                qv[i] = fabs(xv[i] - (1.0 - yv[i]));
     }
-    if (qv)
-        for (Py_ssize_t i = 0; i < n; i++)
-            qv[i] = fabs(xv[i] - (1.0 - yv[i]));
     Py_END_ALLOW_THREADS
     for (int i = 0; i < 5; i++)
         if (used[i])
