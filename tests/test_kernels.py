@@ -129,6 +129,35 @@ def test_inspect_vector_and_row_loops_agree(n: int) -> None:
         assert clean[4] == pytest.approx(want_brier, rel=1e-13)
 
 
+@pytest.mark.parametrize("n", [0, 3, 4, 7, 4096, 65_537])
+@pytest.mark.parametrize("threshold", [-np.inf, 2.5, np.inf])
+def test_losses_vector_and_row_loops_agree(n: int, threshold: float) -> None:
+    """The AVX2 loss loop gives the row-at-a-time loop's sketch, counts, range and rows above
+    the threshold, for every kind of value (its 64-bit shifts are logical: a sign is handled
+    apart)."""
+    assert kernels is not None
+    if not kernels.simd(True):
+        pytest.skip("this CPU has no AVX2: only the row-at-a-time loop runs")
+    rng = np.random.default_rng(8)
+    loss = rng.exponential(1.0, n)
+    special = [0.0, -0.0, -5.0, 2.0**-70, 5e-324, 2.0**16, 1e300, np.inf, 2.5, 2.5000000000000004]
+    loss[: min(n, len(special))] = special[:n]
+    results = []
+    try:
+        for vector in (True, False):
+            assert kernels.simd(vector) is vector
+            buckets = np.zeros(sketch.N_BUCKETS + 2, dtype=np.int64)
+            above = np.full(16, -1, dtype=np.int64)
+            results.append((kernels.losses(loss, buckets, threshold, above), buckets, above))
+    finally:
+        kernels.simd(True)
+    (a, a_buckets, a_above), (b, b_buckets, b_above) = results
+    assert a == b
+    np.testing.assert_array_equal(a_buckets, b_buckets)
+    np.testing.assert_array_equal(a_above, b_above)
+    np.testing.assert_array_equal(a_buckets, _losses_reference(loss).counts)
+
+
 def _losses_reference(loss: np.ndarray) -> sketch.LossSketch:
     reference = sketch.LossSketch()
     reference.add(loss)

@@ -9,8 +9,9 @@
  * optional); bcecli/core/native.py falls back to numpy without it.
  *
  * Inputs are C-contiguous float64 buffers; the GIL is released while the loops run. Where the
- * CPU has AVX2 (checked when the module loads), inspect's calibrated scan takes four rows at a
- * time: 1.8 against 3.5 ns a row for a chunk in cache, the same bits.
+ * CPU has AVX2 (checked when the module loads), both loops take four rows at a time, with the
+ * same results: inspect's calibrated scan 1.8 against 3.5 ns a row for a chunk in cache, the
+ * loss loop 0.96 against 1.39.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -26,7 +27,8 @@
 
 /* inspect reads its chunk from memory (often the first touch of a memory-mapped file). The
  * CPU's own prefetcher stops at each 4 KB page, so the loop asks for the next page itself: a
- * third less time on the 10M-row NPY pair (38 -> 31 ms for one process's half, cold). */
+ * fifth less time on the 10M-row NPY pair (38.9 -> 31.1 ms for one process's half, cold,
+ * measured before the AVX2 loop). */
 #define AHEAD 512 /* doubles: 4 KB */
 #if defined(__GNUC__) || defined(__clang__)
 #define PREFETCH(p) __builtin_prefetch(p)
@@ -298,6 +300,88 @@ static PyObject *inspect(PyObject *self, PyObject *args) {
                          brier_sum, (long long)sc.half, (long long)sc.half_pos);
 }
 
+/* What losses tallies of a chunk of losses. */
+typedef struct {
+    double lo, hi;
+    int64_t n_inf, n_above;
+} LossScan;
+
+/* The sketch bucket of a finite loss's bits (negative bits, a sign, land in the low one). */
+static inline int64_t bucket_of(double li) {
+    int64_t bits;
+    memcpy(&bits, &li, sizeof bits);
+    int64_t bucket = (bits >> SHIFT) - OFFSET;
+    return bucket < -1 ? -1 : (bucket > N_BUCKETS ? N_BUCKETS : bucket);
+}
+
+static void losses_rows(const double *loss, Py_ssize_t from, Py_ssize_t n, double threshold,
+                        int64_t *sketch, int64_t *above, Py_ssize_t room, LossScan *s) {
+    for (Py_ssize_t i = from; i < n; i++) {
+        double li = loss[i];
+        s->lo = li < s->lo ? li : s->lo;
+        s->hi = li > s->hi ? li : s->hi;
+        if (li > threshold) { /* rare once the worst rows so far are high */
+            if (s->n_above < room)
+                above[s->n_above] = i;
+            s->n_above++;
+        }
+        if (!(li < INFINITY)) /* +inf (or a NaN the caller let through) */
+            s->n_inf++;
+        else
+            sketch[bucket_of(li) + 1]++;
+    }
+}
+
+#ifdef HAVE_AVX2_SCAN
+/* The same, four losses at a time: range, threshold test and buckets in vectors, the counts one
+ * loss at a time. Returns how many losses it did (a multiple of 4). */
+__attribute__((target("avx2"))) static Py_ssize_t losses_avx2(const double *loss, Py_ssize_t n,
+                                                               double threshold,
+                                                               int64_t *sketch, int64_t *above,
+                                                               Py_ssize_t room, LossScan *s) {
+    const __m256d thr = _mm256_set1_pd(threshold), inf = _mm256_set1_pd(INFINITY);
+    const __m256i offset = _mm256_set1_epi64x(OFFSET), low = _mm256_set1_epi64x(-1),
+                  high = _mm256_set1_epi64x(N_BUCKETS), zero = _mm256_setzero_si256();
+    __m256d lo = _mm256_set1_pd(INFINITY), hi = _mm256_set1_pd(-INFINITY);
+    int64_t buckets[4];
+    Py_ssize_t done = n / 4 * 4;
+    for (Py_ssize_t i = 0; i < done; i += 4) {
+        __m256d l = _mm256_loadu_pd(loss + i);
+        lo = _mm256_min_pd(l, lo);
+        hi = _mm256_max_pd(l, hi);
+        int over = _mm256_movemask_pd(_mm256_cmp_pd(l, thr, _CMP_GT_OQ));
+        for (int j = 0; over; j++, over >>= 1)
+            if (over & 1) {
+                if (s->n_above < room)
+                    above[s->n_above] = i + j;
+                s->n_above++;
+            }
+        int finite = _mm256_movemask_pd(_mm256_cmp_pd(l, inf, _CMP_LT_OQ));
+        /* bucket_of: AVX2 shifts 64-bit lanes only logically, so a sign is set apart first */
+        __m256i bits = _mm256_castpd_si256(l);
+        __m256i b = _mm256_sub_epi64(_mm256_srli_epi64(bits, SHIFT), offset);
+        b = _mm256_or_si256(b, _mm256_cmpgt_epi64(zero, bits)); /* a sign: -1 */
+        b = _mm256_blendv_epi8(b, low, _mm256_cmpgt_epi64(low, b));
+        b = _mm256_blendv_epi8(b, high, _mm256_cmpgt_epi64(b, high));
+        _mm256_storeu_si256((__m256i *)buckets, b);
+        for (int j = 0; j < 4; j++) {
+            if (finite >> j & 1)
+                sketch[buckets[j] + 1]++;
+            else
+                s->n_inf++;
+        }
+    }
+    double lanes[4];
+    _mm256_storeu_pd(lanes, lo);
+    for (int j = 0; j < 4; j++)
+        s->lo = lanes[j] < s->lo ? lanes[j] : s->lo;
+    _mm256_storeu_pd(lanes, hi);
+    for (int j = 0; j < 4; j++)
+        s->hi = lanes[j] > s->hi ? lanes[j] : s->hi;
+    return done;
+}
+#endif
+
 /* losses(loss, sketch, threshold, above) -> (n_inf, loss_min, loss_max, n_above)
  * For losses that are never NaN:
  *   sketch[bucket + 1] += 1 for each finite loss (an infinite one is counted in n_inf);
@@ -328,33 +412,18 @@ static PyObject *losses(PyObject *self, PyObject *args) {
     }
     const double *loss = b[0].buf;
     int64_t *sketch = b[1].buf, *above = b[2].buf;
-    Py_ssize_t n = b[0].len / 8, room = b[2].len / 8;
-    int64_t n_inf = 0, n_above = 0;
-    double lo = INFINITY, hi = -INFINITY;
+    Py_ssize_t n = b[0].len / 8, room = b[2].len / 8, from = 0;
+    LossScan sc = {.lo = INFINITY, .hi = -INFINITY};
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
-        double li = loss[i];
-        lo = li < lo ? li : lo;
-        hi = li > hi ? li : hi;
-        if (li > threshold) { /* rare once the worst rows so far are high */
-            if (n_above < room)
-                above[n_above] = i;
-            n_above++;
-        }
-        if (!(li < INFINITY)) { /* +inf (or a NaN the caller let through) */
-            n_inf++;
-            continue;
-        }
-        int64_t bits;
-        memcpy(&bits, &li, sizeof bits);
-        int64_t bucket = (bits >> SHIFT) - OFFSET; /* negative bits (a sign) land below 0 */
-        bucket = bucket < -1 ? -1 : (bucket > N_BUCKETS ? N_BUCKETS : bucket);
-        sketch[bucket + 1]++;
-    }
+#ifdef HAVE_AVX2_SCAN
+    if (use_avx2)
+        from = losses_avx2(loss, n, threshold, sketch, above, room, &sc);
+#endif
+    losses_rows(loss, from, n, threshold, sketch, above, room, &sc);
     Py_END_ALLOW_THREADS
     for (int i = 0; i < 3; i++)
         PyBuffer_Release(&b[i]);
-    return Py_BuildValue("LddL", (long long)n_inf, lo, hi, (long long)n_above);
+    return Py_BuildValue("LddL", (long long)sc.n_inf, sc.lo, sc.hi, (long long)sc.n_above);
 }
 
 static PyMethodDef methods[] = {
