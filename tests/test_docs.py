@@ -3,13 +3,18 @@ transcript in the README is what the command really prints."""
 
 from __future__ import annotations
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from bcecli.cli import cli
 from tests.readme_transcripts import README, examples, run
 
-COMMANDS = sorted(cli.commands)
+COMMANDS = cli.list_commands(click.Context(cli))
+
+
+def test_the_commands() -> None:
+    assert COMMANDS == ["bands", "explain", "plot", "score"]
 
 
 @pytest.mark.parametrize("name", COMMANDS)

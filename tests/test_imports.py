@@ -55,6 +55,36 @@ def test_help_imports_neither_numpy_nor_pandas(args: list[str]) -> None:
     assert imported(args) == set()
 
 
+def test_a_command_imports_no_other_command(inputs: Path) -> None:
+    """Each command's module (its options, its help) is loaded when it runs: `bce score` does
+    not build `bce plot`, `bce explain` or `bce bands`, and --help lists all four."""
+    code = (
+        "import sys\n"
+        "from bcecli.cli import cli\n"
+        "try:\n"
+        "    cli.main(sys.argv[1:], prog_name='bce', standalone_mode=False)\n"
+        "finally:\n"
+        "    print('COMMANDS', *sorted(m for m in sys.modules if m.startswith('bcecli.cli.')"
+        " and m.rsplit('.', 1)[1] in ('score', 'plot', 'explain', 'bands')), file=sys.stderr)\n"
+    )
+    runs = {
+        "score": ["score", str(inputs / "p.npy"), "--labels", str(inputs / "y.npy")],
+        "help": ["--help"],
+    }
+    loaded = {}
+    for name, args in runs.items():
+        proc = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+        )
+        lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("COMMANDS")]
+        assert lines, proc.stderr
+        loaded[name] = lines[-1].split()[1:]
+        if name == "help":
+            assert all(f"  {c}" in proc.stdout for c in ("bands", "explain", "plot", "score"))
+    assert loaded["score"] == ["bcecli.cli.score"]
+    assert loaded["help"] == [f"bcecli.cli.{c}" for c in ("bands", "explain", "plot", "score")]
+
+
 @pytest.mark.parametrize(
     "extra",
     [

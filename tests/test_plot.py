@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -241,7 +242,9 @@ def test_help_has_a_summary_and_examples(runner: CliRunner) -> None:
     assert "  bce plot preds.csv -o report.png\n" in result.stdout
     for option in ("--labels", "--from-logits", "--compat", "--output"):
         assert option in result.stdout
-    assert "\b\nExamples:" in inspect.cleandoc(cli.commands["plot"].help or "")
+    command = cli.get_command(click.Context(cli), "plot")
+    assert command is not None
+    assert "\b\nExamples:" in inspect.cleandoc(command.help or "")
 
 
 def test_help_imports_neither_matplotlib_nor_numpy() -> None:

@@ -13,10 +13,6 @@ from typing import Any
 import click
 
 from bcecli import __version__
-from bcecli.cli.bands import bands
-from bcecli.cli.explain import explain
-from bcecli.cli.plot import plot
-from bcecli.cli.score import score
 from bcecli.errors import BceError
 
 EPILOG = """\b
@@ -41,7 +37,28 @@ def _failure(message: str, exit_code: int) -> click.ClickException:
     return OptionFailure(message) if exit_code == 2 else InputFailure(message)
 
 
+# Each command's module, imported when the command runs or a help page lists it: `bce score`
+# builds no option of `bce plot`.
+COMMANDS = {
+    "score": "bcecli.cli.score",
+    "explain": "bcecli.cli.explain",
+    "bands": "bcecli.cli.bands",
+    "plot": "bcecli.cli.plot",
+}
+
+
 class BceGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            import importlib
+
+            command = getattr(importlib.import_module(COMMANDS[cmd_name]), cmd_name)
+            self.add_command(command)
+        return super().get_command(ctx, cmd_name)
+
     def main(  # type: ignore[override]
         self,
         args: list[str] | None = None,
@@ -111,12 +128,6 @@ def cli(debug: bool) -> None:
       bce explain 2.302585                    # what does a loss of 2.3 mean?
       bce bands                               # how to read a mean cross-entropy
     """
-
-
-cli.add_command(score)
-cli.add_command(explain)
-cli.add_command(bands)
-cli.add_command(plot)
 
 
 def main() -> None:
