@@ -568,3 +568,43 @@ def test_threaded_scoring_gives_the_same_bits_whatever_the_timing(
         acc = scorer.accumulator
         runs.append({name: np.asarray(acc.sums[name]).tolist() for name in sorted(acc.sums)})
     assert all(r == runs[0] for r in runs[1:])
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("hint", [False, True])
+def test_worst_k_is_the_k_largest_losses_first_row_first(seed: int, hint: bool) -> None:
+    """WorstK, fed chunk by chunk in row order (``hint``: with the rows above its threshold
+    found beforehand, as the compiled loss loop finds them) and merged from pieces out of
+    order, keeps the k largest losses, the earlier row first among equal losses, never a NaN."""
+    from bcecli.core.accumulator import WorstK
+
+    rng = np.random.default_rng(seed)
+    n = 5000
+    loss = np.minimum(np.round(rng.exponential(1.0, n), 1), 3.0)  # ties: some 250 at 3.0
+    loss[rng.choice(n, 300, replace=False)] = np.nan
+    loss[rng.choice(n, 3, replace=False)] = np.inf
+    rows = np.arange(n)
+    ok = ~np.isnan(loss)
+    order = np.lexsort((rows[ok], -loss[ok]))[:10]
+    want_rows, want_loss = rows[ok][order], loss[ok][order]
+
+    def fed(pieces: list[tuple[int, int]]) -> WorstK:
+        w = WorstK()
+        for a, b in pieces:
+            part = loss[a:b]
+            above = None
+            if hint:
+                t = w.threshold()
+                above = (t, np.flatnonzero(part > t))
+            col = part[:, None]
+            w.offer(a, part, col, col, part, max_loss=float(np.nanmax(part)), above=above)
+        return w
+
+    cuts = np.sort(rng.choice(np.arange(1, n), 12, replace=False))
+    pieces = list(zip([0, *cuts], [*cuts, n], strict=True))
+    streamed = fed(pieces)
+    np.testing.assert_array_equal(streamed.rows, want_rows)
+    np.testing.assert_array_equal(streamed.loss, want_loss)
+    merged = fed(pieces[6:])
+    merged.merge(fed(pieces[:6]))  # the later rows first
+    np.testing.assert_array_equal(merged.rows, want_rows)

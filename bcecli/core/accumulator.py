@@ -76,10 +76,10 @@ class WorstK:
             idx = np.flatnonzero((loss > thr) if in_order else (loss >= thr))
         if len(idx) > self.k:
             # the k largest, ties broken by row: keep everything above the k-th value, then
-            # the earliest rows equal to it
-            part = idx[np.argpartition(-loss[idx], self.k - 1)[: self.k]]
-            cutoff = loss[part].min()
-            idx = np.concatenate([idx[loss[idx] > cutoff], idx[loss[idx] == cutoff][: self.k]])
+            # the earliest rows equal to it (every row: no NaN among them, and no copy)
+            vals = loss if len(idx) == len(loss) else loss[idx]
+            cutoff = np.partition(vals, len(vals) - self.k)[len(vals) - self.k]
+            idx = np.concatenate([idx[vals > cutoff], idx[vals == cutoff][: self.k]])
         self.last_row = max(self.last_row, start + len(loss) - 1)
         if len(idx) == 0:
             return
