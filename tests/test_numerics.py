@@ -608,3 +608,26 @@ def test_worst_k_is_the_k_largest_losses_first_row_first(seed: int, hint: bool) 
     merged = fed(pieces[6:])
     merged.merge(fed(pieces[:6]))  # the later rows first
     np.testing.assert_array_equal(merged.rows, want_rows)
+
+
+@pytest.mark.parametrize(
+    "losses", [[], [0.0, -0.0], [1e-30, 0.5, 2.0, np.inf], [5e-324, 1e300], [0.3] * 5]
+)
+def test_a_loss_sketch_survives_pickling(losses: list[float]) -> None:
+    """A sketch is sent between processes with only the buckets in use; it comes back whole."""
+    import pickle
+
+    from bcecli.core.sketch import LossSketch
+
+    sketch = LossSketch()
+    sketch.add(np.array(losses, dtype=np.float64))
+    back = pickle.loads(pickle.dumps(sketch, protocol=pickle.HIGHEST_PROTOCOL))
+    np.testing.assert_array_equal(back.counts, sketch.counts)
+    assert back.counts.dtype == np.int64 and back.counts.shape == sketch.counts.shape
+    assert (back.n, back.n_inf) == (sketch.n, sketch.n_inf) == (len(losses), losses.count(np.inf))
+    if losses:
+        assert back.quantile(0.5) == sketch.quantile(0.5)
+    sketch.buckets_only()  # as on a child process: the median from the buckets alone
+    back = pickle.loads(pickle.dumps(sketch))
+    np.testing.assert_array_equal(back.counts, sketch.counts)
+    assert back.exact_values is None

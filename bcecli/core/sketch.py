@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -108,6 +109,21 @@ class LossSketch:
                 self.exact_values.append(np.array(losses, dtype=np.float64))
             else:
                 self.exact_values = None
+
+    def __getstate__(self) -> dict[str, object]:
+        # Pickled (sent from one process to another) with the counts cut to the buckets in use:
+        # a file's losses span a few of the 80 octaves, so 655 KB become some 100 KB.
+        state = dict(self.__dict__)
+        used = np.flatnonzero(self.counts)
+        lo, hi = (int(used[0]), int(used[-1]) + 1) if len(used) else (0, 0)
+        state["counts"] = (len(self.counts), lo, self.counts[lo:hi])
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        size, lo, used = state["counts"]
+        counts = np.zeros(size, dtype=np.int64)
+        counts[lo : lo + len(used)] = used
+        self.__dict__.update(state, counts=counts)
 
     def buckets_only(self) -> None:
         """Stop keeping the values: the quantiles come from the buckets (for a run that will
