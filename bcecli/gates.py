@@ -11,6 +11,8 @@ from bcecli.core.report import Report
 
 @dataclass(frozen=True)
 class Gates:
+    """When a report fails the run (exit code 1)."""
+
     fail_on: str = "error"  # error | warning | never
     max_loss: float | None = None
     max_ne: float | None = None

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ScoreRequest:
+    """What to score and how: the inputs, their columns and the loss's semantics."""
+
     preds: str
     labels: str | None = None
     columns: ColumnRequest = field(default_factory=ColumnRequest)
@@ -39,6 +41,8 @@ class ScoreRequest:
 
 @dataclass(eq=False)
 class Outcome:
+    """A scored run: its report, and the per-row losses where asked for."""
+
     report: Report
     losses: LossSpool | None = None  # --reduction none, in row order (the caller closes it)
 

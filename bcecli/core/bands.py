@@ -19,6 +19,8 @@ NE_SOURCE = (
 
 @dataclass(frozen=True)
 class Band:
+    """A range of mean cross-entropy and how to read it."""
+
     id: str
     label: str
     rule: str
@@ -65,6 +67,8 @@ def band_for(mean_loss: float) -> Band | None:
 
 @dataclass(frozen=True)
 class NEStep:
+    """A step of the normalized-entropy scale and how to read it."""
+
     rule: str
     meaning: str
 

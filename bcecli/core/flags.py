@@ -59,6 +59,8 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
 
 @dataclass(frozen=True)
 class Flag:
+    """A problem found in the input: how many rows, the first of them, and what to do."""
+
     id: str
     severity: Severity
     count: int

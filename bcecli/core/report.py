@@ -33,6 +33,9 @@ class Context:
 
 @dataclass(frozen=True)
 class CalibrationBin:
+    """One bin of the reliability table: how many predictions fell from lo to hi, their mean,
+    and the fraction of them whose label was positive."""
+
     lo: float
     hi: float
     count: int
@@ -54,6 +57,8 @@ class OutputStats:
 
 @dataclass(frozen=True)
 class WorstSample:
+    """One of the rows with the largest losses."""
+
     row: int
     labels: tuple[float, ...]
     preds: tuple[float, ...]
@@ -63,6 +68,8 @@ class WorstSample:
 
 @dataclass(frozen=True)
 class Mistake:
+    """How often one true class was predicted as another."""
+
     true_class: str
     predicted: str
     count: int
@@ -70,6 +77,8 @@ class Mistake:
 
 @dataclass(frozen=True)
 class Report:
+    """Everything ``bce score`` prints, in every format."""
+
     task: Task
     task_reason: str
     compat: Compat

@@ -72,6 +72,9 @@ def _sorted_quantile(values: np.ndarray, q: float) -> float:
 
 @dataclass(eq=False)
 class LossSketch:
+    """Counts of losses in log buckets, for the median and the histogram (and, up to
+    ``EXACT_LIMIT`` losses, the losses themselves)."""
+
     counts: np.ndarray = field(default_factory=lambda: np.zeros(N_BUCKETS + 2, dtype=np.int64))
     n_inf: int = 0
     exact_values: list[np.ndarray] | None = field(default_factory=list)

@@ -14,6 +14,8 @@ ROW_SUM_TOL = 1e-4
 
 @dataclass(frozen=True)
 class TaskDecision:
+    """The task bce settled on, and why."""
+
     task: Task
     reason: str
 

@@ -71,6 +71,8 @@ def split_rows(n: int, parts: int, align: int, first: float = 1.0) -> list[tuple
 
 @dataclass(eq=False)
 class _Child:
+    """A child process scoring rows start..stop, and the pipe its answer comes through."""
+
     pid: int
     fd: int
     start: int

@@ -21,6 +21,8 @@ CHUNK_ROWS = 1 << 18  # a multiple of the core's 4096-row sum blocks
 
 @dataclass(frozen=True)
 class ColumnRequest:
+    """The columns the user named (None: bce finds them)."""
+
     label_cols: tuple[str, ...] | None = None
     pred_cols: tuple[str, ...] | None = None
     sample_weight: str | None = None

@@ -316,6 +316,8 @@ def dictionary_indices(encoded: Any, missing: int) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Opened:
+    """An opened input and its format."""
+
     source: Source
     fmt: str
 
