@@ -32,7 +32,7 @@ def test_inspect_matches_numpy() -> None:
     x_min, x_max, n_pos, n_neg, *no_tallies = kernels.inspect(y, p)
     assert (x_min, x_max) == (p.min(), p.max())
     assert n_pos == np.count_nonzero(y == 1) and n_neg == np.count_nonzero(y == 0)
-    assert no_tallies == [0.0, 0, 0]
+    assert no_tallies == [0.0, 0, 0, 0]
     q = np.full(len(p), np.nan)
     assert kernels.inspect(y, p, q)[:4] == (x_min, x_max, n_pos, n_neg)
     q_ref = true_class_probability(y, p)
@@ -45,7 +45,7 @@ def test_inspect_matches_numpy() -> None:
     for tallies in ((), (None, np.zeros(20, dtype=np.int64), np.zeros(20))):
         x_min, x_max, *_ = kernels.inspect(y, p, *tallies)
         assert np.isnan(x_min) and np.isnan(x_max)  # as numpy's min and max
-    assert kernels.inspect(y[:0], p[:0]) == (np.inf, -np.inf, 0, 0, 0.0, 0, 0)
+    assert kernels.inspect(y[:0], p[:0]) == (np.inf, -np.inf, 0, 0, 0.0, 0, 0, 0)
 
 
 def test_inspect_calibrates_as_numpy() -> None:
@@ -53,7 +53,9 @@ def test_inspect_calibrates_as_numpy() -> None:
     y, p = _chunk(65_536, 2)
     counts, sums = np.zeros(20, dtype=np.int64), np.zeros(20)
     q = np.empty(len(p))
-    x_min, x_max, n_pos, n_neg, brier, n_half, n_half_pos = kernels.inspect(y, p, q, counts, sums)
+    x_min, x_max, n_pos, n_neg, brier, n_half, n_half_pos, _ = kernels.inspect(
+        y, p, q, counts, sums
+    )
     assert (x_min, x_max, n_pos, n_neg) == kernels.inspect(y, p)[:4]
     np.testing.assert_array_equal(q, true_class_probability(y, p))
 
@@ -67,6 +69,26 @@ def test_inspect_calibrates_as_numpy() -> None:
     assert counts[2 * 0 + 1] >= 2 and counts[2 * 9 + 0] >= 2  # 1e-300, 0.0999..; 1.0, 0.9
     bins = np.minimum(np.floor(p * 10), 9).astype(int)
     np.testing.assert_array_equal(counts, np.bincount(2 * bins + (y == 1), minlength=20))
+
+
+def test_inspect_finds_the_rows_that_need_log1p() -> None:
+    """The rows where x < below and y is not 1 (the literal formula takes log1p(-x) there), in
+    order, as numpy finds them: a NaN label counts (it is not 1), a NaN x does not."""
+    assert kernels is not None
+    y, p = _chunk(10_001, 9)
+    p[::7] = 10.0 ** -np.random.default_rng(10).uniform(2, 12, len(p[::7]))  # 1e-12 to 0.01
+    y[[14, 21]] = [np.nan, 0.5]
+    p[[28, 35]] = [np.nan, 1e-300]
+    counts, sums = np.zeros(20, dtype=np.int64), np.zeros(20)
+    tiny = np.empty(len(p), dtype=np.int64)
+    n_tiny = kernels.inspect(y, p, None, counts, sums, tiny, 1e-4)[7]
+    want = np.flatnonzero((p < 1e-4) & (y != 1))
+    assert 500 < len(want) == n_tiny
+    np.testing.assert_array_equal(tiny[:n_tiny], want)
+    with pytest.raises(ValueError, match="tiny and x differ in length"):
+        kernels.inspect(y, p, None, counts, sums, tiny[:-1], 1e-4)
+    with pytest.raises(TypeError, match="tiny needs cal_n and cal_p"):
+        kernels.inspect(y, p, None, None, None, tiny, 1e-4)
 
 
 def test_inspect_calibration_adds_to_what_is_there() -> None:
@@ -110,14 +132,18 @@ def test_inspect_vector_and_row_loops_agree(n: int) -> None:
         for vector in (True, False):
             assert kernels.simd(vector) is vector
             counts, sums, q = np.zeros(20, dtype=np.int64), np.zeros(20), np.empty(n)
-            results.append((kernels.inspect(y, p, q, counts, sums), counts, sums, q))
+            tiny = np.full(n, -1, dtype=np.int64)
+            got = kernels.inspect(y, p, q, counts, sums, tiny, 0.05)
+            results.append((got, counts, sums, q, tiny[: got[7]]))
     finally:
         kernels.simd(True)
-    (a, a_counts, a_sums, a_q), (b, b_counts, b_sums, b_q) = results
+    (a, a_counts, a_sums, a_q, a_tiny), (b, b_counts, b_sums, b_q, b_tiny) = results
     np.testing.assert_array_equal(np.array(a), np.array(b))  # NaN range included
     np.testing.assert_array_equal(a_counts, b_counts)
     np.testing.assert_array_equal(a_sums, b_sums)
     np.testing.assert_array_equal(a_q, b_q)
+    np.testing.assert_array_equal(a_tiny, b_tiny)
+    np.testing.assert_array_equal(a_tiny, np.flatnonzero((p < 0.05) & (y != 1)))
     if n > 40:
         assert np.isnan(a[0]) and a[4] != a[4]  # a NaN makes the range and Brier NaN
         y2, p2 = y[40:], p[40:]  # the clean rows: the numbers themselves

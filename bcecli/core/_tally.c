@@ -87,6 +87,8 @@ typedef struct {
     double lo, hi, brier[LANES];
     int64_t pos, neg, nan, half, half_pos;
     int64_t counts[LANES][2 * CAL_BINS];
+    int64_t *tiny, n_tiny; /* where to note the rows with x < below and y != 1 (or NULL) */
+    double below;
 } Scan;
 
 /* Rows from..n of the calibrated scan, one at a time. Row i adds to lane i % LANES of the
@@ -114,6 +116,8 @@ static void scan_rows(const double *xv, const double *yv, double *qv, Py_ssize_t
         s->half_pos += (p == 0.5) & (t == 1.0);
         if (qv)
             qv[i] = fabs(p - (1.0 - t));
+        if (s->tiny && p < s->below && t != 1.0)
+            s->tiny[s->n_tiny++] = i;
     }
 }
 
@@ -131,7 +135,7 @@ __attribute__((target("avx2"))) static Py_ssize_t scan_rows_avx2(const double *x
     const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0),
                   sign = _mm256_set1_pd(-0.0), /* the sign bit alone */
                   half = _mm256_set1_pd(0.5), bins = _mm256_set1_pd(CAL_BINS),
-                  top = _mm256_set1_pd(CAL_BINS - 1);
+                  top = _mm256_set1_pd(CAL_BINS - 1), below = _mm256_set1_pd(s->below);
     __m256d lo = _mm256_set1_pd(INFINITY), hi = _mm256_set1_pd(-INFINITY), brier = zero;
     __m256i nan = _mm256_setzero_si256(), pos = nan, neg = nan, halves = nan, half_pos = nan;
     int32_t keys[4];
@@ -157,6 +161,13 @@ __attribute__((target("avx2"))) static Py_ssize_t scan_rows_avx2(const double *x
         if (qv) { /* |p - (1 - t)|: the sign bit cleared, as fabs */
             __m256d r = _mm256_sub_pd(p, _mm256_sub_pd(one, t));
             _mm256_storeu_pd(qv + i, _mm256_andnot_pd(sign, r));
+        }
+        if (s->tiny) { /* p < below and t != 1 (a NaN label is not 1) */
+            __m256d tiny = _mm256_and_pd(_mm256_cmp_pd(p, below, _CMP_LT_OQ),
+                                         _mm256_cmp_pd(t, one, _CMP_NEQ_UQ));
+            for (int m = _mm256_movemask_pd(tiny), j = 0; m; j++, m >>= 1)
+                if (m & 1)
+                    s->tiny[s->n_tiny++] = i + j;
         }
         /* the bin as cal_bin: max with 0 first (a NaN gives 0), then min with 9 */
         __m256d b = _mm256_min_pd(_mm256_max_pd(_mm256_mul_pd(p, bins), zero), top);
@@ -218,8 +229,8 @@ static void scan(const double *xv, const double *yv, double *qv, Py_ssize_t n, S
     scan_rows(xv, yv, qv, from, n, s, cal_p);
 }
 
-/* inspect(y, x, q=None, cal_n=None, cal_p=None)
- *     -> (x_min, x_max, n_pos, n_neg, brier_sum, n_half, n_half_pos)
+/* inspect(y, x, q=None, cal_n=None, cal_p=None, tiny=None, below=0.0)
+ *     -> (x_min, x_max, n_pos, n_neg, brier_sum, n_half, n_half_pos, n_tiny)
  * The range of the predictions (NaN for both if one is NaN, as numpy's min and max give) and
  * how many labels are exactly 1 and exactly 0. With q, also writes q = |x - (1 - y)|, the
  * probability given to the true class where y is 0 or 1, as bcecli.core.binary's
@@ -228,18 +239,24 @@ static void scan(const double *xv, const double *yv, double *qv, Py_ssize_t n, S
  * caller keeps them only if every x is in [0, 1] and every y is 0 or 1):
  *   cal_n[2 * bin + label] += rows, cal_p[2 * bin + label] += x, sums added in row order, as
  *   np.bincount adds them; and returns the sum of (x - y)^2, how many x are exactly 0.5 and,
- *   of those, how many have label 1 (else these three are 0). */
+ *   of those, how many have label 1 (else these three are 0);
+ *   with tiny too (as long as x), writes into it, in order, the rows where x < below and y is
+ *   not 1, and returns how many (else 0): where the literal formula's log(1 - x) needs log1p. */
 static PyObject *inspect(PyObject *self, PyObject *args) {
-    PyObject *obj[5] = {NULL, NULL, Py_None, Py_None, Py_None};
-    Py_buffer b[5];
-    static const char *names[5] = {"y", "x", "q", "cal_n", "cal_p"};
-    static const int writable[5] = {0, 0, 1, 1, 1}, integer[5] = {0, 0, 0, 1, 0};
-    if (!PyArg_ParseTuple(args, "OO|OOO", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4]))
+    PyObject *obj[6] = {NULL, NULL, Py_None, Py_None, Py_None, Py_None};
+    Py_buffer b[6];
+    double below = 0.0;
+    static const char *names[6] = {"y", "x", "q", "cal_n", "cal_p", "tiny"};
+    static const int writable[6] = {0, 0, 1, 1, 1, 1}, integer[6] = {0, 0, 0, 1, 0, 1};
+    if (!PyArg_ParseTuple(args, "OO|OOOOd", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5],
+                          &below))
         return NULL;
     if ((obj[3] == Py_None) != (obj[4] == Py_None))
         return PyErr_Format(PyExc_TypeError, "cal_n and cal_p go together");
-    int used[5] = {0}, failed = 0;
-    for (int i = 0; i < 5 && !failed; i++) {
+    if (obj[5] != Py_None && obj[3] == Py_None)
+        return PyErr_Format(PyExc_TypeError, "tiny needs cal_n and cal_p");
+    int used[6] = {0}, failed = 0;
+    for (int i = 0; i < 6 && !failed; i++) {
         if (obj[i] == Py_None)
             continue;
         failed = get_buffer(obj[i], &b[i], names[i], writable[i], integer[i]) < 0;
@@ -254,9 +271,11 @@ static PyObject *inspect(PyObject *self, PyObject *args) {
             bad = "q and x differ in length";
         else if (with_cal && (b[3].len != 2 * CAL_BINS * 8 || b[4].len != 2 * CAL_BINS * 8))
             bad = "cal_n and cal_p need 2 x 10 bins";
+        else if (used[5] && b[5].len != b[1].len)
+            bad = "tiny and x differ in length";
     }
     if (failed || bad) {
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < 6; i++)
             if (used[i])
                 PyBuffer_Release(&b[i]);
         return bad ? PyErr_Format(PyExc_ValueError, "%s", bad) : NULL;
@@ -264,7 +283,7 @@ static PyObject *inspect(PyObject *self, PyObject *args) {
     const double *yv = b[0].buf, *xv = b[1].buf;
     double *qv = with_q ? b[2].buf : NULL;
     Py_ssize_t n = b[1].len / 8;
-    Scan sc = {.lo = INFINITY, .hi = -INFINITY};
+    Scan sc = {.lo = INFINITY, .hi = -INFINITY, .tiny = used[5] ? b[5].buf : NULL, .below = below};
     Py_BEGIN_ALLOW_THREADS
     if (with_cal) {
         int64_t *cal_n = b[3].buf;
@@ -290,14 +309,15 @@ static PyObject *inspect(PyObject *self, PyObject *args) {
                 qv[i] = fabs(xv[i] - (1.0 - yv[i]));
     }
     Py_END_ALLOW_THREADS
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         if (used[i])
             PyBuffer_Release(&b[i]);
     if (sc.nan)
         sc.lo = sc.hi = NAN;
     double brier_sum = (sc.brier[0] + sc.brier[1]) + (sc.brier[2] + sc.brier[3]);
-    return Py_BuildValue("ddLLdLL", sc.lo, sc.hi, (long long)sc.pos, (long long)sc.neg,
-                         brier_sum, (long long)sc.half, (long long)sc.half_pos);
+    return Py_BuildValue("ddLLdLLL", sc.lo, sc.hi, (long long)sc.pos, (long long)sc.neg,
+                         brier_sum, (long long)sc.half, (long long)sc.half_pos,
+                         (long long)sc.n_tiny);
 }
 
 /* What losses tallies of a chunk of losses. */

@@ -10,6 +10,7 @@ import numpy as np
 from bcecli.core import native
 from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
 from bcecli.core.binary import (
+    LOG1P_BELOW,
     binary_entropy,
     element_losses,
     hard_losses,
@@ -152,9 +153,11 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     # (where the loss is computed from the float64 probabilities themselves)
     with_q = not opts.from_logits and kernels is not None and _plain(x) and dt is np.float64
     q = np.empty(n) if with_q else None
-    # x's calibration tallies, on the same read, where x are the probabilities
+    # x's calibration tallies, on the same read, where x are the probabilities; and the rows
+    # where the literal formula takes log1p, where the compiled loop writes q
     calibrate = not opts.from_logits
-    x_min, x_max, n_pos, n_neg, tallies = _inspect(y, x, kernels, q, calibrate)
+    find_tiny = with_q and opts.compat is Compat.EXACT
+    x_min, x_max, n_pos, n_neg, tallies, tiny = _inspect(y, x, kernels, q, calibrate, find_tiny)
     finite: np.ndarray | None = None  # the scored rows; None: all of them
     if not (-math.inf < x_min and x_max < math.inf):  # a missing or infinite prediction
         finite = chunk.finite_rows()
@@ -168,7 +171,7 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
         y, x = y[finite], x[finite]
         w = None if w is None else w[finite]
         q = None if q is None else np.empty(len(x))
-        x_min, x_max, n_pos, n_neg, tallies = _inspect(y, x, kernels, q, calibrate)
+        x_min, x_max, n_pos, n_neg, tallies, tiny = _inspect(y, x, kernels, q, calibrate, find_tiny)
     if n_pos + n_neg != len(y):
         return None
     if not opts.from_logits and not (0.0 <= x_min and x_max <= 1.0):
@@ -186,7 +189,7 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     if opts.from_logits:  # the general path's kernel, on the one output
         loss = element_losses(y.astype(dt)[:, None], xd[:, None], opts, None)[:, 0]
     else:
-        loss = hard_losses(y, xd, opts.compat, x_min=x_min, x_max=x_max, q=q)
+        loss = hard_losses(y, xd, opts.compat, x_min=x_min, x_max=x_max, q=q, tiny=tiny)
     loss = loss.astype(np.float64, copy=False)
     if tallies is None:  # logits, or probabilities the compiled loop did not read
         tallies = _calibration(y, pv, p_max, kernels)
@@ -303,28 +306,34 @@ def _inspect(
     kernels: ModuleType | None,
     q: np.ndarray | None = None,
     calibrate: bool = False,
-) -> tuple[float, float, int, int, Tallies | None]:
+    find_tiny: bool = False,
+) -> tuple[float, float, int, int, Tallies | None, np.ndarray | None]:
     """The range of the predictions (NaN if one is NaN) and the counts of labels 1 and 0; into
     ``q`` (given only with ``kernels``), the probability given to the true class. Where the
     compiled loop reads x, with ``calibrate``, also x's calibration tallies (of use only if
-    every x turns out to be in [0, 1] and every y 0 or 1); else None."""
+    every x turns out to be in [0, 1] and every y 0 or 1), and with ``find_tiny`` the rows
+    where x < LOG1P_BELOW and y is not 1 (for ``hard_losses``); else None for each."""
     if kernels is not None and _plain(x):
         if not calibrate:
             lo, hi, n_pos, n_neg, *_ = kernels.inspect(y, x, q)
-            return lo, hi, n_pos, n_neg, None
+            return lo, hi, n_pos, n_neg, None, None
         counts = np.zeros(2 * CALIBRATION_BINS, dtype=np.int64)
         sums = np.zeros(2 * CALIBRATION_BINS)
-        lo, hi, n_pos, n_neg, brier, n_half, n_half_pos = kernels.inspect(y, x, q, counts, sums)
-        return lo, hi, n_pos, n_neg, (counts, sums, brier, n_half, n_half_pos)
+        rows = np.empty(len(x), dtype=np.intp) if find_tiny else None
+        lo, hi, n_pos, n_neg, brier, n_half, n_half_pos, n_tiny = kernels.inspect(
+            y, x, q, counts, sums, rows, LOG1P_BELOW
+        )
+        tiny = None if rows is None else rows[:n_tiny]
+        return lo, hi, n_pos, n_neg, (counts, sums, brier, n_half, n_half_pos), tiny
     n_pos = int(np.count_nonzero(np.equal(y, 1.0)))
     n_neg = int(np.count_nonzero(np.equal(y, 0.0)))
-    return float(x.min()), float(x.max()), n_pos, n_neg, None
+    return float(x.min()), float(x.max()), n_pos, n_neg, None, None
 
 
 def _calibration(y: np.ndarray, p: np.ndarray, p_max: float, kernels: ModuleType | None) -> Tallies:
     """The calibration tallies of probabilities p in [0, 1] for labels y, each 0 or 1."""
     if kernels is not None and _plain(p):
-        *_, tallies = _inspect(y, p, kernels, calibrate=True)
+        _, _, _, _, tallies, _ = _inspect(y, p, kernels, calibrate=True)
         assert tallies is not None
         return tallies
     return _numpy_tallies(y, p, p_max)
