@@ -333,7 +333,7 @@ def test_threaded_scoring_equals_one_thread(task: Task) -> None:
     [
         (task, compat)
         for task in (
-            *(Task.BINARY, Task.SPARSE, "one-hot", "saturated", "missing"),
+            *(Task.BINARY, "float32", Task.SPARSE, "one-hot", "saturated", "missing"),
             *("logits", "sparse logits", "one-hot logits", "weighted"),
         )
         for compat in Compat
@@ -393,6 +393,14 @@ def test_fast_paths_equal_the_general_path(
         p[[5, 3100, 9000, 9001], 0] = [0.0, 1.0, 0.0, 1.0]
         y[[5, 3100, 9000, 9001], 0] = [0.0, 1.0, 1.0, 0.0]  # two right, two wrong
         p[15_000:15_100, 0] = 1.0  # a run of them: the top calibration bin
+    elif task == "float32":  # float32 probabilities: converted for the compiled loops
+        task = Task.BINARY
+        y = rng.integers(0, 2, n).astype(float)[:, None]
+        p = rng.uniform(1e-9, 1 - 1e-9, n).astype(np.float32)[:, None]
+        p[:40, 0] = rng.uniform(1e-7, 1e-4, 40)  # the log1p corner, and Keras' clip
+        p[[40, 41, 42, 43], 0] = [0.0, 1.0, 0.5, 0.1]
+        y[[40, 41, 42, 43], 0] = [1.0, 1.0, 0.0, 1.0]
+        p[5000:5003, 0] = np.nan  # excluded rows
     elif task is Task.BINARY:
         y = rng.integers(0, 2, n).astype(float)[:, None]
         p = rng.uniform(1e-9, 1 - 1e-9, n)[:, None]

@@ -149,6 +149,10 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
         return None
     kernels = native.tally if _plain(y) else None
     dt = opts.compute_dtype(chunk.preds.dtype)
+    if kernels is not None and not opts.from_logits and not _plain(x):
+        # float32 probabilities (or a strided view): converted once, so that the compiled loops
+        # read them. Each value is the same in float64, and so is every result.
+        x = np.ascontiguousarray(x, dtype=np.float64)
     # q: the probability given to the true class, written by the compiled loop as it reads
     # (where the loss is computed from the float64 probabilities themselves)
     with_q = not opts.from_logits and kernels is not None and _plain(x) and dt is np.float64
@@ -448,7 +452,9 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     )
 
     # --- probabilities, for accuracy, calibration and the checks ---------------------------
-    prob = sigmoid(x) if opts.from_logits else x
+    # in float64 whatever the input's type, as the fast path: float32 sums and calibration bins
+    # of float32 probabilities would differ from it
+    prob = (sigmoid(x) if opts.from_logits else x).astype(np.float64, copy=False)
     y_eff = smooth_labels(y, opts)
 
     # --- row-level checks (each skipped where the values' range shows it finds nothing) -------
