@@ -125,6 +125,18 @@ static void scan_rows(const double *xv, const double *yv, double *qv, Py_ssize_t
 #define HAVE_AVX2_SCAN 1
 #include <immintrin.h>
 
+/* Folds the lanes of a vector range into a scalar one, as the row loop compares. */
+__attribute__((target("avx2"))) static void fold_range(__m256d lo, __m256d hi, double *s_lo,
+                                                       double *s_hi) {
+    double lanes[4];
+    _mm256_storeu_pd(lanes, lo);
+    for (int j = 0; j < 4; j++)
+        *s_lo = lanes[j] < *s_lo ? lanes[j] : *s_lo;
+    _mm256_storeu_pd(lanes, hi);
+    for (int j = 0; j < 4; j++)
+        *s_hi = lanes[j] > *s_hi ? lanes[j] : *s_hi;
+}
+
 /* The same scan, four rows at a time with AVX2 (where the CPU has it): the comparisons, counts,
  * range, Brier lanes and bins in vectors; only the table's additions, which must stay in row
  * order, one row at a time. Returns how many rows it did (a multiple of 4). */
@@ -179,14 +191,8 @@ __attribute__((target("avx2"))) static Py_ssize_t scan_rows_avx2(const double *x
             cal_p[keys[j]] += xv[i + j];
         }
     }
-    double lanes[4];
     int64_t counted[4];
-    _mm256_storeu_pd(lanes, lo);
-    for (int j = 0; j < 4; j++)
-        s->lo = lanes[j] < s->lo ? lanes[j] : s->lo;
-    _mm256_storeu_pd(lanes, hi);
-    for (int j = 0; j < 4; j++)
-        s->hi = lanes[j] > s->hi ? lanes[j] : s->hi;
+    fold_range(lo, hi, &s->lo, &s->hi);
     _mm256_storeu_pd(s->brier, brier);
     __m256i *totals[5] = {&nan, &pos, &neg, &halves, &half_pos};
     int64_t *into[5] = {&s->nan, &s->pos, &s->neg, &s->half, &s->half_pos};
@@ -391,13 +397,7 @@ __attribute__((target("avx2"))) static Py_ssize_t losses_avx2(const double *loss
                 s->n_inf++;
         }
     }
-    double lanes[4];
-    _mm256_storeu_pd(lanes, lo);
-    for (int j = 0; j < 4; j++)
-        s->lo = lanes[j] < s->lo ? lanes[j] : s->lo;
-    _mm256_storeu_pd(lanes, hi);
-    for (int j = 0; j < 4; j++)
-        s->hi = lanes[j] > s->hi ? lanes[j] : s->hi;
+    fold_range(lo, hi, &s->lo, &s->hi);
     return done;
 }
 #endif
