@@ -162,13 +162,12 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     calibrate = not opts.from_logits
     find_tiny = with_q and opts.compat is Compat.EXACT
     x_min, x_max, n_pos, n_neg, tallies, tiny = _inspect(y, x, kernels, q, calibrate, find_tiny)
-    finite: np.ndarray | None = None  # the scored rows; None: all of them
-    if not (-math.inf < x_min and x_max < math.inf):  # a missing or infinite prediction
-        finite = chunk.finite_rows()
-    elif w is not None and not math.isfinite(float(w.sum())):  # a missing weight (or a huge one)
-        finite = chunk.finite_rows()
-    elif n_pos + n_neg != n and np.isnan(y).any():  # a missing label
-        finite = chunk.finite_rows()
+    missing = (
+        not (-math.inf < x_min and x_max < math.inf)  # a missing or infinite prediction
+        or (w is not None and not math.isfinite(float(w.sum())))  # a missing (or huge) weight
+        or (n_pos + n_neg != n and bool(np.isnan(y).any()))  # a missing label
+    )
+    finite = chunk.finite_rows() if missing else None  # the scored rows; None: all of them
     if finite is not None:  # score the other rows packed together
         if not finite.any():
             return None
@@ -181,12 +180,11 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     if not opts.from_logits and not (0.0 <= x_min and x_max <= 1.0):
         return None
 
-    if opts.from_logits:
-        pv = sigmoid(x).astype(np.float64, copy=False)
-        p_min, p_max = float(pv.min()), float(pv.max())
-    else:
-        pv = x.astype(np.float64, copy=False)
-        p_min, p_max = x_min, x_max
+    pv = (sigmoid(x) if opts.from_logits else x).astype(np.float64, copy=False)
+    p_min, p_max = x_min, x_max
+    if tallies is None:  # logits, or probabilities the compiled loop did not read
+        p_range = None if opts.from_logits else (x_min, x_max)
+        p_min, p_max, tallies = _calibration(y, pv, kernels, p_range)
 
     acc.compute_dtype = dt.__name__
     xd = x.astype(dt, copy=False)
@@ -195,8 +193,6 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     else:
         loss = hard_losses(y, xd, opts.compat, x_min=x_min, x_max=x_max, q=q, tiny=tiny)
     loss = loss.astype(np.float64, copy=False)
-    if tallies is None:  # logits, or probabilities the compiled loop did not read
-        tallies = _calibration(y, pv, p_max, kernels)
     counts, sums, brier, n_half, n_half_pos = tallies
     # The losses' sketch and range, and the rows that may join the worst, in one loop if built.
     rows_above = None
@@ -334,13 +330,20 @@ def _inspect(
     return float(x.min()), float(x.max()), n_pos, n_neg, None, None
 
 
-def _calibration(y: np.ndarray, p: np.ndarray, p_max: float, kernels: ModuleType | None) -> Tallies:
-    """The calibration tallies of probabilities p in [0, 1] for labels y, each 0 or 1."""
+def _calibration(
+    y: np.ndarray,
+    p: np.ndarray,
+    kernels: ModuleType | None,
+    p_range: tuple[float, float] | None = None,
+) -> tuple[float, float, Tallies]:
+    """The range (``p_range``, where the caller has it) and the calibration tallies of
+    probabilities p in [0, 1] for labels y, each 0 or 1: one read where the loop was built."""
     if kernels is not None and _plain(p):
-        _, _, _, _, tallies, _ = _inspect(y, p, kernels, calibrate=True)
+        lo, hi, _, _, tallies, _ = _inspect(y, p, kernels, calibrate=True)
         assert tallies is not None
-        return tallies
-    return _numpy_tallies(y, p, p_max)
+        return lo, hi, tallies
+    lo, hi = p_range if p_range is not None else (float(p.min()), float(p.max()))
+    return lo, hi, _numpy_tallies(y, p, hi)
 
 
 def _numpy_tallies(y: np.ndarray, p: np.ndarray, p_max: float) -> Tallies:
