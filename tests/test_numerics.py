@@ -340,18 +340,11 @@ def test_threaded_scoring_equals_one_thread(task: Task) -> None:
         if not (str(task).endswith("logits") and compat is Compat.SKLEARN)  # no logits there
     ],
 )
-@pytest.mark.parametrize("kernels", ["compiled", "numpy"])
 def test_fast_paths_equal_the_general_path(
-    compat: Compat, task: Task | str, kernels: str, monkeypatch: pytest.MonkeyPatch
+    compat: Compat, task: Task | str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The fast paths give bit-identical losses and identical exact statistics, with the
-    compiled loops of the binary fast path and with numpy alone."""
-    from bcecli.core import binary_scoring, categorical_scoring, native
-
-    if kernels == "numpy":
-        monkeypatch.setattr(native, "tally", None)
-    elif native.tally is None:
-        pytest.skip("the compiled loops are not in use (not built, or BCE_PURE_NUMPY is set)")
+    """The fast paths give bit-identical losses and identical exact statistics."""
+    from bcecli.core import binary_scoring, categorical_scoring
 
     rng = np.random.default_rng(13)
     n, k = 20_000, 6
@@ -393,7 +386,7 @@ def test_fast_paths_equal_the_general_path(
         p[[5, 3100, 9000, 9001], 0] = [0.0, 1.0, 0.0, 1.0]
         y[[5, 3100, 9000, 9001], 0] = [0.0, 1.0, 1.0, 0.0]  # two right, two wrong
         p[15_000:15_100, 0] = 1.0  # a run of them: the top calibration bin
-    elif task == "float32":  # float32 probabilities: converted for the compiled loops
+    elif task == "float32":  # float32 probabilities
         task = Task.BINARY
         y = rng.integers(0, 2, n).astype(float)[:, None]
         p = rng.uniform(1e-9, 1 - 1e-9, n).astype(np.float32)[:, None]
@@ -579,11 +572,9 @@ def test_threaded_scoring_gives_the_same_bits_whatever_the_timing(
 
 
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("hint", [False, True])
-def test_worst_k_is_the_k_largest_losses_first_row_first(seed: int, hint: bool) -> None:
-    """WorstK, fed chunk by chunk in row order (``hint``: with the rows above its threshold
-    found beforehand, as the compiled loss loop finds them) and merged from pieces out of
-    order, keeps the k largest losses, the earlier row first among equal losses, never a NaN."""
+def test_worst_k_is_the_k_largest_losses_first_row_first(seed: int) -> None:
+    """WorstK, fed chunk by chunk in row order and merged from pieces out of order, keeps the
+    k largest losses, the earlier row first among equal losses, never a NaN."""
     from bcecli.core.accumulator import WorstK
 
     rng = np.random.default_rng(seed)
@@ -600,12 +591,8 @@ def test_worst_k_is_the_k_largest_losses_first_row_first(seed: int, hint: bool) 
         w = WorstK()
         for a, b in pieces:
             part = loss[a:b]
-            above = None
-            if hint:
-                t = w.threshold()
-                above = (t, np.flatnonzero(part > t))
             col = part[:, None]
-            w.offer(a, part, col, col, part, max_loss=float(np.nanmax(part)), above=above)
+            w.offer(a, part, col, col, part, max_loss=float(np.nanmax(part)))
         return w
 
     cuts = np.sort(rng.choice(np.arange(1, n), 12, replace=False))

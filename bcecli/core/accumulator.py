@@ -56,12 +56,10 @@ class WorstK:
         p_true: np.ndarray | Callable[[np.ndarray], np.ndarray],
         *,
         max_loss: float | None = None,
-        above: tuple[float, np.ndarray] | None = None,
     ) -> None:
         """Consider rows ``start ..`` of a chunk (a NaN loss, an excluded row, never wins).
         ``max_loss``, the chunk's largest loss when the caller knows it, skips a chunk that
-        cannot win without looking at its rows; ``above``, (t, the indices of the losses above
-        t) when the caller found them, spares the search when t is still the threshold."""
+        cannot win without looking at its rows."""
         if len(loss) == 0:
             return
         thr = self.threshold()
@@ -70,10 +68,7 @@ class WorstK:
         if in_order and max_loss is not None and max_loss <= thr:
             self.last_row = start + len(loss) - 1
             return
-        if in_order and above is not None and above[0] == thr:
-            idx = above[1]
-        else:
-            idx = np.flatnonzero((loss > thr) if in_order else (loss >= thr))
+        idx = np.flatnonzero((loss > thr) if in_order else (loss >= thr))
         if len(idx) > self.k:
             # the k largest, ties broken by row: keep everything above the k-th value, then
             # the earliest rows equal to it (every row: no NaN among them, and no copy)

@@ -66,14 +66,10 @@ def hard_losses(
     *,
     x_min: float | None = None,
     x_max: float | None = None,
-    q: np.ndarray | None = None,
-    tiny: np.ndarray | None = None,
 ) -> np.ndarray:
     """Element losses where the labels are 0 or 1 (other elements get meaningless values that
     the caller replaces): one log per element. ``x_min`` and ``x_max``: ``x.min()`` and
     ``x.max()``, when the caller has them (a clip they show to change nothing is skipped).
-    ``q``: ``true_class_probability(y, x)`` when the caller has it already (it is overwritten).
-    ``tiny``: the flat indices where x < LOG1P_BELOW and y is not 1, when the caller has them.
 
     ``q`` is the probability given to the true class (clipped as the profile clips). The general
     formula gives the same values for 0/1 labels; this form is cheaper, and every code path uses
@@ -85,13 +81,11 @@ def hard_losses(
         if compat in (Compat.KERAS, Compat.KERAS_TF, Compat.KERAS2):
             eps = dt(KERAS_EPSILON)
             inside = x_min is not None and x_max is not None and eps <= x_min <= x_max <= one - eps
-            if q is None or not inside:
-                q = true_class_probability(y, x if inside else np.clip(x, eps, one - eps))
+            q = true_class_probability(y, x if inside else np.clip(x, eps, one - eps))
             if compat is Compat.KERAS2:
                 q += eps  # tf_keras adds epsilon inside the log as well
         else:
-            if q is None:
-                q = true_class_probability(y, x)
+            q = true_class_probability(y, x)
             if compat is Compat.SKLEARN:  # log_loss clips p and 1 - p
                 eps = dt(np.finfo(dt).eps)
                 np.clip(q, eps, one - eps, out=q)
@@ -104,9 +98,8 @@ def hard_losses(
             and not (x.min() if x_min is None else x_min) >= LOG1P_BELOW
         ):
             flat_x, flat_y = x.reshape(-1), y.reshape(-1)
-            if tiny is None:
-                tiny = np.flatnonzero(flat_x < LOG1P_BELOW)
-                tiny = tiny[flat_y[tiny] != 1]
+            tiny = np.flatnonzero(flat_x < LOG1P_BELOW)
+            tiny = tiny[flat_y[tiny] != 1]
             out.reshape(-1)[tiny] = np.log1p(-flat_x[tiny])
         return negate(out, out=out)
 

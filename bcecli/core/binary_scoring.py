@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import math
-from types import ModuleType
 
 import numpy as np
 
-from bcecli.core import native
 from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
 from bcecli.core.binary import (
-    LOG1P_BELOW,
     binary_entropy,
     element_losses,
     hard_losses,
@@ -35,9 +32,6 @@ from bcecli.errors import FrameworkRaises
 ROUNDOFF = 1e-6
 # A row of predictions "sums to 1" (softmax output) within this tolerance.
 ROW_SUM_TOL = 1e-4
-# The rows above the worst-K threshold that the compiled loop notes; past that many (the first
-# chunk, say), WorstK finds them itself.
-WORST_ROOM = 64
 
 
 def calibration_bins(p: np.ndarray) -> np.ndarray:
@@ -128,12 +122,8 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
 
     It adds exactly what the general path would (the same element kernel, the same tallies),
     so which path a chunk takes never changes the report. Every pass reads a chunk that stays
-    in the CPU cache. The losses come from numpy; around them, two compiled loops (``_tally``,
-    where it was built) do the rest. The first, as it reads the chunk from memory: the range
-    and label counts, the calibration table (class counts, accuracy and prediction sums come
-    from it), the Brier sum and the true class's probability. The second, on the losses: the
-    loss sketch, the losses' range and the rows that may join the worst. Without them
-    ``_inspect``, ``_numpy_tallies`` and ``WorstK.offer`` do it in numpy.
+    in the CPU cache; the calibration table gives the class counts, accuracy and prediction
+    sums.
     """
     opts = acc.opts
     if (
@@ -147,21 +137,10 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     n, start = len(x), chunk.start
     if n == 0:
         return None
-    kernels = native.tally if _plain(y) else None
     dt = opts.compute_dtype(chunk.preds.dtype)
-    if kernels is not None and not opts.from_logits and not _plain(x):
-        # float32 probabilities (or a strided view): converted once, so that the compiled loops
-        # read them. Each value is the same in float64, and so is every result.
-        x = np.ascontiguousarray(x, dtype=np.float64)
-    # q: the probability given to the true class, written by the compiled loop as it reads
-    # (where the loss is computed from the float64 probabilities themselves)
-    with_q = not opts.from_logits and kernels is not None and _plain(x) and dt is np.float64
-    q = np.empty(n) if with_q else None
-    # x's calibration tallies, on the same read, where x are the probabilities; and the rows
-    # where the literal formula takes log1p, where the compiled loop writes q
-    calibrate = not opts.from_logits
-    find_tiny = with_q and opts.compat is Compat.EXACT
-    x_min, x_max, n_pos, n_neg, tallies, tiny = _inspect(y, x, kernels, q, calibrate, find_tiny)
+    x_min, x_max = float(x.min()), float(x.max())
+    n_pos = int(np.count_nonzero(np.equal(y, 1.0)))
+    n_neg = int(np.count_nonzero(np.equal(y, 0.0)))
     missing = (
         not (-math.inf < x_min and x_max < math.inf)  # a missing or infinite prediction
         or (w is not None and not math.isfinite(float(w.sum())))  # a missing (or huge) weight
@@ -173,41 +152,31 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
             return None
         y, x = y[finite], x[finite]
         w = None if w is None else w[finite]
-        q = None if q is None else np.empty(len(x))
-        x_min, x_max, n_pos, n_neg, tallies, tiny = _inspect(y, x, kernels, q, calibrate, find_tiny)
+        x_min, x_max = float(x.min()), float(x.max())
+        n_pos = int(np.count_nonzero(np.equal(y, 1.0)))
+        n_neg = int(np.count_nonzero(np.equal(y, 0.0)))
     if n_pos + n_neg != len(y):
         return None
     if not opts.from_logits and not (0.0 <= x_min and x_max <= 1.0):
         return None
 
     pv = (sigmoid(x) if opts.from_logits else x).astype(np.float64, copy=False)
-    p_min, p_max = x_min, x_max
-    if tallies is None:  # logits, or probabilities the compiled loop did not read
-        p_range = None if opts.from_logits else (x_min, x_max)
-        p_min, p_max, tallies = _calibration(y, pv, kernels, p_range)
+    if opts.from_logits:
+        p_min, p_max = float(pv.min()), float(pv.max())
+    else:
+        p_min, p_max = x_min, x_max
+    tallies = _calibration_tallies(y, pv, p_max)
 
     acc.compute_dtype = dt.__name__
     xd = x.astype(dt, copy=False)
     if opts.from_logits:  # the general path's kernel, on the one output
         loss = element_losses(y.astype(dt)[:, None], xd[:, None], opts, None)[:, 0]
     else:
-        loss = hard_losses(y, xd, opts.compat, x_min=x_min, x_max=x_max, q=q, tiny=tiny)
+        loss = hard_losses(y, xd, opts.compat, x_min=x_min, x_max=x_max)
     loss = loss.astype(np.float64, copy=False)
     counts, sums, brier, n_half, n_half_pos = tallies
-    # The losses' sketch and range, and the rows that may join the worst, in one loop if built.
-    rows_above = None
-    if kernels is not None and _plain(loss):
-        threshold = acc.worst.threshold()
-        above = np.empty(WORST_ROOM, dtype=np.int64)
-        n_inf, loss_min, loss_max, n_above = kernels.losses(
-            loss, acc.sketch.counts, threshold, above
-        )
-        acc.sketch.add_counted(loss, n_inf)
-        if finite is None and n_above <= WORST_ROOM:
-            rows_above = (threshold, above[:n_above])
-    else:
-        loss_min, loss_max = float(loss.min()), float(loss.max())
-        acc.sketch.add(loss, lo=loss_min, hi=loss_max)
+    loss_min, loss_max = float(loss.min()), float(loss.max())
+    acc.sketch.add(loss, lo=loss_min, hi=loss_max)
     # correct: label 1 with p > 0.5, label 0 with p <= 0.5 (p = 0.5 sits in bin 5)
     half = CALIBRATION_BINS // 2
     correct = int(counts[2 * half + 1 :: 2].sum()) + int(counts[: 2 * half : 2].sum())
@@ -284,70 +253,18 @@ def _fast_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
     if finite is not None:
         loss, reported = _unpacked(loss, finite, np.nan), _unpacked(reported, finite, np.nan)
         weights = _placed(w_col, finite)
-    acc.worst.offer(
-        start, loss, chunk.labels, chunk.preds, p_true.of, max_loss=loss_max, above=rows_above
-    )
+    acc.worst.offer(start, loss, chunk.labels, chunk.preds, p_true.of, max_loss=loss_max)
     return ScoredChunk(chunk, reported, p_true, weights, row_flags)
 
 
-def _plain(a: np.ndarray) -> bool:
-    """Whether the compiled loops can read ``a`` as it is: contiguous float64."""
-    return a.dtype == np.float64 and a.flags.c_contiguous
-
-
-# What the compiled loop's calibration gives: counts and sums of p by 2 * bin + label, the Brier
-# sum, how many p are exactly 0.5 and how many of those have label 1.
+# The calibration tallies: counts and sums of p by 2 * bin + label, the Brier sum, how many p
+# are exactly 0.5 and how many of those have label 1.
 Tallies = tuple[np.ndarray, np.ndarray, float, int, int]
 
 
-def _inspect(
-    y: np.ndarray,
-    x: np.ndarray,
-    kernels: ModuleType | None,
-    q: np.ndarray | None = None,
-    calibrate: bool = False,
-    find_tiny: bool = False,
-) -> tuple[float, float, int, int, Tallies | None, np.ndarray | None]:
-    """The range of the predictions (NaN if one is NaN) and the counts of labels 1 and 0; into
-    ``q`` (given only with ``kernels``), the probability given to the true class. Where the
-    compiled loop reads x, with ``calibrate``, also x's calibration tallies (of use only if
-    every x turns out to be in [0, 1] and every y 0 or 1), and with ``find_tiny`` the rows
-    where x < LOG1P_BELOW and y is not 1 (for ``hard_losses``); else None for each."""
-    if kernels is not None and _plain(x):
-        if not calibrate:
-            lo, hi, n_pos, n_neg, *_ = kernels.inspect(y, x, q)
-            return lo, hi, n_pos, n_neg, None, None
-        counts = np.zeros(2 * CALIBRATION_BINS, dtype=np.int64)
-        sums = np.zeros(2 * CALIBRATION_BINS)
-        rows = np.empty(len(x), dtype=np.intp) if find_tiny else None
-        lo, hi, n_pos, n_neg, brier, n_half, n_half_pos, n_tiny = kernels.inspect(
-            y, x, q, counts, sums, rows, LOG1P_BELOW
-        )
-        tiny = None if rows is None else rows[:n_tiny]
-        return lo, hi, n_pos, n_neg, (counts, sums, brier, n_half, n_half_pos), tiny
-    n_pos = int(np.count_nonzero(np.equal(y, 1.0)))
-    n_neg = int(np.count_nonzero(np.equal(y, 0.0)))
-    return float(x.min()), float(x.max()), n_pos, n_neg, None, None
-
-
-def _calibration(
-    y: np.ndarray,
-    p: np.ndarray,
-    kernels: ModuleType | None,
-    p_range: tuple[float, float] | None = None,
-) -> tuple[float, float, Tallies]:
-    """The range (``p_range``, where the caller has it) and the calibration tallies of
-    probabilities p in [0, 1] for labels y, each 0 or 1: one read where the loop was built."""
-    if kernels is not None and _plain(p):
-        lo, hi, _, _, tallies, _ = _inspect(y, p, kernels, calibrate=True)
-        assert tallies is not None
-        return lo, hi, tallies
-    lo, hi = p_range if p_range is not None else (float(p.min()), float(p.max()))
-    return lo, hi, _numpy_tallies(y, p, hi)
-
-
-def _numpy_tallies(y: np.ndarray, p: np.ndarray, p_max: float) -> Tallies:
-    """The calibration tallies, in numpy (one pair of bincounts for the table)."""
+def _calibration_tallies(y: np.ndarray, p: np.ndarray, p_max: float) -> Tallies:
+    """The calibration tallies of probabilities p in [0, 1] for labels y, each 0 or 1 (one pair
+    of bincounts for the table)."""
     pos = np.equal(y, 1.0)
     # floor(10 p) is in 0..9, and 10 for p = 1 (the top bin)
     key = np.multiply(p, CALIBRATION_BINS, out=np.empty(len(p), dtype=np.intp), casting="unsafe")

@@ -15,8 +15,6 @@ from typing import Any
 
 import numpy as np
 
-# bcecli/core/_tally.c counts into the same buckets and repeats these four constants;
-# tests/test_kernels.py checks that its counts equal LossSketch.add's.
 SUB_BITS = 10  # 2**10 buckets per octave
 E_MIN = -64  # losses below 2**-64 (and zero, and negative literal values) share the "low" bucket
 E_MAX = 16  # losses at or above 2**16 share the "high" bucket
@@ -96,13 +94,6 @@ class LossSketch:
             vals = losses[finite]
             self.n_inf += len(losses) - len(vals)
             self.counts += np.bincount(bucket_of(vals) + 1, minlength=N_BUCKETS + 2)
-        self._keep(losses)
-
-    def add_counted(self, losses: np.ndarray, n_inf: int) -> None:
-        """Add losses whose buckets a compiled loop has already counted into ``counts``
-        (``n_inf`` of them infinite, which it left out)."""
-        self.n += len(losses)
-        self.n_inf += n_inf
         self._keep(losses)
 
     def _keep(self, losses: np.ndarray) -> None:
