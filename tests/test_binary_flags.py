@@ -76,7 +76,7 @@ def test_brier_if_inverted_matches_a_direct_sum(outputs: int, path: str) -> None
     weights = np.ones(500) if path == "general" else None
     task = Task.BINARY if outputs == 1 else Task.MULTILABEL
     report = score_arrays(y, p, LossOptions(task=task), weights=weights)
-    assert report.extras["brier_if_inverted"] == pytest.approx(np.mean((1 - p - y) ** 2), rel=1e-12)
+    assert report.figures.brier_if_inverted == pytest.approx(np.mean((1 - p - y) ** 2), rel=1e-12)
     assert report.brier == pytest.approx(np.mean((p - y) ** 2), rel=1e-12)
 
 

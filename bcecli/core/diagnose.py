@@ -1,16 +1,22 @@
-"""Turn the tallies into flags: what was found, how many rows, and what to do about it."""
+"""Turn the tallies into findings: flags (what was found, how many rows, what to do about it),
+notes, and the figures the checks measured.
+
+Diagnose reads the tallies and the headline numbers, never a report: the report is built once,
+from the headline and the findings (``core.report`` imports this module, not the reverse).
+"""
 
 from __future__ import annotations
 
 import bisect
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from bcecli.core.accumulator import Accumulator
-from bcecli.core.flags import Flag, make_flag
+from bcecli.core.context import Context
+from bcecli.core.flags import Flag, make_flag, ordered
 from bcecli.core.options import Compat, Task
-from bcecli.core.report import Mistake, Report
 
 # What a prediction of exactly 0 or 1 on the wrong side costs under each profile.
 SATURATED_COST = "exact inf, Keras 16.12 (15.94 at p=1 in float32), PyTorch 100, sklearn 36.04"
@@ -52,15 +58,65 @@ def _rows_text(
     return f" (row{'s' if count > 1 else ''} {shown}{more})"
 
 
-class Findings:
-    """The flags, notes and extra figures gathered while diagnosing one report."""
+@dataclass(frozen=True)
+class Headline:
+    """The report's headline numbers that the checks judge."""
 
-    def __init__(self, acc: Accumulator, partitions: tuple[tuple[int, str], ...] = ()) -> None:
+    n: int  # rows scored
+    mean_loss: float
+    share_above_1: float
+    baseline_loss: float
+    ne: float
+    prior: tuple[float, ...]
+    entropy_floor: float | None
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """How often one true class was predicted as another."""
+
+    true_class: str
+    predicted: str
+    count: int
+
+
+@dataclass(frozen=True)
+class BinaryFigures:
+    """What the binary and multi-label checks measured (None where a check did not apply)."""
+
+    # Brier score per element if every p were 1 - p (hard labels only)
+    brier_if_inverted: float | None = None
+    # categorical cross-entropy of the same rows (every label row one-hot)
+    categorical_loss: float | None = None
+
+
+@dataclass(frozen=True)
+class MulticlassFigures:
+    """What the categorical and sparse checks measured (None where a check did not apply)."""
+
+    # the lowest loss softmax(softmax(x)) outputs can reach (rows that look double-softmaxed)
+    double_softmax_floor: float | None = None
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Everything diagnose found: flags in report order, notes, mistakes and figures."""
+
+    flags: tuple[Flag, ...]
+    notes: tuple[str, ...]
+    mistakes: tuple[Mistake, ...]
+    figures: BinaryFigures | MulticlassFigures
+
+
+class Findings:
+    """The flags, notes and figures gathered while diagnosing one input."""
+
+    def __init__(self, acc: Accumulator, h: Headline, context: Context) -> None:
         self.acc = acc
-        self.partitions = partitions
+        self.h = h
+        self.context = context
         self.flags: list[Flag] = []
         self.notes: list[str] = []
-        self.extras: dict[str, float] = {}
         self.mistakes: tuple[Mistake, ...] = ()
 
     def tally(self, fid: str, message: str, hint: str) -> None:
@@ -68,7 +124,9 @@ class Findings:
         count = self.acc.flags.count(fid)
         if count:
             rows = self.acc.flags.first_rows(fid)
-            text = message.format(count=count, rows=_rows_text(rows, count, self.partitions))
+            text = message.format(
+                count=count, rows=_rows_text(rows, count, self.context.partitions)
+            )
             self.flags.append(make_flag(fid, count, rows, text, hint))
 
     def dataset(self, fid: str, count: int, message: str, hint: str) -> None:
@@ -76,13 +134,12 @@ class Findings:
         self.flags.append(make_flag(fid, count, (), message, hint))
 
 
-def dataset_flags(
-    acc: Accumulator, r: Report
-) -> tuple[list[Flag], tuple[str, ...], tuple[Mistake, ...], dict[str, float]]:
-    found = Findings(acc, r.context.partitions)
+def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
+    """The findings of one run, from its tallies and its headline numbers."""
+    found = Findings(acc, h, context)
     tally, dataset = found.tally, found.dataset
     opts = acc.opts
-    n = r.n
+    n = h.n
     k = acc.n_outputs
 
     # --- rows that were excluded or are malformed -----------------------------------------
@@ -151,41 +208,38 @@ def dataset_flags(
         )
     soft_rows = acc.flags.count("soft_labels")
     if soft_rows:
-        floor = r.entropy_floor if r.entropy_floor is not None else float("nan")
+        floor = h.entropy_floor if h.entropy_floor is not None else float("nan")
         tally(
             "soft_labels",
             "{count} row(s) have soft labels (not a single class){rows}; the loss cannot go "
             f"below their entropy, {_fmt(floor)} here (the entropy floor)",
-            f"judge the excess over the floor: mean - floor = {_fmt(r.mean_loss - floor)}",
+            f"judge the excess over the floor: mean - floor = {_fmt(h.mean_loss - floor)}",
         )
-    if opts.task.is_multiclass:
-        _multiclass_flags(found, r)
-    else:
-        _binary_flags(found, r)
+    figures = _multiclass_flags(found) if opts.task.is_multiclass else _binary_flags(found)
 
     # --- the number itself -------------------------------------------------------------------
     tally(
         "loss_above_1",
-        "{count} of " + str(n) + f" samples ({r.share_above_1:.1%}) cost more than 1 nat"
+        "{count} of " + str(n) + f" samples ({h.share_above_1:.1%}) cost more than 1 nat"
         "{rows}: their true-class probability is below 1/e = 0.368",
         "a few are normal: one confident mistake costs -ln(p), 2.30 at p = 0.1; see the worst "
         "samples",
     )
-    if r.mean_loss > 1:
+    if h.mean_loss > 1:
         dataset(
             "mean_above_1",
             n,
-            f"the mean loss {_fmt(r.mean_loss)} is above 1: on average the true class gets "
-            f"less than 1/e = 0.368 (geometric mean {_fmt(math.exp(-r.mean_loss))})",
+            f"the mean loss {_fmt(h.mean_loss)} is above 1: on average the true class gets "
+            f"less than 1/e = 0.368 (geometric mean {_fmt(math.exp(-h.mean_loss))})",
             "not a bug by itself, but rarely a healthy model: check the other flags "
             "(logits, inverted or misaligned labels)",
         )
-    if not math.isnan(r.ne) and r.ne >= 1:
+    if not math.isnan(h.ne) and h.ne >= 1:
         dataset(
             "ne_above_1",
             n,
-            f"NE = {_fmt(r.ne)}: the loss is no better than always predicting the base rate "
-            f"(baseline {_fmt(r.baseline_loss)})",
+            f"NE = {_fmt(h.ne)}: the loss is no better than always predicting the base rate "
+            f"(baseline {_fmt(h.baseline_loss)})",
             "the model learned nothing usable here: check that labels and predictions are in "
             "the same row order and that the right columns were used",
         )
@@ -196,7 +250,7 @@ def dataset_flags(
             "the weights sum to zero, so the weighted mean is undefined",
             "check the --sample-weight column",
         )
-    return found.flags, tuple(found.notes), found.mistakes, found.extras
+    return Diagnosis(ordered(found.flags), tuple(found.notes), found.mistakes, figures)
 
 
 ROUND = 1e-6
@@ -204,11 +258,11 @@ ROUND = 1e-6
 MIN_ROWS_FOR_PATTERNS = 10
 
 
-def _binary_flags(found: Findings, r: Report) -> None:
-    acc = found.acc
-    tally, dataset, notes, extras = found.tally, found.dataset, found.notes, found.extras
+def _binary_flags(found: Findings) -> BinaryFigures:
+    acc, h = found.acc, found.h
+    tally, dataset, notes = found.tally, found.dataset, found.notes
     opts = acc.opts
-    n = r.n
+    n = h.n
     k = acc.n_outputs
     wrong = int(acc.scalar("saturated_wrong"))
     tally(
@@ -228,6 +282,7 @@ def _binary_flags(found: Findings, r: Report) -> None:
         "the clipped value is what the framework reports; --compat exact shows the literal one",
     )
     soft_rows = acc.flags.count("soft_labels")
+    categorical_loss = brier_if_inverted = None
     if k >= 2 and not opts.from_logits and acc.scalar("rows_sum_1") == n:
         dataset(
             "rows_sum_to_1",
@@ -240,12 +295,12 @@ def _binary_flags(found: Findings, r: Report) -> None:
     if k >= 2 and acc.scalar("rows_one_hot") == n:
         zeros_acc = (k - 1) / k
         cce = acc.scalar("cce_one_hot") / n
-        extras["categorical_loss"] = cce
+        categorical_loss = cce
         dataset(
             "one_hot_labels_bce",
             n,
             f"every label row is one-hot: {k} mutually exclusive classes scored with binary "
-            f"cross-entropy (mean over the {k} outputs, {_fmt(r.mean_loss)}); categorical "
+            f"cross-entropy (mean over the {k} outputs, {_fmt(h.mean_loss)}); categorical "
             f"cross-entropy of the same rows is {_fmt(cce)}. Keras' 'accuracy' with a BCE loss "
             f"is binary accuracy per output, inflated: predicting all zeros already scores "
             f"{zeros_acc:.0%}",
@@ -285,7 +340,7 @@ def _binary_flags(found: Findings, r: Report) -> None:
         brier_el = acc.scalar("brier") * acc.n_outputs / n_el
         brier_inv = brier_el + (n_el - 2 * sy - 2 * sp + 4 * spy) / n_el
         acc_el = acc.scalar("correct") / n_el
-        extras["brier_if_inverted"] = brier_inv
+        brier_if_inverted = brier_inv
         if n >= MIN_ROWS_FOR_PATTERNS and acc_el < 0.3 and brier_inv < 0.5 * brier_el:
             dataset(
                 "inverted_predictions",
@@ -308,7 +363,7 @@ def _binary_flags(found: Findings, r: Report) -> None:
                 "sklearn's log_loss raises here unless labels=[0, 1] is passed; score a "
                 "sample that holds both classes",
             )
-    prior = np.atleast_1d(np.asarray(r.prior))
+    prior = np.atleast_1d(np.asarray(h.prior))
     if k == 1 and len(prior) and not math.isnan(prior[0]) and 0 < prior[0] < 1:
         p = float(prior[0])
         if p < 0.1 or p > 0.9:
@@ -316,8 +371,8 @@ def _binary_flags(found: Findings, r: Report) -> None:
                 "class_imbalance",
                 n,
                 f"positives are {p:.1%} of the labels: always predicting {p:.3g} already "
-                f"scores {_fmt(r.baseline_loss)} (band: the bands assume balanced classes)",
-                f"judge the model by NE ({_fmt(r.ne)}) rather than by the bands",
+                f"scores {_fmt(h.baseline_loss)} (band: the bands assume balanced classes)",
+                f"judge the model by NE ({_fmt(h.ne)}) rather than by the bands",
             )
     if opts.compat.is_keras and acc.flags.count("clipped_predictions"):
         notes.append(
@@ -330,18 +385,19 @@ def _binary_flags(found: Findings, r: Report) -> None:
             "sklearn's log_loss on a multi-label indicator matrix sums -y*log(p) over the "
             "outputs and ignores the 1-p terms: it is not the mean binary cross-entropy."
         )
+    return BinaryFigures(brier_if_inverted, categorical_loss)
 
 
 E = math.e
 
 
-def _multiclass_flags(found: Findings, r: Report) -> None:
-    acc = found.acc
-    tally, dataset, notes, extras = found.tally, found.dataset, found.notes, found.extras
+def _multiclass_flags(found: Findings) -> MulticlassFigures:
+    acc, h = found.acc, found.h
+    tally, dataset, notes = found.tally, found.dataset, found.notes
     opts = acc.opts
-    n = r.n
+    n = h.n
     k = acc.n_outputs
-    names = list(r.context.output_names) or [str(i) for i in range(k)]
+    names = list(found.context.names(k))
     if k == 1:
         dataset(
             "categorical_single_column",
@@ -368,24 +424,22 @@ def _multiclass_flags(found: Findings, r: Report) -> None:
         "{count} row(s) have the label --ignore-class{rows}; they are left out of the mean",
         "this is what --ignore-class asks for; the mean is over the other rows",
     )
-    h = acc.head_totals()
-    shift = acc.scalar("renorm_shift_w")
     if opts.compat.is_keras:
         renorm_text = "Keras divides each row by its sum before the loss, as reported here"
-    elif (
-        opts.compat is Compat.TORCH
-        and not acc.scalar("soft_target_rows")
-        and opts.label_smoothing == 0
-    ):
-        renorm_text = (
-            f"nll_loss(log p) uses them as they are; dividing each row by its sum "
-            f"(as Keras and cross_entropy(log p) do) would give "
-            f"{_fmt((h['wl'] + shift) / h['w'])}"
-        )
     else:
+        sums = acc.head_totals()
+        renormalised = (sums["wl"] + acc.scalar("renorm_shift_w")) / sums["w"]
+        if (
+            opts.compat is Compat.TORCH
+            and not acc.scalar("soft_target_rows")
+            and opts.label_smoothing == 0
+        ):
+            used, dividers = "nll_loss(log p)", "Keras and cross_entropy(log p) do"
+        else:
+            used, dividers = "the literal loss", "Keras does"
         renorm_text = (
-            f"the literal loss uses them as they are; dividing each row by its sum "
-            f"(as Keras does) would give {_fmt((h['wl'] + shift) / h['w'])}"
+            f"{used} uses them as they are; dividing each row by its sum (as {dividers}) "
+            f"would give {_fmt(renormalised)}"
         )
     tally(
         "rows_not_sum_1",
@@ -407,6 +461,7 @@ def _multiclass_flags(found: Findings, r: Report) -> None:
                 "0 .. K-1",
             )
     ratio = acc.maxs.get("row_ratio_max")
+    double_softmax_floor = None
     if (
         ratio is not None
         and k >= 2
@@ -415,7 +470,7 @@ def _multiclass_flags(found: Findings, r: Report) -> None:
         and float(ratio) <= E * (1 + 1e-6)
     ):
         floor = math.log(1 + (k - 1) / E)
-        extras["double_softmax_floor"] = floor
+        double_softmax_floor = floor
         dataset(
             "double_softmax",
             n,
@@ -448,9 +503,9 @@ def _multiclass_flags(found: Findings, r: Report) -> None:
     conf = acc.sums.get("confusion")
     if conf is not None and k >= 2:
         m = np.asarray(conf).reshape(k, k)
-        columns = list(r.context.pred_columns)
+        columns = list(found.context.pred_columns)
         _confusion_findings(found, m, names, columns if len(columns) == k else names, n)
-    prior = np.asarray(r.prior)
+    prior = np.asarray(h.prior)
     pos = prior[prior > 0]
     if len(pos) >= 2 and pos.max() / pos.min() >= 10:
         dataset(
@@ -458,15 +513,16 @@ def _multiclass_flags(found: Findings, r: Report) -> None:
             n,
             f"the classes are imbalanced: priors from {_fmt(float(pos.min()))} to "
             f"{_fmt(float(pos.max()))}; predicting the prior alone scores "
-            f"{_fmt(r.baseline_loss)}",
-            f"judge the model by NE ({_fmt(r.ne)}) rather than by the bands",
+            f"{_fmt(h.baseline_loss)}",
+            f"judge the model by NE ({_fmt(h.ne)}) rather than by the bands",
         )
     if k >= 2:
         notes.append(
             f"The bands assume a balanced binary task; with {k} classes a uniform guess costs "
             f"ln {k} = {math.log(k):.4f} and predicting the class prior costs "
-            f"{_fmt(r.baseline_loss)}: read NE."
+            f"{_fmt(h.baseline_loss)}: read NE."
         )
+    return MulticlassFigures(double_softmax_floor)
 
 
 def _confusion_findings(

@@ -108,3 +108,10 @@ class FlagTally:
 
     def first_rows(self, flag_id: str) -> tuple[int, ...]:
         return tuple(self.rows.get(flag_id, ()))
+
+
+def ordered(flags: list[Flag]) -> tuple[Flag, ...]:
+    """Flags in report order: errors first, then warnings, then info; within a severity, in
+    catalogue order."""
+    position = {flag_id: i for i, flag_id in enumerate(CATALOGUE)}
+    return tuple(sorted(flags, key=lambda f: (f.severity.rank, position[f.id])))

@@ -1,34 +1,31 @@
-"""The finished report: a frozen dataclass built from a (merged) accumulator."""
+"""The finished report: a frozen dataclass built once from a (merged) accumulator.
+
+``finalize`` computes the headline numbers, hands them with the tallies to diagnose, and builds
+the report from both.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
 from bcecli.core.bands import band_for
 from bcecli.core.binary import binary_entropy
+from bcecli.core.context import Context as Context  # re-exported: callers build one with a report
+from bcecli.core.diagnose import (
+    BinaryFigures,
+    Headline,
+    Mistake,
+    MulticlassFigures,
+    diagnose,
+)
 from bcecli.core.flags import CATALOGUE, Flag
 from bcecli.core.options import FRAMEWORK_NAMES, Compat, Task
 from bcecli.core.sketch import HISTOGRAM_EDGES, RELATIVE_ERROR
 from bcecli.errors import InputError
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the readers and task detection decided, carried into the report."""
-
-    task_reason: str = ""
-    label_columns: tuple[str, ...] = ()
-    pred_columns: tuple[str, ...] = ()
-    weight_column: str | None = None
-    sources: tuple[str, ...] = ()
-    output_names: tuple[str, ...] = ()  # one per output (multi-label) or class (categorical)
-    notes: tuple[str, ...] = ()
-    # A partitioned input: (global row of its first row, file name) per partition, in order.
-    partitions: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,15 +64,6 @@ class WorstSample:
 
 
 @dataclass(frozen=True)
-class Mistake:
-    """How often one true class was predicted as another."""
-
-    true_class: str
-    predicted: str
-    count: int
-
-
-@dataclass(frozen=True)
 class Report:
     """Everything ``bce score`` prints, in every format."""
 
@@ -110,9 +98,9 @@ class Report:
     worst: tuple[WorstSample, ...]
     histogram: tuple[tuple[float, float, int], ...]
     flags: tuple[Flag, ...]
-    notes: tuple[str, ...] = ()
-    mistakes: tuple[Mistake, ...] = ()
-    extras: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...]
+    mistakes: tuple[Mistake, ...]
+    figures: BinaryFigures | MulticlassFigures  # what the task's checks measured
 
     @property
     def quantile_error(self) -> float:
@@ -139,7 +127,7 @@ def binary_baseline(prior: np.ndarray, pos_weight: np.ndarray | None) -> np.ndar
     return np.asarray(-(a + b))
 
 
-def headline(acc: Accumulator) -> tuple[float, float, float | None]:
+def _reduced(acc: Accumulator) -> tuple[float, float, float | None]:
     """(mean, sum, Keras metric) under the profile's reduction."""
     h = acc.head_totals()
     opts = acc.opts
@@ -156,48 +144,40 @@ def headline(acc: Accumulator) -> tuple[float, float, float | None]:
     return mean, total, metric
 
 
-def finalize(acc: Accumulator, context: Context) -> Report:
-    from bcecli.core.diagnose import dataset_flags  # late: diagnose imports this module
+def _prior_entropy(prior: np.ndarray) -> float:
+    """The entropy of a class prior: the loss of always predicting it (0 log 0 = 0)."""
+    with np.errstate(all="ignore"):
+        return float(-np.sum(np.where(prior > 0, prior * np.log(prior), 0.0)))
 
+
+def _prior_and_baselines(acc: Accumulator) -> tuple[np.ndarray, float, np.ndarray]:
+    """(prior, baseline loss, per-output baselines): the weighted class prior or positive rate
+    per output, what the best constant predictor scores, and what it pays per output (binary)
+    or on a sample of each class (categorical)."""
     opts = acc.opts
-    n = acc.rows - acc.excluded
-    if n == 0:
-        raise InputError(
-            f"all {acc.rows} rows were excluded ({_exclusion_summary(acc)})",
-            "fix or drop the rows named by --per-sample, then run again",
-        )
-    mean, total, metric = headline(acc)
-    h = acc.head_totals()
-    weighted_mean = _div(h["wl"], h["w"])
-    band = band_for(mean)
     k = acc.n_outputs
     w_sum = acc.scalar("w_sum")
+    counted = acc.total("class_w") if opts.task.is_multiclass else acc.total("pos_w")
+    prior = counted / w_sum if w_sum > 0 else np.full(k, np.nan)
     if opts.task.is_multiclass:
-        prior = acc.total("class_w") / w_sum if w_sum > 0 else np.full(k, np.nan)
         with np.errstate(all="ignore"):
-            baseline = float(-np.sum(np.where(prior > 0, prior * np.log(prior), 0.0)))
-            # a class's baseline: what the prior predictor pays on a sample of that class
-            per_output_baseline = -np.log(prior)
-    else:
-        prior = acc.total("pos_w") / w_sum if w_sum > 0 else np.full(k, np.nan)
-        pw = None
-        if opts.pos_weight is not None and not opts.compat.is_keras:
-            pw = np.asarray(opts.pos_weight, dtype=np.float64)
-        per_output_baseline = binary_baseline(prior, pw)
-        if opts.compat is Compat.SKLEARN and k > 1:
-            with np.errstate(all="ignore"):
-                baseline = float(-np.sum(np.where(prior > 0, prior * np.log(prior), 0.0)))
-        else:
-            baseline = float(np.mean(per_output_baseline))
-    ne = weighted_mean / baseline if baseline > 0 else float("nan")
-    floor = acc.scalar("floor_w") / w_sum if "floor_w" in acc.sums and w_sum > 0 else None
+            per_output = -np.log(prior)
+        return prior, _prior_entropy(prior), per_output
+    pw = None
+    if opts.pos_weight is not None and not opts.compat.is_keras:
+        pw = np.asarray(opts.pos_weight, dtype=np.float64)
+    per_output = binary_baseline(prior, pw)
+    if opts.compat is Compat.SKLEARN and k > 1:
+        # sklearn scores a multi-label matrix as one categorical row (see diagnose's note)
+        return prior, _prior_entropy(prior), per_output
+    return prior, float(np.mean(per_output)), per_output
 
-    n_el = acc.scalar("n_elements")
-    accuracy = _div(acc.scalar("correct"), acc.scalar("n_correct_of") or n_el)
-    brier = _div(acc.scalar("brier"), n)
+
+def _calibration(acc: Accumulator) -> tuple[float, tuple[CalibrationBin, ...]]:
+    """(ECE, the reliability table's non-empty bins)."""
     cal_n, cal_p, cal_y = acc.total("cal_n"), acc.total("cal_p"), acc.total("cal_y")
     ece = _div(float(np.abs(cal_y - cal_p).sum()), float(cal_n.sum()))
-    calibration = tuple(
+    bins = tuple(
         CalibrationBin(
             i / CALIBRATION_BINS,
             (i + 1) / CALIBRATION_BINS,
@@ -208,23 +188,57 @@ def finalize(acc: Accumulator, context: Context) -> Report:
         for i in range(CALIBRATION_BINS)
         if cal_n.size and cal_n[i] > 0
     )
-    outputs = _output_stats(acc, context, n, prior, per_output_baseline)
-    worst = tuple(
-        WorstSample(
-            int(acc.worst.rows[i]),
-            tuple(float(v) for v in np.atleast_1d(acc.worst.labels[i])),
-            tuple(float(v) for v in np.atleast_1d(acc.worst.preds[i])),
-            float(acc.worst.p_true[i]),
-            float(acc.worst.loss[i]),
-        )
-        for i in range(len(acc.worst.rows))
-    )
-    hist_counts = acc.sketch.histogram()
-    edges = (*HISTOGRAM_EDGES, math.inf)
-    histogram = tuple((edges[i], edges[i + 1], c) for i, c in enumerate(hist_counts))
-    n_above = acc.flags.count("loss_above_1")
+    return ece, bins
 
-    draft = Report(
+
+def _worst(acc: Accumulator) -> tuple[WorstSample, ...]:
+    w = acc.worst
+    return tuple(
+        WorstSample(
+            int(w.rows[i]),
+            tuple(float(v) for v in np.atleast_1d(w.labels[i])),
+            tuple(float(v) for v in np.atleast_1d(w.preds[i])),
+            float(w.p_true[i]),
+            float(w.loss[i]),
+        )
+        for i in range(len(w.rows))
+    )
+
+
+def _histogram(acc: Accumulator) -> tuple[tuple[float, float, int], ...]:
+    edges = (*HISTOGRAM_EDGES, math.inf)
+    return tuple((edges[i], edges[i + 1], c) for i, c in enumerate(acc.sketch.histogram()))
+
+
+def finalize(acc: Accumulator, context: Context) -> Report:
+    """The report of a run: its headline numbers, then what diagnose finds in its tallies."""
+    opts = acc.opts
+    n = acc.rows - acc.excluded
+    if n == 0:
+        raise InputError(
+            f"all {acc.rows} rows were excluded ({_exclusion_summary(acc)})",
+            "fix or drop the rows named by --per-sample, then run again",
+        )
+    mean, total, metric = _reduced(acc)
+    h = acc.head_totals()
+    prior, baseline, per_output_baseline = _prior_and_baselines(acc)
+    w_sum = acc.scalar("w_sum")
+    n_above = acc.flags.count("loss_above_1")
+    head = Headline(
+        n=n,
+        mean_loss=mean,
+        share_above_1=n_above / n,
+        baseline_loss=baseline,
+        ne=_div(h["wl"], h["w"]) / baseline if baseline > 0 else float("nan"),
+        prior=tuple(float(v) for v in np.atleast_1d(prior)),
+        entropy_floor=acc.scalar("floor_w") / w_sum
+        if "floor_w" in acc.sums and w_sum > 0
+        else None,
+    )
+    found = diagnose(acc, head, context)
+    band = band_for(mean)
+    ece, calibration = _calibration(acc)
+    return Report(
         task=opts.task,
         task_reason=context.task_reason,
         compat=opts.compat,
@@ -240,35 +254,28 @@ def finalize(acc: Accumulator, context: Context) -> Report:
         median_exact=acc.sketch.exact,
         max_loss=float(acc.worst.loss[0]) if len(acc.worst.loss) else float("nan"),
         n_above_1=n_above,
-        share_above_1=n_above / n,
+        share_above_1=head.share_above_1,
         mean_metric=metric,
         band=band.label if band else None,
         band_id=band.id if band else None,
-        prior=tuple(float(v) for v in np.atleast_1d(prior)),
+        prior=head.prior,
         baseline_loss=baseline,
-        ne=ne,
-        entropy_floor=floor,
-        accuracy=accuracy,
-        brier=brier,
+        ne=head.ne,
+        entropy_floor=head.entropy_floor,
+        accuracy=_div(
+            acc.scalar("correct"), acc.scalar("n_correct_of") or acc.scalar("n_elements")
+        ),
+        brier=_div(acc.scalar("brier"), n),
         ece=ece,
         calibration=calibration,
-        outputs=outputs,
-        worst=worst,
-        histogram=histogram,
-        flags=(),
-        notes=context.notes,
+        outputs=_output_stats(acc, context, n, prior, per_output_baseline),
+        worst=_worst(acc),
+        histogram=_histogram(acc),
+        flags=found.flags,
+        notes=context.notes + found.notes,
+        mistakes=found.mistakes,
+        figures=found.figures,
     )
-    flags, notes, mistakes, extras = dataset_flags(acc, draft)
-    ordered = tuple(sorted(flags, key=lambda f: (f.severity.rank, list(CATALOGUE).index(f.id))))
-    return _replace(
-        draft, flags=ordered, notes=draft.notes + notes, mistakes=mistakes, extras=extras
-    )
-
-
-def _replace(report: Report, **changes: object) -> Report:
-    from dataclasses import replace
-
-    return replace(report, **changes)  # type: ignore[arg-type]
 
 
 def _exclusion_summary(acc: Accumulator) -> str:
@@ -290,7 +297,7 @@ def _output_stats(
     k = acc.n_outputs
     if k < 2:
         return ()
-    names = context.output_names or tuple(str(i) for i in range(k))
+    names = context.names(k)
     if acc.opts.task.is_multiclass:
         support = acc.total("class_n")
         loss = acc.total("class_loss")
