@@ -155,7 +155,7 @@ def run_score(
 
         return run_dask(req)
     if req.scheduler is not None:
-        raise OptionError("--scheduler needs --engine dask", "add --engine dask")
+        raise OptionError("{scheduler} needs {engine=dask}", "add {engine=dask}")
     prep = prepare(req)
     inp, first, opts = prep.inp, prep.first, prep.opts
     try:

@@ -28,7 +28,7 @@ class LossSpool:
             self._file.write(np.ascontiguousarray(losses, dtype=np.float64).tobytes())
         except OSError as e:
             raise BceError(
-                f"cannot keep the per-sample losses of --reduction none in a temporary file "
+                f"cannot keep the per-sample losses of {{reduction=none}} in a temporary file "
                 f"({e.strerror})",
                 "set TMPDIR to a writable directory with room for 8 bytes a row, or use "
                 "--per-sample, which streams them",

@@ -265,3 +265,34 @@ def test_true_false_labels_score_as_one_and_zero(runner: CliRunner, tmp_path: Pa
     assert got["n"] == 4 and got["n_excluded"] == 1
     assert got["mean_loss"] == pytest.approx(want, rel=1e-15)
     assert got["mean_loss"] == ref["mean_loss"]
+
+
+def test_errors_name_the_parameter_and_the_cli_spells_it_as_a_flag(runner: CliRunner) -> None:
+    import pickle
+
+    from bcecli.core.options import Compat, LossOptions, Task, check_options
+    from bcecli.errors import OptionError
+
+    opts = LossOptions(task=Task.BINARY, compat=Compat.SKLEARN, pos_weight=(2.0,))
+    with pytest.raises(OptionError) as caught:
+        check_options(opts, 1)
+    e = caught.value
+    assert e.param == "pos_weight"
+    assert str(e) == 'compat="sklearn": log_loss has no pos_weight; drop pos_weight'
+    back = pickle.loads(pickle.dumps(e))
+    assert back.param == "pos_weight" and str(back) == str(e)
+    args = ["score", sample("healthy_binary.csv"), "--compat", "sklearn", "--pos-weight", "2"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: ")
+    assert result.stderr.endswith(
+        ": --compat sklearn: log_loss has no pos_weight; drop --pos-weight\n"
+    )
+
+
+def test_only_the_names_of_parameters_are_spelled() -> None:
+    from bcecli.errors import InputError, flag_spelling
+
+    e = InputError("column '{x}' and {label_col}", "see {nothing=1}", source="a{b}.csv")
+    assert e.line(flag_spelling) == "a{b}.csv: column '{x}' and --label-col; see {nothing=1}"
+    assert e.line() == "a{b}.csv: column '{x}' and label_col; see {nothing=1}"

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from bcecli import __version__
-from bcecli.errors import BceError
+from bcecli.errors import BceError, flag_spelling
 
 EPILOG = """\b
 Exit codes: 0 report produced; 1 a gate failed (--fail-on, --max-loss,
@@ -21,20 +21,18 @@ Exit codes: 0 report produced; 1 a gate failed (--fail-on, --max-loss,
 """
 
 
-class InputFailure(click.ClickException):
-    """One ``Error: ...`` line on stderr; the input cannot be scored."""
+class Failure(click.ClickException):
+    """One ``Error: ...`` line on stderr (no usage text), with the documented exit code: 2 for
+    options that do not fit together, 3 for input that cannot be scored."""
 
-    exit_code = 3
+    def __init__(self, message: str, exit_code: int = 3) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it per class
 
-
-class OptionFailure(click.ClickException):
-    """One ``Error: ...`` line on stderr (no usage text); options that do not fit together."""
-
-    exit_code = 2
-
-
-def _failure(message: str, exit_code: int) -> click.ClickException:
-    return OptionFailure(message) if exit_code == 2 else InputFailure(message)
+    @classmethod
+    def of(cls, error: BceError) -> Failure:
+        """``error`` as the command line says it: its parameters spelled as flags."""
+        return cls(error.line(flag_spelling), error.exit_code)
 
 
 # Each command's module, imported when the command runs or a help page lists it: `bce score`
@@ -87,7 +85,7 @@ class BceGroup(click.Group):
         try:
             return super().invoke(ctx)
         except BceError as e:
-            raise _failure(e.line(), e.exit_code) from None
+            raise Failure.of(e) from None
         except BrokenPipeError:
             # `bce ... | head`: the reader has what it wanted; stop quietly, status 0.
             _quiet_pipe()
@@ -99,7 +97,7 @@ class BceGroup(click.Group):
         except Exception as e:
             if debug_enabled(ctx):
                 raise
-            raise InputFailure(
+            raise Failure(
                 f"unexpected error, a bug in bce: {type(e).__name__}: {e}; re-run with --debug "
                 "for the traceback and report it to the bce maintainers"
             ) from None

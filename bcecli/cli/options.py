@@ -78,13 +78,13 @@ class InputPath(click.ParamType):  # type: ignore[type-arg]
         if value == "-":
             return value
         if os.path.isdir(value) or (any(c in value for c in "*?[") and not os.path.exists(value)):
-            from bcecli.errors import InputError
+            from bcecli.errors import InputError, flag_spelling
             from bcecli.readers.partitions import partition_files
 
             try:
                 partition_files(value)
             except InputError as e:
-                self.fail(e.line(), param, ctx)
+                self.fail(e.line(flag_spelling), param, ctx)
             return value
         if not os.path.exists(value):
             self.fail(f"{value}: no such file; check the path", param, ctx)

@@ -67,24 +67,24 @@ def _framework_refusals(
         value = float(x[i, j])
         if opts.compat is Compat.TORCH:
             raise FrameworkRaises(
-                f"under --compat torch, F.binary_cross_entropy raises (all elements of input "
+                f"under {{compat=torch}}, F.binary_cross_entropy raises (all elements of input "
                 f"should be between 0 and 1): {n_bad} prediction(s) outside [0, 1], first at "
                 f"row {start + i}: {value!r}",
-                "clip the predictions, pass logits with --from-logits, or use --compat keras "
+                "clip the predictions, pass logits with {from_logits}, or use {compat=keras} "
                 "to see Keras' clipped value",
             )
         side = "greater than 1" if value > 1 else "less than 0"
         raise FrameworkRaises(
-            f"under --compat sklearn, log_loss raises (y_prob contains values {side}): "
+            f"under {{compat=sklearn}}, log_loss raises (y_prob contains values {side}): "
             f"{n_bad} prediction(s) outside [0, 1], first at row {start + i}: {value!r}",
-            "clip the predictions, or use --compat exact to see the literal value",
+            "clip the predictions, or use {compat=exact} to see the literal value",
         )
     if opts.compat is Compat.TORCH:
         bad_y = ((y < 0) | (y > 1)) & v
         if bad_y.any():
             i, j = np.argwhere(bad_y)[0]
             raise FrameworkRaises(
-                f"under --compat torch, F.binary_cross_entropy raises (all elements of target "
+                f"under {{compat=torch}}, F.binary_cross_entropy raises (all elements of target "
                 f"should be between 0 and 1): {int(np.count_nonzero(bad_y))} label(s) outside "
                 f"[0, 1], first at row {start + i}: {float(y[i, j])!r}",
                 "map the labels to 0/1 (for -1/+1 coding, -1 becomes 0)",
@@ -94,10 +94,10 @@ def _framework_refusals(
         if bad_y.any():
             i, j = np.argwhere(bad_y)[0]
             raise FrameworkRaises(
-                f"under --compat sklearn, log_loss accepts only hard 0/1 labels here: "
+                f"under {{compat=sklearn}}, log_loss accepts only hard 0/1 labels here: "
                 f"{int(np.count_nonzero(bad_y))} label(s) are not 0 or 1, first at row "
                 f"{start + i}: {float(y[i, j])!r}",
-                "use --compat exact (or keras) for soft labels",
+                "use {compat=exact} (or keras) for soft labels",
             )
 
 

@@ -52,7 +52,7 @@ def _check_sparse_labels(
             f"{len(bad)} sparse label(s) are not integers, first at row {start + bad[0]}: "
             f"{lab[bad[0]]!r}",
             "sparse labels are class indices 0 .. K-1; for one-hot or soft labels give K label "
-            "columns (--task categorical)",
+            "columns ({task=categorical})",
         )
     out = usable & ((lab < 0) | (lab >= k))
     if out.any() and opts.compat is not Compat.KERAS:
@@ -65,8 +65,8 @@ def _check_sparse_labels(
         )
         raise FrameworkRaises(
             f"{int(np.count_nonzero(out))} label(s) outside [0, {k}) for {k} prediction "
-            f"columns, first at row {start + first}: {int(lab[first])} (under --compat "
-            f"{opts.compat.value}: an error in {FRAMEWORK_OF[opts.compat]})",
+            f"columns, first at row {start + first}: {int(lab[first])} (under "
+            f"{{compat={opts.compat.value}}}: an error in {FRAMEWORK_OF[opts.compat]})",
             hint,
         )
     return out
@@ -285,10 +285,10 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
             if opts.compat is Compat.SKLEARN:
                 first = int(np.flatnonzero(outside.any(axis=1))[0])
                 raise FrameworkRaises(
-                    f"under --compat sklearn, log_loss raises (y_prob outside [0, 1]): "
+                    f"under {{compat=sklearn}}, log_loss raises (y_prob outside [0, 1]): "
                     f"{int(np.count_nonzero(outside))} prediction(s), first at row "
                     f"{start + first}",
-                    "clip the predictions, or use --compat exact to see the literal value",
+                    "clip the predictions, or use {compat=exact} to see the literal value",
                 )
         if k >= 2:
             row_sums = row_sum(x)
@@ -306,10 +306,10 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
             if opts.compat is Compat.SKLEARN:
                 first = int(np.flatnonzero(soft)[0])
                 raise FrameworkRaises(
-                    f"under --compat sklearn, log_loss accepts only hard labels: "
+                    f"under {{compat=sklearn}}, log_loss accepts only hard labels: "
                     f"{int(np.count_nonzero(soft))} label row(s) are not one-hot, first at row "
                     f"{start + first}",
-                    "use --compat exact (or keras) for soft labels",
+                    "use {compat=exact} (or keras) for soft labels",
                 )
 
     # --- the loss ---------------------------------------------------------------------------

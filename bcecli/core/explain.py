@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bcecli.core.bands import band_for
 from bcecli.core.options import FRAMEWORK_NAMES, Compat, LossOptions, Task
-from bcecli.errors import BceError, OptionError
+from bcecli.errors import BceError, OptionError, flag_spelling, spell
 
 LN2 = math.log(2)
 
@@ -138,7 +138,8 @@ def explain_pair(label: str, pred: str, *, from_logits: bool = False) -> Explana
             value: float | None = report.mean_loss
             error = None
         except BceError as e:
-            value, error = None, e.what
+            # bce explain is a command: the framework's reason names its flags
+            value, error = None, spell(e.what, flag_spelling)
         if compat is Compat.EXACT and value is not None:
             exact_loss = value
         values.append(FrameworkValue(compat, FRAMEWORK_NAMES[compat], dtype, value, error))

@@ -93,73 +93,89 @@ class LossOptions:
         check_options(self, n_outputs)
 
 
-def _unsupported(what: str, fix: str) -> OptionError:
-    return OptionError(what, fix)
-
-
 def check_options(opts: LossOptions, n_outputs: int) -> None:
     compat, task = opts.compat, opts.task
     ls = opts.label_smoothing
     if not 0.0 <= ls <= 1.0:
-        raise OptionError(f"--label-smoothing {ls} is outside [0, 1]", "pass a value such as 0.1")
+        raise OptionError(
+            f"{{label_smoothing={ls}}} is outside [0, 1]",
+            "pass a value such as 0.1",
+            param="label_smoothing",
+        )
     if opts.pos_weight is not None:
         if task.is_multiclass:
-            raise _unsupported(
-                "--pos-weight applies to binary and multi-label tasks only",
-                "use --class-weight for categorical tasks",
+            raise OptionError(
+                "{pos_weight} applies to binary and multi-label tasks only",
+                "use {class_weight} for categorical tasks",
+                param="pos_weight",
             )
         if len(opts.pos_weight) not in (1, n_outputs):
             raise OptionError(
-                f"--pos-weight has {len(opts.pos_weight)} values for {n_outputs} outputs",
+                f"{{pos_weight}} has {len(opts.pos_weight)} values for {n_outputs} outputs",
                 "give one value, or one per output",
+                param="pos_weight",
             )
         if compat is Compat.TORCH and not opts.from_logits:
-            raise _unsupported(
-                "--compat torch: F.binary_cross_entropy has no pos_weight (only the "
+            raise OptionError(
+                "{compat=torch}: F.binary_cross_entropy has no pos_weight (only the "
                 "*_with_logits form)",
-                "pass logits with --from-logits, or use --compat exact",
+                "pass logits with {from_logits}, or use {compat=exact}",
+                param="pos_weight",
             )
         if compat is Compat.SKLEARN:
-            raise _unsupported("--compat sklearn: log_loss has no pos_weight", "drop --pos-weight")
+            raise OptionError(
+                "{compat=sklearn}: log_loss has no pos_weight",
+                "drop {pos_weight}",
+                param="pos_weight",
+            )
         if compat.is_keras and (task is Task.MULTILABEL or len(opts.pos_weight) > 1):
-            raise _unsupported(
-                f"--compat {compat.value}: Keras losses have no per-output pos_weight",
-                "use --compat torch with --from-logits, or --compat exact",
+            raise OptionError(
+                f"{{compat={compat.value}}}: Keras losses have no per-output pos_weight",
+                "use {compat=torch} with {from_logits}, or {compat=exact}",
+                param="pos_weight",
             )
     if ls > 0:
         if compat is Compat.SKLEARN:
-            raise _unsupported(
-                "--compat sklearn: log_loss has no label smoothing", "drop --label-smoothing"
+            raise OptionError(
+                "{compat=sklearn}: log_loss has no label smoothing",
+                "drop {label_smoothing}",
+                param="label_smoothing",
             )
         if compat is Compat.TORCH and not task.is_multiclass:
-            raise _unsupported(
-                "--compat torch: BCELoss and BCEWithLogitsLoss have no label_smoothing",
-                "use --compat keras or --compat exact",
+            raise OptionError(
+                "{compat=torch}: BCELoss and BCEWithLogitsLoss have no label_smoothing",
+                "use {compat=keras} or {compat=exact}",
+                param="label_smoothing",
             )
         if compat.is_keras and task is Task.SPARSE:
-            raise _unsupported(
-                f"--compat {compat.value}: SparseCategoricalCrossentropy has no label_smoothing",
-                "use --compat torch or --compat exact, or one-hot labels with categorical CE",
+            raise OptionError(
+                f"{{compat={compat.value}}}: SparseCategoricalCrossentropy has no label_smoothing",
+                "use {compat=torch} or {compat=exact}, or one-hot labels with categorical CE",
+                param="label_smoothing",
             )
     if opts.from_logits and compat is Compat.SKLEARN:
-        raise _unsupported(
-            "--compat sklearn: log_loss takes probabilities only, not logits",
-            "drop --from-logits, or use --compat exact",
+        raise OptionError(
+            "{compat=sklearn}: log_loss takes probabilities only, not logits",
+            "drop {from_logits}, or use {compat=exact}",
+            param="from_logits",
         )
     if opts.class_weight is not None:
         if task is Task.MULTILABEL:
-            raise _unsupported(
-                "--class-weight is not defined for multi-label outputs",
-                "use --pos-weight (one value per output) or --sample-weight",
+            raise OptionError(
+                "{class_weight} is not defined for multi-label outputs",
+                "use {pos_weight} (one value per output) or {sample_weight}",
+                param="class_weight",
             )
         expected = 2 if task is Task.BINARY else n_outputs
         if len(opts.class_weight) != expected:
             raise OptionError(
-                f"--class-weight has {len(opts.class_weight)} values for {expected} classes",
+                f"{{class_weight}} has {len(opts.class_weight)} values for {expected} classes",
                 "give one weight per class, in class order",
+                param="class_weight",
             )
     if opts.ignore_class is not None and task is not Task.SPARSE:
-        raise _unsupported(
-            "--ignore-class applies to sparse (integer) labels only",
-            "use --task sparse, or drop --ignore-class",
+        raise OptionError(
+            "{ignore_class} applies to sparse (integer) labels only",
+            "use {task=sparse}, or drop {ignore_class}",
+            param="ignore_class",
         )

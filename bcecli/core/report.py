@@ -217,7 +217,7 @@ def finalize(acc: Accumulator, context: Context) -> Report:
     if n == 0:
         raise InputError(
             f"all {acc.rows} rows were excluded ({_exclusion_summary(acc)})",
-            "fix or drop the rows named by --per-sample, then run again",
+            "fix or drop the rows the flags name, then run again",
         )
     mean, total, metric = _reduced(acc)
     h = acc.head_totals()

@@ -50,7 +50,8 @@ def decide_task(
         if n_l != 1:
             raise OptionError(
                 f"{n_l} label columns for 1 prediction column",
-                "pass --label-col and --pred-col, or --task",
+                "pass {label_col} and {pred_col}, or {task}",
+                param="task",
             )
         return TaskDecision(Task.BINARY, "one label column and one prediction column")
     if n_l == 1:
@@ -60,13 +61,15 @@ def decide_task(
             )
         raise OptionError(
             f"one label column with non-integer values and {k} prediction columns",
-            "pass --task sparse (class indices), or --task multilabel with one label column "
+            "pass {task=sparse} (class indices), or {task=multilabel} with one label column "
             "per output",
+            param="task",
         )
     if n_l != k:
         raise OptionError(
             f"{n_l} label columns for {k} prediction columns",
-            "give one label column per prediction column (--label-col, --pred-col)",
+            "give one label column per prediction column ({label_col}, {pred_col})",
+            param="label_col",
         )
     one_hot = _one_hot_rows(labels)
     sums_1 = _rows_sum_to_1(preds) and not from_logits
@@ -96,22 +99,26 @@ def decide_task(
 def _check_shape(task: Task, n_l: int, k: int) -> None:
     if task is Task.BINARY and (k != 1 or n_l != 1):
         raise OptionError(
-            f"--task binary needs one label and one prediction column; found {n_l} and {k}",
-            "use --task multilabel or categorical, or pick columns with --label-col/--pred-col",
+            f"{{task=binary}} needs one label and one prediction column; found {n_l} and {k}",
+            "use {task=multilabel} or {task=categorical}, or pick columns with {label_col}/"
+            "{pred_col}",
+            param="task",
         )
     if task in (Task.MULTILABEL, Task.CATEGORICAL) and n_l != k:
         hint = (
-            "use --task sparse for integer class labels"
+            "use {task=sparse} for integer class labels"
             if n_l == 1
             else "give one label column per prediction column"
         )
         raise OptionError(
-            f"--task {task.value} needs as many label columns as prediction columns; found "
+            f"{{task={task.value}}} needs as many label columns as prediction columns; found "
             f"{n_l} and {k}",
             hint,
+            param="task",
         )
     if task is Task.SPARSE and n_l != 1:
         raise OptionError(
-            f"--task sparse needs one column of integer labels; found {n_l} label columns",
-            "use --task categorical for one-hot labels",
+            f"{{task=sparse}} needs one column of integer labels; found {n_l} label columns",
+            "use {task=categorical} for one-hot labels",
+            param="task",
         )

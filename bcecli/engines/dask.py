@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 LOCAL_WORKERS = 2  # a LocalCluster of processes, one thread each
 SPLIT_EVERY = 8  # accumulators merged by one task of the tree reduction
 CONNECT_TIMEOUT = "10s"
-NEEDS_DASK = "--engine dask needs dask: pip install 'bcecli[dask]'"
+NEEDS_DASK = "{engine=dask} needs dask: pip install 'bcecli[dask]'"
 
 
 @dataclass(frozen=True)
@@ -78,22 +78,22 @@ def check_request(req: ScoreRequest) -> None:
     """What the dask engine cannot do, refused before anything is read."""
     if req.per_sample_format is not None:
         raise OptionError(
-            "--per-sample writes rows in input order, which --engine dask does not do",
-            "use --engine local (the default) for per-sample output",
+            "--per-sample writes rows in input order, which {engine=dask} does not do",
+            "use {engine=local} (the default) for per-sample output",
         )
     if req.reduction is Reduction.NONE:
         raise OptionError(
-            "--reduction none lists every loss in input order, which --engine dask does not do",
-            "use --engine local, or --reduction mean or sum",
+            "{reduction=none} lists every loss in input order, which {engine=dask} does not do",
+            "use {engine=local}, or {reduction=mean} or sum",
         )
     if req.preds == "-":
         raise OptionError(
-            "--engine dask reads files, not stdin", "save the data to Parquet or CSV files"
+            "{engine=dask} reads files, not stdin", "save the data to Parquet or CSV files"
         )
     if req.labels is not None:
         raise OptionError(
-            "--engine dask reads labels and predictions from the same partitions",
-            "drop --labels (one dataset holding both columns), or use --engine local",
+            "{engine=dask} reads labels and predictions from the same partitions",
+            "drop {labels} (one dataset holding both columns), or use {engine=local}",
         )
 
 
@@ -156,8 +156,8 @@ def _partitions(src: Source, columns: list[str]) -> Partitions:
         fmt = "tsv" if src.delimiter == "\t" else "csv"
         return Partitions([src.path], [os.path.basename(src.path)], fmt, [src.n_rows], src)
     raise OptionError(
-        f"--engine dask reads Parquet or CSV files; {src.name} is not one",
-        "use --engine local (the default) for NPY, NPZ or piped input",
+        f"{{engine=dask}} reads Parquet or CSV files; {src.name} is not one",
+        "use {engine=local} (the default) for NPY, NPZ or piped input",
     )
 
 
@@ -255,7 +255,7 @@ def _score(
         raise InputError(
             f"a partition cannot be read on the Dask cluster ({type(e).__name__}: "
             f"{show(str(e).splitlines()[-1] if str(e) else '', 160)})",
-            "run the same command with --engine local to find the file and the row",
+            "run the same command with {engine=local} to find the file and the row",
             source=prep.sources,
         ) from None
     return acc, lengths

@@ -11,7 +11,7 @@ import numpy as np
 from bcecli.core.chunk import Chunk
 from bcecli.errors import InputError, OptionError
 from bcecli.readers.columns import WEIGHT_NAMES, Selection, normalize, select_columns
-from bcecli.readers.display import show, show_names
+from bcecli.readers.display import show, show_cell, show_names
 from bcecli.readers.labels import LabelMapper
 from bcecli.readers.partitions import PartitionedSource, is_partitioned
 from bcecli.readers.sources import Batch, Column, Source, TextColumn, open_source
@@ -133,7 +133,8 @@ class Input:
         if len(self._parts) != 1:
             raise OptionError(
                 "labels, predictions and weights must come from one input here",
-                "drop --labels (and give --sample-weight as a column of the input)",
+                "drop {labels} (and give {sample_weight} as a column of the input)",
+                param="labels",
             )
         p = self._parts[0]
         src = p.source.inner if isinstance(p.source, _KeyedSource) else p.source
@@ -314,9 +315,10 @@ def _build(
         else:
             if not os.path.exists(req.sample_weight):
                 raise OptionError(
-                    f"--sample-weight {req.sample_weight!r} is neither a column of the input "
-                    "nor a file",
+                    f"{{sample_weight}} {show_cell(req.sample_weight)} is neither a column of the "
+                    "input nor a file",
                     "name a column, or the path of a file of weights",
+                    param="sample_weight",
                 )
             weight_src = open_source(req.sample_weight, "weight").source
             opened.append(weight_src)
@@ -340,8 +342,9 @@ def _build(
         if preds_src.columns == ["preds"] and not req.label_cols:
             raise InputError(
                 "holds one array (the predictions), and no labels",
-                "give the labels with --labels FILE",
+                "give the labels with {labels=FILE}",
                 source=preds_src.name,
+                param="labels",
             )
         try:
             sel = _positional(preds_src, req) or select_columns(
@@ -355,9 +358,10 @@ def _build(
             raise InputError(
                 f"has no header row and {len(preds_src.columns)} columns "
                 f"({show_names(preds_src.columns)}): which holds the labels is not clear",
-                "name them, e.g. --label-col column_2 --pred-col column_3, or add a header line "
+                "name them, e.g. {label_col=column_2} {pred_col=column_3}, or add a header line "
                 "such as id,y_true,y_pred",
                 source=preds_src.name,
+                param="label_col",
             ) from e
         parts = [
             _Part(preds_src, [*sel.labels, *sel.preds], list(sel.labels), list(sel.preds), None)
@@ -509,8 +513,9 @@ def _check_kind(src: Source, column: str, role: str) -> None:
         raise InputError(
             f"column {name} holds no number in any row (every cell is empty, NA or NaN)",
             "fill it in, or name another column with "
-            + ("--label-col" if role == "labels" else "--pred-col"),
+            + ("{label_col}" if role == "labels" else "{pred_col}"),
             source=src.name,
+            param="label_col" if role == "labels" else "pred_col",
         )
     if kind == "other" or (kind == "string" and role != "labels"):
         problem = src.text_problem(column) if kind == "string" else None

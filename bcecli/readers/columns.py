@@ -95,14 +95,15 @@ def split_list(value: str | None) -> tuple[str, ...] | None:
     return names or None
 
 
-def _check_exist(wanted: tuple[str, ...], columns: list[str], flag: str, source: str) -> None:
+def _check_exist(wanted: tuple[str, ...], columns: list[str], param: str, source: str) -> None:
     missing = [c for c in wanted if c not in columns]
     if missing:
         raise OptionError(
-            f"has no column {', '.join(show_cell(m) for m in missing)} (asked for by {flag}; "
-            f"its columns: {show_names(columns)})",
+            f"has no column {', '.join(show_cell(m) for m in missing)} (asked for by "
+            f"{{{param}}}; its columns: {show_names(columns)})",
             "name an existing column",
             source=source,
+            param=param,
         )
 
 
@@ -123,11 +124,11 @@ def select_columns(
     preds: list[str] = []
     suffixes: list[str] = []
     if want_labels and label_cols:
-        _check_exist(label_cols, columns, "--label-col", source)
+        _check_exist(label_cols, columns, "label_col", source)
         labels = list(label_cols)
         reasons.append("labels from --label-col")
     if want_preds and pred_cols:
-        _check_exist(pred_cols, columns, "--pred-col", source)
+        _check_exist(pred_cols, columns, "pred_col", source)
         preds = list(pred_cols)
         reasons.append("predictions from --pred-col")
     if want_labels and not labels:
@@ -135,8 +136,9 @@ def select_columns(
         if len(labels) > 1:
             raise InputError(
                 f"several columns could hold the labels: {show_names(labels)}",
-                "pick one with --label-col",
+                "pick one with {label_col}",
                 source=source,
+                param="label_col",
             )
         if labels:
             reasons.append(f"labels by name ({show(labels[0])})")
@@ -150,8 +152,9 @@ def select_columns(
         if len(preds) > 1:
             raise InputError(
                 f"several columns could hold the predictions: {show_names(preds)}",
-                "pick them with --pred-col (a comma-separated list for several outputs)",
+                "pick them with {pred_col} (a comma-separated list for several outputs)",
                 source=source,
+                param="pred_col",
             )
         if preds:
             reasons.append(f"predictions by name ({show(preds[0])})")
@@ -185,18 +188,19 @@ def select_columns(
         reasons.append(f"labels: all {len(labels)} columns")
     if want_labels and not labels or want_preds and not preds:
         what = "labels" if want_labels and not labels else "predictions"
-        flag = "--label-col" if what == "labels" else "--pred-col"
-        fix = f"name it with {flag}, or use a known name such as " + (
+        param = "label_col" if what == "labels" else "pred_col"
+        fix = f"name it with {{{param}}}, or use a known name such as " + (
             "y_true or label" if what == "labels" else "y_pred or prob"
         )
         if what == "labels" and want_preds and preds and not leftovers:
             fix = (
                 "this file holds only predictions: give the labels in a file of their own with "
-                "--labels FILE, or name the label column with --label-col"
+                "{labels=FILE}, or name the label column with {label_col}"
             )
         raise InputError(
             f"cannot tell which column holds the {what} (columns: {show_names(columns)})",
             fix,
             source=source,
+            param=param,
         )
     return Selection(tuple(labels), tuple(preds), "; ".join(reasons), tuple(suffixes))
