@@ -1,37 +1,112 @@
-"""Quality gates: which findings make ``bce score`` exit 1."""
+"""Quality gates: which findings make ``bce score`` exit 1.
+
+``evaluate`` is a pure function of the report: it returns the reasons as data (which gate, the
+value it saw, its limit or the flags that tripped it), so a caller can print them, put them in
+JSON or test them; only the CLI turns a failed gate into an exit code.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import Enum
 
 from bcecli.core.flags import Severity
 from bcecli.core.report import Report
+
+
+class FailOn(str, Enum):
+    """The least severe flag that fails the run (``never``: no flag does)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    NEVER = "never"
+
+    def trips(self, severity: Severity) -> bool:
+        """Whether a flag of ``severity`` fails the run under this setting."""
+        if self is FailOn.NEVER:
+            return False
+        return severity.rank <= Severity(self.value).rank
+
+
+class Gate(str, Enum):
+    """The gate a reason comes from (named as the option that sets it)."""
+
+    FAIL_ON = "fail_on"
+    MAX_LOSS = "max_loss"
+    MAX_NE = "max_ne"
 
 
 @dataclass(frozen=True)
 class Gates:
     """When a report fails the run (exit code 1)."""
 
-    fail_on: str = "error"  # error | warning | never
+    fail_on: FailOn = FailOn.ERROR
     max_loss: float | None = None
     max_ne: float | None = None
-    ignore: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()  # flag ids that never trip fail_on
 
 
-def failures(report: Report, gates: Gates) -> list[str]:
-    """Reasons the gates fail, empty when the report passes."""
-    reasons: list[str] = []
-    if gates.fail_on != "never":
-        worst = Severity.ERROR.rank if gates.fail_on == "error" else Severity.WARNING.rank
-        hits = [f for f in report.flags if f.severity.rank <= worst and f.id not in gates.ignore]
-        if hits:
-            kinds = "error" if gates.fail_on == "error" else "error/warning"
-            ids = ", ".join(f.id for f in hits)
-            reasons.append(f"{len(hits)} {kinds} flag{'s' if len(hits) > 1 else ''} ({ids})")
-    if gates.max_loss is not None and not report.mean_loss <= gates.max_loss:
-        reasons.append(f"mean loss {report.mean_loss:.6g} > --max-loss {gates.max_loss:g}")
-    if gates.max_ne is not None and not report.ne <= gates.max_ne:
-        shown = "undefined" if math.isnan(report.ne) else f"{report.ne:.4g}"
-        reasons.append(f"NE {shown} > --max-ne {gates.max_ne:g}")
-    return reasons
+@dataclass(frozen=True)
+class FlagsRaised:
+    """``fail_on`` tripped: the ids of the flags at or above its severity, not ignored."""
+
+    fail_on: FailOn
+    flag_ids: tuple[str, ...]
+
+    @property
+    def gate(self) -> Gate:
+        return Gate.FAIL_ON
+
+    @property
+    def message(self) -> str:
+        kinds = "error" if self.fail_on is FailOn.ERROR else "error/warning"
+        n = len(self.flag_ids)
+        return f"{n} {kinds} flag{'s' if n > 1 else ''} ({', '.join(self.flag_ids)})"
+
+
+@dataclass(frozen=True)
+class AboveLimit:
+    """A number above its limit (or undefined: NaN passes no limit)."""
+
+    gate: Gate  # MAX_LOSS or MAX_NE
+    value: float
+    limit: float
+
+    @property
+    def message(self) -> str:
+        if self.gate is Gate.MAX_LOSS:
+            return f"mean loss {self.value:.6g} > --max-loss {self.limit:g}"
+        shown = "undefined" if math.isnan(self.value) else f"{self.value:.4g}"
+        return f"NE {shown} > --max-ne {self.limit:g}"
+
+
+Reason = FlagsRaised | AboveLimit
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The gates' verdict on one report: the reasons it fails, none when it passes."""
+
+    reasons: tuple[Reason, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.reasons
+
+
+def evaluate(report: Report, gates: Gates) -> GateResult:
+    """Apply ``gates`` to ``report``."""
+    reasons: list[Reason] = []
+    hits = tuple(
+        f.id for f in report.flags if gates.fail_on.trips(f.severity) and f.id not in gates.ignore
+    )
+    if hits:
+        reasons.append(FlagsRaised(gates.fail_on, hits))
+    for gate, value, limit in (
+        (Gate.MAX_LOSS, report.mean_loss, gates.max_loss),
+        (Gate.MAX_NE, report.ne, gates.max_ne),
+    ):
+        if limit is not None and not value <= limit:  # written so that NaN fails
+            reasons.append(AboveLimit(gate, value, limit))
+    return GateResult(tuple(reasons))

@@ -107,11 +107,11 @@ def run_score_command(preds: str, kw: dict[str, Any]) -> None:
         )
     finally:
         progress.close()
-    from bcecli.gates import Gates, failures
+    from bcecli.gates import FailOn, Gates, evaluate
 
     report = outcome.report
-    gates = Gates(kw["fail_on"], kw["max_loss"], kw["max_ne"], tuple(kw["ignore"]))
-    reasons = failures(report, gates)
+    gates = Gates(FailOn(kw["fail_on"]), kw["max_loss"], kw["max_ne"], tuple(kw["ignore"]))
+    verdict = evaluate(report, gates)
 
     try:
         if kw["raw"]:
@@ -127,8 +127,8 @@ def run_score_command(preds: str, kw: dict[str, Any]) -> None:
     finally:
         if outcome.losses is not None:
             outcome.losses.close()
-    if reasons:
-        _note("Failed: " + "; ".join(reasons), quiet)
+    if not verdict.passed:
+        _note("Failed: " + "; ".join(r.message for r in verdict.reasons), quiet)
         raise click.exceptions.Exit(1)
 
 
