@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
-"""Benchmark harness for ``bce``: same-round ratios against anchor processes.
+"""Benchmark harness for ``bce``: same-round ratios against anchors, peers and a baseline.
 
 Every command runs as a fresh subprocess.  Within a scenario the commands are interleaved in
-rounds (round 1: bce, anchor A, anchor B; round 2: bce, anchor A, anchor B; ...), and each
-comparison is the median over rounds of ``bce time / anchor time`` *in the same round*, so a
+rounds (round 1: bce, anchor A, peer B; round 2: anchor A, peer B, bce; ...), and each
+comparison is the median over rounds of ``bce time / other time`` *in the same round*, so a
 noisy, shared machine slows both sides of a ratio alike.  Wall time is measured around
 ``Popen`` + ``os.wait4``; peak RSS is the child's ``ru_maxrss`` from ``wait4``.
+
+Anchors are floors (a bare parse, an interpreter importing numpy); peers are what a user would
+run instead of bce to get the mean loss (``peers/``: numpy, pandas, scikit-learn, polars,
+duckdb), each checked to print bce's mean; ``--baseline`` runs another bce in the same rounds.
 
 Examples::
 
     python benchmarks/run.py                       # every scenario whose data exists, 5 rounds
     python benchmarks/run.py --only csv10m,small --rounds 3
+    python benchmarks/run.py --baseline OLD_VENV/bin/bce
     python benchmarks/run.py --markdown > results.md
     python benchmarks/run.py --list                # scenarios and their command lines
 """
@@ -40,11 +45,18 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-ANCHORS = HERE / "anchors"
+PEERS = HERE / "peers"
 MAKE_DATA = "python benchmarks/make_data.py"
 
 BCE_OK_CODES = (0, 1)  # 1 = a quality gate tripped: the run and its report are complete
-MEAN_RTOL = 1e-9
+# A peer's mean against bce's: the peers clip at 1e-15, write log(1 - p) where bce takes
+# log1p(-p) and sum in their own order; on this data (no prediction within 1e-6 of 0 or 1)
+# none of that comes near 1e-9, and a peer that scores something else is far outside it.
+PEER_RTOL = 1e-9
+# The pre-redesign commit against the current one: the golden tests' tolerance.
+BASELINE_RTOL = 1e-12
+BASELINE_MAX = 1.3  # bce time / the pre-redesign bce's time, same round
+PEER_MAX = 1.25  # bce time / the faster of polars and duckdb, same round
 RSS_50M_MAX_MB = 400.0
 RSS_GROWTH_MAX = 1.2  # peak RSS at 50M rows / peak RSS at 10M rows
 
@@ -59,7 +71,11 @@ class Command:
     key: str  # short name used in the tables
     argv: tuple[str, ...]
     is_bce: bool = False
-    prints_mean: bool = False  # the last line of stdout is repr(mean loss)
+    # How the command reports the mean loss, checked against bce's: "json" (a bce JSON report's
+    # mean_loss), "line" (the last line of stdout is repr(mean)); None: it does not.
+    mean: str | None = None
+    mean_rtol: float = PEER_RTOL  # 0: identical to bce's
+    needs_module: str | None = None  # a peer's library: without it the command is left out
 
     def shell(self) -> str:
         return shlex.join(self.argv)
@@ -67,9 +83,29 @@ class Command:
 
 @dataclass(frozen=True)
 class Comparison:
-    anchor: str  # key of the anchor command
+    # Keys of the commands bce is compared with; with several, each round's fastest of them.
+    anchors: tuple[str, ...]
     max_ratio: float | None  # target: bce time / anchor time <= max_ratio (None: report only)
     target_text: str = ""
+    strict: bool = False  # the ratio must be below max_ratio (bce faster)
+
+    @property
+    def label(self) -> str:
+        if len(self.anchors) == 1:
+            return self.anchors[0]
+        return "faster of " + " and ".join(self.anchors)
+
+
+def at_most(anchor: str, ratio: float) -> Comparison:
+    return Comparison((anchor,), ratio, f"<= {ratio:g}x")
+
+
+def faster_than(anchor: str) -> Comparison:
+    return Comparison((anchor,), 1.0, "< 1x (bce faster)", strict=True)
+
+
+def report_only(*anchors: str) -> Comparison:
+    return Comparison(anchors, None, "report only")
 
 
 @dataclass
@@ -81,8 +117,6 @@ class Scenario:
     commands: list[Command]
     comparisons: list[Comparison] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    mean_check: bool = False
-    mean_rtol: float = MEAN_RTOL  # 0: the means must be identical
     rss_target_mb: float | None = None
     throughput: bool = False
     throughput_inputs: tuple[str, ...] = ()  # the files the throughput is of (default: inputs)
@@ -156,7 +190,10 @@ def py_c(python: str, code: str) -> tuple[str, ...]:
     return (python, "-c", code)
 
 
-def build_scenarios(data: Path, bce: str, python: str, have_sklearn: bool) -> list[Scenario]:
+def build_scenarios(data: Path, bce: str, python: str, baseline: str | None) -> list[Scenario]:
+    """Every scenario; with ``baseline`` (another bce executable: the pre-redesign commit's),
+    each scenario's bce command runs with it too, in the same rounds."""
+
     def f(name: str) -> str:
         return str(data / name)
 
@@ -165,37 +202,27 @@ def build_scenarios(data: Path, bce: str, python: str, have_sklearn: bool) -> li
         return Command("pyarrow-parse", py_c(python, code))
 
     def bce_cmd(*args: str) -> Command:
-        return Command("bce", (bce, *args), is_bce=True)
+        json_out = args[-2:] == ("--format", "json")
+        return Command("bce", (bce, *args), is_bce=True, mean="json" if json_out else None)
+
+    def peer(key: str, script: str, module: str, task: str, *files: str) -> Command:
+        argv = (python, str(PEERS / script), task, *map(f, files))
+        return Command(key, argv, mean="line", needs_module=module)
+
+    def file_peers(task: str, name: str) -> list[Command]:
+        """The peers on a CSV or Parquet file."""
+        return [
+            peer("pandas+numpy", "pandas_numpy.py", "pandas", task, name),
+            peer("pandas+sklearn", "pandas_sklearn.py", "sklearn", task, name),
+            peer("polars", "polars_bce.py", "polars", task, name),
+            peer("duckdb", "duckdb_bce.py", "duckdb", task, name),
+        ]
+
+    # The bars against the peers: faster than the scripts, close to the faster query engine.
+    near_engines = Comparison(("polars", "duckdb"), PEER_MAX, f"<= {PEER_MAX:g}x")
+    file_cmp = [faster_than("pandas+numpy"), faster_than("pandas+sklearn"), near_engines]
 
     csv10 = "binary_10M_17d.csv"
-    csv10_anchors = [
-        arrow_parse(csv10),
-        Command(
-            "pandas+numpy",
-            (python, str(ANCHORS / "pandas_numpy_bce.py"), f(csv10)),
-            prints_mean=True,
-        ),
-    ]
-    csv10_cmp = [
-        Comparison("pyarrow-parse", 1.5, "<= 1.5x"),
-        Comparison("pandas+numpy", 0.7, "<= 0.7x"),
-        Comparison("pandas+sklearn", 0.25, "<= 0.25x (4x faster)"),
-    ]
-    csv10_notes = []
-    if have_sklearn:
-        csv10_anchors.append(
-            Command(
-                "pandas+sklearn",
-                (python, str(ANCHORS / "pandas_sklearn.py"), f(csv10)),
-                prints_mean=True,
-            )
-        )
-    else:
-        csv10_notes.append(
-            "pandas+sklearn anchor skipped: scikit-learn is not installed for "
-            f"{python} (pip install scikit-learn to include it)"
-        )
-
     csv50 = "binary_50M_17d.csv"
     csv6 = "binary_10M_6d.csv"
     multi = "multiclass_5M.csv"
@@ -206,33 +233,44 @@ def build_scenarios(data: Path, bce: str, python: str, have_sklearn: bool) -> li
     partitioned = "partitioned_20M"
     part_glob = str(data / partitioned / "*.parquet")
 
-    return [
+    scenarios = [
         Scenario(
             "csv10m",
             "binary CSV, 10M rows, 17 significant digits",
             (csv10,),
             "--sizes 10M --kinds csv",
-            [bce_cmd("score", f(csv10), "--format", "json"), *csv10_anchors],
-            csv10_cmp,
-            notes=csv10_notes,
-            mean_check=True,
+            [bce_cmd("score", f(csv10), "--format", "json"), arrow_parse(csv10)]
+            + file_peers("binary", csv10),
+            [
+                at_most("pyarrow-parse", 1.5),
+                # the project's older bars, stricter than "faster"
+                at_most("pandas+numpy", 0.7),
+                Comparison(("pandas+sklearn",), 0.25, "<= 0.25x (4x faster)"),
+                near_engines,
+            ],
         ),
         Scenario(
             "csv50m",
             "binary CSV, 50M rows, 17 significant digits (peak RSS must stay flat)",
             (csv50,),
             "--sizes 50M --kinds csv",
-            [bce_cmd("score", f(csv50), "--format", "json"), arrow_parse(csv50)],
-            [Comparison("pyarrow-parse", 1.3, "<= 1.3x")],
+            [
+                bce_cmd("score", f(csv50), "--format", "json"),
+                arrow_parse(csv50),
+                peer("polars", "polars_bce.py", "polars", "binary", csv50),
+                peer("duckdb", "duckdb_bce.py", "duckdb", "binary", csv50),
+            ],
+            [at_most("pyarrow-parse", 1.3), report_only("polars", "duckdb")],
             rss_target_mb=RSS_50M_MAX_MB,
         ),
         Scenario(
             "multiclass5m",
-            "10-class CSV, 5M rows, %.8g probabilities",
+            "10-class CSV, 5M rows, %.8g probabilities, sparse labels",
             (multi,),
             "--kinds multiclass",
-            [bce_cmd("score", f(multi), "--format", "json"), arrow_parse(multi)],
-            [Comparison("pyarrow-parse", 1.5, "<= 1.5x")],
+            [bce_cmd("score", f(multi), "--format", "json"), arrow_parse(multi)]
+            + file_peers("sparse", multi),
+            [at_most("pyarrow-parse", 1.5), *file_cmp],
         ),
         Scenario(
             "npy10m",
@@ -247,8 +285,19 @@ def build_scenarios(data: Path, bce: str, python: str, have_sklearn: bool) -> li
                     (bce, "score", f(npy1k_preds), "--labels", f(npy1k_labels), "--format", "json"),
                     is_bce=True,
                 ),
+                peer("numpy", "numpy_bce.py", "numpy", "binary", npy_preds, npy_labels),
+                peer(
+                    "numpy+sklearn", "pandas_sklearn.py", "sklearn", "binary", npy_preds, npy_labels
+                ),
+                peer("polars", "polars_bce.py", "polars", "binary", npy_preds, npy_labels),
+                peer("duckdb", "duckdb_bce.py", "duckdb", "binary", npy_preds, npy_labels),
             ],
-            [Comparison("import-numpy", 2.0, "<= 2x")],
+            [
+                at_most("import-numpy", 2.0),
+                faster_than("numpy"),
+                faster_than("numpy+sklearn"),
+                near_engines,
+            ],
             throughput=True,
             throughput_inputs=(npy_preds, npy_labels),
             startup_command="bce-1k",
@@ -265,8 +314,9 @@ def build_scenarios(data: Path, bce: str, python: str, have_sklearn: bool) -> li
                     "parquet-read",
                     py_c(python, f"import pyarrow.parquet as pq; pq.read_table({f(parquet)!r})"),
                 ),
+                *file_peers("binary", parquet),
             ],
-            [Comparison("parquet-read", None, "report only")],
+            [report_only("parquet-read"), *file_cmp],
         ),
         Scenario(
             "help",
@@ -277,7 +327,7 @@ def build_scenarios(data: Path, bce: str, python: str, have_sklearn: bool) -> li
                 bce_cmd("--help"),
                 Command("import-cli-deps", py_c(python, "import click, rich.console, rich.table")),
             ],
-            [Comparison("import-cli-deps", 1.3, "<= 1.3x")],
+            [at_most("import-cli-deps", 1.3)],
         ),
         Scenario(
             "small",
@@ -288,7 +338,7 @@ def build_scenarios(data: Path, bce: str, python: str, have_sklearn: bool) -> li
                 bce_cmd("score", f(small), "--format", "json"),
                 Command("import-stack", py_c(python, "import numpy, pandas, rich, click")),
             ],
-            [Comparison("import-stack", 1.3, "<= 1.3x")],
+            [at_most("import-stack", 1.3)],
         ),
         Scenario(
             "dask20m",
@@ -302,12 +352,11 @@ def build_scenarios(data: Path, bce: str, python: str, have_sklearn: bool) -> li
                     "bce-local",
                     (bce, "score", part_glob, "--raw"),
                     is_bce=True,
-                    prints_mean=True,
+                    mean="line",
+                    mean_rtol=0.0,
                 ),
             ],
-            [Comparison("bce-local", None, "report only")],
-            mean_check=True,
-            mean_rtol=0.0,
+            [report_only("bce-local")],
             needs_module="distributed",
             needs_install="'dask[dataframe]' distributed",
         ),
@@ -317,9 +366,43 @@ def build_scenarios(data: Path, bce: str, python: str, have_sklearn: bool) -> li
             (csv6,),
             "--sizes 10M --kinds csv",
             [bce_cmd("score", f(csv6), "--format", "json"), arrow_parse(csv6)],
-            [Comparison("pyarrow-parse", None, "report only")],
+            [report_only("pyarrow-parse")],
         ),
     ]
+    for sc in scenarios:
+        with_peers_present(sc, python)
+        if baseline is not None and sc.needs_module is None:
+            with_baseline(sc, baseline)
+    return scenarios
+
+
+def with_peers_present(sc: Scenario, python: str) -> None:
+    """Leave out the peers whose library the harness's Python lacks, with a note."""
+    for c in list(sc.commands):
+        if c.needs_module is not None and importlib.util.find_spec(c.needs_module) is None:
+            sc.commands.remove(c)
+            sc.notes.append(
+                f"{c.key} peer skipped: {c.needs_module} is not installed for {python} "
+                "(pip install -e '.[bench]' to include it)"
+            )
+
+
+def with_baseline(sc: Scenario, baseline: str) -> None:
+    """Run the scenario's bce command with ``baseline`` too, right after it in each round, and
+    hold bce to BASELINE_MAX of it. (The dask scenario is left out: the baseline's virtualenv
+    need not have Dask.)"""
+    bce = next(c for c in sc.commands if c.key == "bce")
+    twin = Command(
+        "baseline",
+        (baseline, *bce.argv[1:]),
+        is_bce=True,
+        mean=bce.mean,
+        mean_rtol=BASELINE_RTOL,
+    )
+    sc.commands.insert(sc.commands.index(bce) + 1, twin)
+    sc.comparisons.insert(
+        0, Comparison(("baseline",), BASELINE_MAX, f"<= {BASELINE_MAX:g}x (pre-redesign)")
+    )
 
 
 # --------------------------------------------------------------------------- running
@@ -494,7 +577,10 @@ def run_scenario(
     for r in range(-warmup, rounds):
         label = f"warm-up {r + warmup + 1}/{warmup}" if r < 0 else f"round {r + 1}/{rounds}"
         parts = []
-        for c in sc.commands:
+        # Each round starts one command later, so that no command always follows the same one
+        # (a peer that leaves the page cache or the allocator in some state, say).
+        start = (r + warmup) % len(sc.commands)
+        for c in sc.commands[start:] + sc.commands[:start]:
             res = results[c.key]
             if res.failure is not None:
                 continue
@@ -532,8 +618,10 @@ def find_number(obj: Any, key: str) -> float | None:
     return None
 
 
-def same_round_ratios(a: CommandResult, b: CommandResult) -> list[float]:
-    return [a.samples[r].wall / b.samples[r].wall for r in sorted(a.samples) if r in b.samples]
+def same_round_ratios(a: CommandResult, others: Sequence[CommandResult]) -> list[float]:
+    """Per round, a's time over the fastest of ``others`` in that round."""
+    rounds = sorted(set(a.samples).intersection(*(set(o.samples) for o in others)))
+    return [a.samples[r].wall / min(o.samples[r].wall for o in others) for r in rounds]
 
 
 def scenario_checks(sc: Scenario, results: dict[str, CommandResult], data: Path) -> list[Check]:
@@ -544,23 +632,26 @@ def scenario_checks(sc: Scenario, results: dict[str, CommandResult], data: Path)
         checks.append(Check(sc.name, name, value, target, result))
 
     for cmp in sc.comparisons:
-        name = f"bce / {cmp.anchor} (same round)"
-        anchor = results.get(cmp.anchor)
-        if anchor is None:
-            add(name, "anchor not run", cmp.target_text, SKIP)
+        name = f"bce / {cmp.label} (same round)"
+        anchors = [results.get(key) for key in cmp.anchors]
+        missing = [key for key, res in zip(cmp.anchors, anchors, strict=True) if res is None]
+        if missing:
+            add(name, f"{', '.join(missing)} not run", cmp.target_text, SKIP)
             continue
-        if bce.failure is not None or anchor.failure is not None:
-            who = "bce" if bce.failure is not None else cmp.anchor
-            add(name, f"{who} failed", cmp.target_text, FAILED)
+        failed = [r.command.key for r in (bce, *anchors) if r is not None and r.failure]
+        if failed:
+            add(name, f"{', '.join(failed)} failed", cmp.target_text, FAILED)
             continue
-        ratios = same_round_ratios(bce, anchor)
+        ratios = same_round_ratios(bce, [r for r in anchors if r is not None])
         med = statistics.median(ratios)
         value = f"{med:.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
-        result = INFO if cmp.max_ratio is None else _verdict(med <= cmp.max_ratio)
+        if cmp.max_ratio is None:
+            result = INFO
+        else:
+            result = _verdict(med < cmp.max_ratio if cmp.strict else med <= cmp.max_ratio)
         add(name, value, cmp.target_text, result)
 
-    if sc.mean_check:
-        checks.extend(mean_checks(sc.name, results, sc.mean_rtol))
+    checks.extend(mean_checks(sc.name, results))
 
     if sc.rss_target_mb is not None:
         target = f"<= {sc.rss_target_mb:.0f} MB"
@@ -602,42 +693,54 @@ def _scoring_throughput(
     return Check(sc.name, name, value, target, _verdict(gbps >= sc.min_scoring_gbps))
 
 
-def mean_checks(
-    scenario: str, results: dict[str, CommandResult], rtol: float = MEAN_RTOL
-) -> list[Check]:
-    """bce's ``mean_loss`` (JSON) against each anchor's printed mean, to ``rtol``."""
-    checks: list[Check] = []
-    target = f"rel. diff <= {rtol:g}" if rtol else "identical"
-    bce = results["bce"]
-    bce_mean: float | None = None
-    problem = "bce failed" if bce.failure is not None else ""
-    if not problem:
-        stdout = next(iter(bce.samples.values())).stdout
+def reported_mean(cmd: Command, sample: Sample) -> float | str:
+    """The mean loss a command printed, or why there is none."""
+    if cmd.mean == "json":
         try:
-            bce_mean = find_number(json.loads(stdout), "mean_loss")
-            if bce_mean is None:
-                problem = "no mean_loss in bce's JSON"
+            value = find_number(json.loads(sample.stdout), "mean_loss")
         except json.JSONDecodeError as exc:
-            problem = f"bce's output is not JSON ({exc.msg})"
-    for res in results.values():
-        if not res.command.prints_mean:
-            continue
+            return f"output is not JSON ({exc.msg})"
+        return "no mean_loss in the JSON" if value is None else value
+    try:
+        return float(_last_line(sample.stdout))
+    except ValueError:
+        return "printed no number"
+
+
+def mean_checks(scenario: str, results: dict[str, CommandResult]) -> list[Check]:
+    """bce's mean loss against that of every other command that reports one, each to its
+    command's tolerance; and bce's own, the same in every round. A peer that computes
+    something else cannot look fast."""
+    checks: list[Check] = []
+    others = [r for r in results.values() if r.command.mean and r.command.key != "bce"]
+    bce = results["bce"]
+    if not others or bce.command.mean is None:
+        return checks
+    bce_mean: float | str = "bce failed"
+    if bce.failure is None:
+        means = [reported_mean(bce.command, s) for _, s in sorted(bce.samples.items())]
+        bce_mean = means[0]
+        if all(isinstance(m, float) for m in means):
+            same = len({repr(m) for m in means}) == 1
+            value = f"{len(means)} rounds, {len({repr(m) for m in means})} distinct"
+            checks.append(
+                Check(scenario, "bce mean_loss every round", value, "identical", _verdict(same))
+            )
+    for res in others:
+        rtol = res.command.mean_rtol
+        target = f"rel. diff <= {rtol:g}" if rtol else "identical"
         name = f"mean_loss vs {res.command.key}"
         if res.failure is not None:
             checks.append(Check(scenario, name, f"{res.command.key} failed", target, FAILED))
             continue
-        try:
-            anchor_mean = float(_last_line(next(iter(res.samples.values())).stdout))
-        except ValueError:
-            checks.append(Check(scenario, name, "anchor printed no number", target, FAILED))
+        theirs = reported_mean(res.command, next(iter(res.samples.values())))
+        if isinstance(theirs, str) or isinstance(bce_mean, str):
+            why = f"{res.command.key} {theirs}" if isinstance(theirs, str) else f"bce: {bce_mean}"
+            checks.append(Check(scenario, name, why, target, FAILED))
             continue
-        if bce_mean is None:
-            value = f"{problem}; anchor {anchor_mean!r}"
-            checks.append(Check(scenario, name, value, target, FAILED))
-            continue
-        scale = max(abs(bce_mean), abs(anchor_mean))
-        rel = abs(bce_mean - anchor_mean) / scale if scale else 0.0
-        value = f"{bce_mean!r} vs {anchor_mean!r} (rel. {rel:.1e})"
+        scale = max(abs(bce_mean), abs(theirs))
+        rel = abs(bce_mean - theirs) / scale if scale else 0.0
+        value = f"{bce_mean!r} vs {theirs!r} (rel. {rel:.1e})"
         checks.append(Check(scenario, name, value, target, _verdict(rel <= rtol)))
     return checks
 
@@ -675,6 +778,41 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], markdown
     for row in rows:
         out.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     return "\n".join(out)
+
+
+# The ratio table: per scenario, bce's time over each column's command in the same round. A
+# column names the keys it may show: "any" takes the first the scenario has; "all" takes each
+# round's fastest of them, and needs them all.
+RATIO_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("baseline", "any", ("baseline",)),
+    ("numpy script", "any", ("numpy", "pandas+numpy")),
+    ("sklearn log_loss", "any", ("numpy+sklearn", "pandas+sklearn")),
+    ("polars", "any", ("polars",)),
+    ("duckdb", "any", ("duckdb",)),
+    ("faster of polars, duckdb", "all", ("polars", "duckdb")),
+)
+
+
+def ratio_rows(done: Iterable[ScenarioResult]) -> list[list[str]]:
+    rows = []
+    for sr in done:
+        res = sr.results
+        bce = res["bce"]
+        if bce.failure is not None:
+            rows.append([sr.scenario.name, "FAILED", "", *("" for _ in RATIO_COLUMNS)])
+            continue
+        cells = [sr.scenario.name, f"{bce.median_wall():.3f}", f"{bce.median_rss():.0f}"]
+        for _, how, keys in RATIO_COLUMNS:
+            present = [res[k] for k in keys if k in res]
+            others = present[:1] if how == "any" else present if len(present) == len(keys) else []
+            if not others:
+                cells.append("")
+            elif any(o.failure is not None for o in others):
+                cells.append("failed")
+            else:
+                cells.append(f"{statistics.median(same_round_ratios(bce, others)):.2f}x")
+        rows.append(cells)
+    return rows
 
 
 def timing_rows(done: Iterable[ScenarioResult]) -> list[list[str]]:
@@ -721,6 +859,16 @@ def report(
     parts = [head, ""]
     if done:
         parts += [
+            "bce time / peer time, same round (medians)"
+            if not md
+            else "**bce time / peer time, same round (medians)**",
+            "",
+            render_table(
+                ["scenario", "bce s", "bce peak RSS MB", *(t for t, _, _ in RATIO_COLUMNS)],
+                ratio_rows(done.values()),
+                md,
+            ),
+            "",
             "Timings" if not md else "**Timings**",
             "",
             render_table(
@@ -798,6 +946,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", help="comma-separated scenario names (default: all)")
     p.add_argument("--data", type=Path, default=HERE / "data", help="data directory")
     p.add_argument("--bce", default=default_bce(), help="the bce executable")
+    p.add_argument(
+        "--baseline",
+        metavar="BCE_EXECUTABLE",
+        help="another bce (say, a virtualenv of the pre-redesign commit) to run beside --bce "
+        f"in the same rounds; bce must stay within {BASELINE_MAX:g}x of its time",
+    )
     p.add_argument("--markdown", action="store_true", help="print markdown tables")
     p.add_argument("--json", type=Path, help="also write the raw samples to this file")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds before a child is killed")
@@ -822,8 +976,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: --rounds must be >= 1 and --warmup >= 0", file=sys.stderr)
         return 2
     data: Path = args.data.resolve()
-    have_sklearn = importlib.util.find_spec("sklearn") is not None
-    scenarios = build_scenarios(data, args.bce, sys.executable, have_sklearn)
+    scenarios = build_scenarios(data, args.bce, sys.executable, args.baseline)
     by_name = {s.name: s for s in scenarios}
     if args.only:
         wanted = [n.strip() for n in args.only.split(",") if n.strip()]
@@ -843,7 +996,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for c in sc.commands:
                 print(f"    {c.key:16s} {c.shell()}")
             for cmp in sc.comparisons:
-                print(f"    target: bce / {cmp.anchor} {cmp.target_text}")
+                print(f"    target: bce / {cmp.label} {cmp.target_text}")
             for note in sc.notes:
                 print(f"    note: {note}")
             absent = sc.absent_module()
