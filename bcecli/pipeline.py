@@ -86,7 +86,7 @@ def prepare(req: ScoreRequest) -> Prepared:
     inp = open_input(req.preds, req.labels, req.columns)
     try:
         layout = inp.layout
-        rows = req.chunk_rows or chunk_rows_for(layout.n_pred_outputs, mapped=inp.seekable)
+        rows = req.chunk_rows or chunk_rows_for(layout.n_pred_outputs, mapped=inp.mapped)
         rest = inp.chunks(rows)
         first = next(rest, None)
         if first is None:
@@ -146,10 +146,8 @@ def run_score(
     req: ScoreRequest,
     per_sample_out: BinaryIO | None = None,
     progress: Callable[[int, int | None], None] | None = None,
-    while_scoring: Callable[[], None] | None = None,
 ) -> Outcome:
-    """Score ``req``. ``while_scoring``, work the caller will need done before rendering (its
-    imports), runs while other processes score, where the input is scored on several."""
+    """Score ``req``."""
     if req.engine == "dask":
         from bcecli.engines.dask import run_dask
 
@@ -182,7 +180,7 @@ def run_score(
 
             losses = LossSpool()
         try:
-            report = _stream(prep, writer, losses, progress, while_scoring)
+            report = _stream(prep, writer, losses, progress)
         except BaseException:
             if writer is not None:
                 writer.close()
@@ -199,13 +197,13 @@ def _stream(
     writer: PerSampleWriter | None,
     losses: LossSpool | None,
     progress: Callable[[int, int | None], None] | None,
-    while_scoring: Callable[[], None] | None,
 ) -> Report:
     """Score every chunk (writing per-row output as it comes) and build the report."""
     layout, sources = prep.inp.layout, prep.sources
     done = 0
-    per_row = writer is not None or losses is not None
-    stream, share = _scored_stream(prep, per_row=per_row, while_scoring=while_scoring)
+    stream = prep.scorer.score_all(
+        itertools.chain([prep.first], prep.rest), workers=SCORING_THREADS
+    )
     while True:
         try:
             scored: ScoredChunk | None = next(stream, None)
@@ -220,31 +218,13 @@ def _stream(
         if losses is not None:
             losses.add(scored.loss)
         done += len(scored.chunk)
-        if progress is not None:  # other processes keep the same pace on their rows
-            shown = round(done / share)
-            progress(shown if layout.n_rows is None else min(shown, layout.n_rows), layout.n_rows)
+        if progress is not None:
+            progress(done, layout.n_rows)
     context = make_context(prep, prep.inp.partitions)
     try:
         return prep.scorer.report(context)
     except BceError as e:
         raise e.with_source(sources) from None
-
-
-def _scored_stream(
-    prep: Prepared, *, per_row: bool, while_scoring: Callable[[], None] | None
-) -> tuple[Iterator[ScoredChunk], float]:
-    """The scored chunks that come back here, in row order, and their share of the input's rows:
-    on several processes (a share of the rows) where the input allows it and no per-row output
-    needs every chunk here, else every chunk, scored on threads."""
-    if not per_row and prep.inp.seekable:
-        from bcecli.engines.processes import plan_ranges, score_on_processes
-
-        ranges = plan_ranges(prep)
-        if len(ranges) > 1:
-            n = ranges[-1][1]
-            return score_on_processes(prep, ranges, while_scoring), ranges[0][1] / n
-    chunks = itertools.chain([prep.first], prep.rest)
-    return prep.scorer.score_all(chunks, workers=SCORING_THREADS), 1.0
 
 
 def _names(prefix: str, columns: tuple[str, ...], width: int) -> list[str]:

@@ -89,10 +89,7 @@ def run_score_command(preds: str, kw: dict[str, Any]) -> None:
                 "'-' reads CSV from stdin, but stdin is a terminal",
                 "pipe the data in, e.g. cat preds.csv | bce score -",
             )
-    from bcecli.cli.allocator import keep_freed_memory
     from bcecli.cli.progress import ProgressLine
-
-    keep_freed_memory()
 
     progress = ProgressLine(enabled=not quiet)
     out = sys.stdout.buffer
@@ -101,9 +98,6 @@ def run_score_command(preds: str, kw: dict[str, Any]) -> None:
             request,
             per_sample_out=out if per_sample else None,
             progress=progress,
-            while_scoring=lambda: _load_output_modules(
-                "json" if kw["raw"] else resolve_format(fmt)
-            ),
         )
     finally:
         progress.close()
@@ -130,16 +124,6 @@ def run_score_command(preds: str, kw: dict[str, Any]) -> None:
     if not verdict.passed:
         _note("Failed: " + "; ".join(r.message for r in verdict.reasons), quiet)
         raise click.exceptions.Exit(1)
-
-
-def _load_output_modules(fmt: str) -> None:
-    """Import what building and rendering the report will use (run while other processes
-    score: the imports then cost no time of their own)."""
-    import importlib
-
-    renderer = "bcecli.render.table" if fmt == "table" else "bcecli.render.machine"
-    for name in ("bcecli.core.report", "bcecli.core.diagnose", "bcecli.gates", renderer):
-        importlib.import_module(name)
 
 
 def _emit_raw(report: Any, reduction: str, losses: LossSpool | None) -> None:

@@ -64,24 +64,18 @@ class Input:
         self._mapper = mapper
 
     @property
-    def seekable(self) -> bool:
-        """Every file can be read from any row, and the row count is known."""
-        return self.layout.n_rows is not None and all(p.source.seekable for p in self._parts)
+    def mapped(self) -> bool:
+        """Every file is held in memory or memory-mapped: chunks are views into it."""
+        return all(p.source.mapped for p in self._parts)
 
-    def chunks(
-        self, rows: int = CHUNK_ROWS, start: int = 0, stop: int | None = None
-    ) -> Iterator[Chunk]:
-        """Chunks of ``rows`` rows from row ``start`` (a row other than 0 only where
-        ``seekable``) up to row ``stop`` (default: the end)."""
-
-        def batches(p: _Part) -> Iterator[Batch]:
-            return p.source.batches_from(p.columns, start) if start else p.source.batches(p.columns)
-
+    def chunks(self, rows: int = CHUNK_ROWS) -> Iterator[Chunk]:
+        """The rows, ``rows`` at a time (read once)."""
+        start = 0
         if len(self._parts) == 1:  # one file: its own batches will do, no copies
-            streams = [_resize(batches(self._parts[0]), rows)]
+            streams = [_resize(self._parts[0].source.batches(self._parts[0].columns), rows)]
         else:  # several files: cut them the same way so the rows line up
-            streams = [_rechunk(batches(p), rows) for p in self._parts]
-        while stop is None or start < stop:
+            streams = [_rechunk(p.source.batches(p.columns), rows) for p in self._parts]
+        while True:
             pieces: list[Batch | None] = [next(s, None) for s in streams]
             if all(p is None for p in pieces):
                 return
@@ -92,9 +86,6 @@ class Input:
                 assert p is not None
                 merged.update(p)
             n = _batch_len(merged)
-            if stop is not None and start + n > stop:
-                n = stop - start
-                merged = {k: v[:n] for k, v in merged.items()}
             yield self._assemble(merged, start, n)
             start += n
 
@@ -440,7 +431,7 @@ class _KeyedSource(Source):
         self.columns = inner.columns
         self.n_rows = inner.n_rows
         self.fmt_text = inner.fmt_text
-        self.seekable = inner.seekable
+        self.mapped = inner.mapped
 
     def kind(self, column: str) -> str:
         return self.inner.kind(column)
@@ -450,9 +441,6 @@ class _KeyedSource(Source):
 
     def batches(self, columns: list[str]) -> Iterator[Batch]:
         return self._keyed(self.inner.batches(columns))
-
-    def batches_from(self, columns: list[str], start: int) -> Iterator[Batch]:
-        return self._keyed(self.inner.batches_from(columns, start))
 
     def _keyed(self, batches: Iterator[Batch]) -> Iterator[Batch]:
         for b in batches:

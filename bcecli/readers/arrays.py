@@ -133,11 +133,11 @@ def _release_pages(view: np.ndarray) -> None:
         base.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
 
 
-def _mapped_batches(arrays: dict[str, np.ndarray], start: int, n: int) -> Iterator[Batch]:
-    """Batches of rows ``start..n`` of equally long arrays; the pages of memory-mapped ones are
+def _mapped_batches(arrays: dict[str, np.ndarray], n: int) -> Iterator[Batch]:
+    """Batches of the ``n`` rows of equally long arrays; the pages of memory-mapped ones are
     released one batch behind the reader."""
     done: list[np.ndarray] = []
-    for s in range(start, n, MAPPED_BATCH_ROWS):
+    for s in range(0, n, MAPPED_BATCH_ROWS):
         views = [a[s : s + MAPPED_BATCH_ROWS] for a in arrays.values()]
         batch: Batch = dict(zip(arrays, views, strict=True))
         yield batch
@@ -206,13 +206,10 @@ class NpySource(Source):
         a = self._fields[column]
         return 1 if a.ndim == 1 else int(a.shape[1])
 
-    seekable = True
+    mapped = True
 
     def batches(self, columns: list[str]) -> Iterator[Batch]:
-        return self.batches_from(columns, 0)
-
-    def batches_from(self, columns: list[str], start: int) -> Iterator[Batch]:
-        return _mapped_batches({c: self._fields[c] for c in columns}, start, self.n_rows or 0)
+        return _mapped_batches({c: self._fields[c] for c in columns}, self.n_rows or 0)
 
 
 def _stored(info: zipfile.ZipInfo) -> bool:
@@ -264,8 +261,7 @@ class NpzSource(Source):
         self.columns = list(self._members)
         lengths = {shape[0] for shape, _ in self._headers.values()}
         self.n_rows = lengths.pop() if len(lengths) == 1 else None
-        # Any row can be read first only when every array is mapped, not decompressed.
-        self.seekable = all(_stored(info) for info in self._members.values())
+        self.mapped = all(_stored(info) for info in self._members.values())
 
     def _unreadable(self, e: BaseException) -> InputError:
         return InputError(
@@ -369,9 +365,6 @@ class NpzSource(Source):
         return 1 if len(shape) == 1 else int(shape[1])
 
     def batches(self, columns: list[str]) -> Iterator[Batch]:
-        return self.batches_from(columns, 0)
-
-    def batches_from(self, columns: list[str], start: int) -> Iterator[Batch]:
         lengths = {c: self._headers[c][0][0] for c in columns}
         if len(set(lengths.values())) > 1:
             raise InputError(
@@ -381,13 +374,13 @@ class NpzSource(Source):
                 source=self.name,
             )
         n = next(iter(lengths.values()), 0)
-        if self.seekable:
-            yield from _mapped_batches({c: self._array(c) for c in columns}, start, n)
+        if self.mapped:
+            yield from _mapped_batches({c: self._array(c) for c in columns}, n)
         else:
-            yield from self._decompressed_batches(columns, start, n)
+            yield from self._decompressed_batches(columns, n)
 
-    def _decompressed_batches(self, columns: list[str], start: int, n: int) -> Iterator[Batch]:
-        """Rows ``start..n``, each compressed array decompressed one batch of rows at a time (an
+    def _decompressed_batches(self, columns: list[str], n: int) -> Iterator[Batch]:
+        """The ``n`` rows, each compressed array decompressed one batch of rows at a time (an
         array in Fortran order holds its rows scattered, so it is loaded whole instead)."""
         import contextlib
         import zipfile
@@ -406,14 +399,14 @@ class NpzSource(Source):
                 done: list[np.ndarray] = []
                 for s in range(0, n, DECOMPRESSED_BATCH_ROWS):
                     rows = min(DECOMPRESSED_BATCH_ROWS, n - s)
-                    batch = {c: a[s : s + rows] for c, a in whole.items()}
+                    views = {c: a[s : s + rows] for c, a in whole.items()}
+                    batch: Batch = dict(views)
                     for c, fp in streams.items():
                         batch[c] = self._read_rows(fp, c, rows)
-                    if s + rows > start:
-                        yield {c: v[max(0, start - s) :] for c, v in batch.items()}
+                    yield batch
                     for view in done:  # a mapped array's rows, one batch behind
                         _release_pages(view)
-                    done = [batch[c] for c in whole]
+                    done = list(views.values())
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:  # a bad CRC, ...
             raise self._unreadable(e) from None
 

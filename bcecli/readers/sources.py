@@ -178,13 +178,8 @@ class Source(ABC):
     def batches(self, columns: list[str]) -> Iterator[Batch]:
         """The chosen columns, batch after batch, as float64 (text as a ``TextColumn``)."""
 
-    # Sources held in memory or memory-mapped can start reading at any row (``batches_from``);
-    # several processes can then each read a range of rows.
-    seekable: bool = False
-
-    def batches_from(self, columns: list[str], start: int) -> Iterator[Batch]:
-        """Like ``batches``, from row ``start`` on (only where ``seekable``)."""
-        raise NotImplementedError(f"{type(self).__name__} is read from its first row only")
+    # Held in memory or memory-mapped: batches are views, so chunks can be small (in cache).
+    mapped: bool = False
 
     def type_name(self, column: str) -> str:
         """The column's type as the file stores it, for messages."""

@@ -1,0 +1,137 @@
+"""Scoring on threads (chunk i on thread i % workers, into that thread's own summary) gives the
+one-thread report, the same bits on every run, and the first bad row whichever thread met it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from bcecli import pipeline
+from bcecli.cli import cli
+
+N = 200_003  # not a multiple of the chunk size
+CHUNK = 8192
+
+# counts, extrema and order statistics: identical whatever the split
+EXACT_KEYS = (
+    "n", "n_rows", "n_excluded", "mean_loss", "sum_loss", "median_loss", "median_exact",
+    "max_loss", "n_above_1", "accuracy", "baseline_loss", "ne", "prior", "histogram", "worst",
+)  # fmt: skip
+FLOAT_KEYS = ("brier", "ece")
+
+
+@pytest.fixture(scope="module")
+def binary_npy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    rng = np.random.default_rng(31)
+    y = (rng.random(N) < 0.3).astype(np.float64)
+    p = 1 / (1 + np.exp(-(rng.normal(0, 1.5, N) + np.where(y == 1, 1.0, -1.5))))
+    p[N - 5000 :: 997] = np.nan  # excluded rows, in the last chunks
+    p[N - 3] = 1.0  # a saturated prediction: an infinite loss, near the end
+    d = tmp_path_factory.mktemp("npy")
+    np.save(d / "preds.npy", p)
+    np.save(d / "labels.npy", y)
+    return d / "preds.npy", d / "labels.npy"
+
+
+def run(args: list[str], monkeypatch: pytest.MonkeyPatch, *, threads: int) -> Any:
+    """bce's result: the parsed JSON, or the error line."""
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "SCORING_THREADS", threads)
+        result = CliRunner().invoke(cli, [*args, "--chunk-rows", str(CHUNK)])
+    if result.exit_code == 3:
+        return result.stderr
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(result.stdout)
+
+
+def assert_same_report(a: dict[str, Any], b: dict[str, Any]) -> None:
+    for key in EXACT_KEYS:
+        assert a[key] == b[key], key
+    for key in FLOAT_KEYS:
+        assert a[key] == pytest.approx(b[key], rel=1e-12), key
+    assert [(f["id"], f["count"], f["rows"]) for f in a["flags"]] == [
+        (f["id"], f["count"], f["rows"]) for f in b["flags"]
+    ]
+    for x, y in zip(a["calibration"], b["calibration"], strict=True):
+        assert x["count"] == y["count"] and x["frac_pos"] == y["frac_pos"]
+        assert x["mean_pred"] == pytest.approx(y["mean_pred"], rel=1e-12)
+
+
+@pytest.mark.parametrize("compat", ["exact", "keras", "torch", "sklearn"])
+def test_threads_give_the_one_thread_report(
+    binary_npy: tuple[Path, Path], compat: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    preds, labels = binary_npy
+    args = ["score", str(preds), "--labels", str(labels), "--format", "json", "--compat", compat]
+    one = run(args, monkeypatch, threads=1)
+    two = run(args, monkeypatch, threads=2)
+    three = run(args, monkeypatch, threads=3)
+    assert one["n_excluded"] == len(range(N - 5000, N, 997))
+    assert_same_report(one, two)
+    assert_same_report(one, three)
+
+
+def test_the_same_bits_on_every_run(
+    binary_npy: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Which chunks each thread's summary adds, and in which order, never depends on timing.
+    preds, labels = binary_npy
+    args = ["score", str(preds), "--labels", str(labels), "--format", "json"]
+    runs = [run(args, monkeypatch, threads=2) for _ in range(3)]
+    assert runs[0] == runs[1] == runs[2]
+
+
+def test_errors_keep_their_row_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyTorch refuses predictions outside [0, 1]: the error names the first such row, whichever
+    thread met it."""
+    rng = np.random.default_rng(5)
+    y = (rng.random(N) < 0.5).astype(np.float64)
+    p = rng.uniform(0.01, 0.99, N)
+    np.save(tmp_path / "labels.npy", y)
+    # row 9000 is in chunk 1 (the second thread's), row 20 in chunk 0
+    for bad_rows in ([N - 10], [9000, N - 10], [9000, 20], [150_000, 9000]):
+        q = p.copy()
+        q[bad_rows] = 1.5
+        np.save(tmp_path / "preds.npy", q)
+        args = ["score", str(tmp_path / "preds.npy"), "--labels", str(tmp_path / "labels.npy")]
+        args += ["--compat", "torch", "--format", "json"]
+        one = run(args, monkeypatch, threads=1)
+        two = run(args, monkeypatch, threads=2)
+        assert f"first at row {min(bad_rows)}" in one
+        assert two == one
+
+
+def test_multiclass_on_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(8)
+    k = 5
+    y = rng.integers(0, k, N)
+    p = rng.dirichlet(np.ones(k), N)
+    np.save(tmp_path / "preds.npy", p)
+    np.save(tmp_path / "labels.npy", y)
+    args = ["score", str(tmp_path / "preds.npy"), "--labels", str(tmp_path / "labels.npy")]
+    args += ["--format", "json"]
+    one = run(args, monkeypatch, threads=1)
+    two = run(args, monkeypatch, threads=2)
+    assert one["task"] == "sparse"
+    assert_same_report(one, two)
+    for a, b in zip(one["outputs"], two["outputs"], strict=True):
+        assert a["support"] == b["support"] and a["accuracy"] == b["accuracy"]
+        assert a["mean_loss"] == pytest.approx(b["mean_loss"], rel=1e-12)
+
+
+def test_progress_rises_to_every_row(binary_npy: tuple[Path, Path]) -> None:
+    preds, labels = binary_npy
+    seen: list[tuple[int, int | None]] = []
+    outcome = pipeline.run_score(
+        pipeline.ScoreRequest(preds=str(preds), labels=str(labels), chunk_rows=CHUNK),
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert outcome.report.n_rows == N
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and done[0] == CHUNK and done[-1] == N
+    assert len(seen) == -(-N // CHUNK) and {t for _, t in seen} == {N}
