@@ -1,11 +1,9 @@
-"""CSV and TSV text, plain, gzip'd or from stdin, read with pyarrow: a plain file cut into
-pieces parsed on threads, anything else through pyarrow's streaming reader."""
+"""CSV and TSV text, plain, gzip'd or from stdin, read with pyarrow's streaming reader."""
 
 from __future__ import annotations
 
 import codecs
 import io
-import os
 import re
 import sys
 import zlib
@@ -38,14 +36,6 @@ CSV_BLOCK_BYTES = 1 << 24  # the longest CSV line bce reads (a pyarrow block mus
 # flat (measured on 10M rows: 1 MiB blocks 0.75 s / 177 MB peak, 16 MiB blocks 1.09 s / 437 MB).
 # A file whose first MiB holds a line this long gets CSV_BLOCK_BYTES blocks instead.
 STREAM_BLOCK_BYTES = 1 << 20
-# A plain file is cut into pieces of this size, parsed on SPLIT_THREADS threads (measured on
-# 10M rows: pyarrow's streaming reader 0.65-0.85 s, two threads on 8 MiB pieces ~0.4 s).
-SPLIT_BYTES = 8 << 20
-# ... or fewer, for a file of short lines: a piece holds at most about this many rows (a column of
-# 0/1 labels takes 2 bytes a row as text but 8 parsed, so 8 MiB pieces held 4M rows each).
-SPLIT_ROWS = 1 << 20
-MIN_SPLIT_BYTES = 1 << 20
-SPLIT_THREADS = 2
 LONG_LINE_BYTES = 1 << 18
 NULL_VALUES = ["", "NA", "N/A", "n/a", "NaN", "nan", "NAN", "null", "NULL", "None", "#N/A", "-"]
 
@@ -85,15 +75,6 @@ _LINE_END = re.compile(r"\r\n|\n|\r")
 _LINE_END_BYTES = re.compile(rb"\r\n|\n|\r")
 _DELIMITER_NAMES = {",": "commas", "\t": "tabs", ";": "semicolons", "|": "pipes"}
 _READ_ERRORS = (OSError, EOFError, zlib.error)
-
-
-class _QuotedLineEnd(Exception):
-    """A piece of a file cut at line ends holds an odd number of quote characters: its last
-    line end (or the one it was cut at) lies inside a quoted cell."""
-
-    def __init__(self, offset: int) -> None:
-        super().__init__(offset)
-        self.offset = offset  # where the piece starts: outside any quotes
 
 
 class CsvSource(Source):
@@ -469,9 +450,6 @@ class CsvSource(Source):
         for c in columns:
             k = self.kind(c)
             types[c] = pa.bool_() if k == "bool" else pa.string() if k == "string" else pa.float64()
-        if self._can_split():
-            yield from self._split_batches(columns, types)
-            return
         stream = io.BufferedReader(_Replay(self._data, self._stream), buffer_size=1 << 20)
         yield from self._streamed_batches(stream, columns, types)
 
@@ -502,92 +480,6 @@ class CsvSource(Source):
                 out[name] = column_from_arrow(col)
             done += batch.num_rows
             yield out
-
-    # -- parallel parsing of a plain file -------------------------------------------------
-
-    def _can_split(self) -> bool:
-        """A plain file can be cut at line ends and parsed in parallel (pyarrow's streaming
-        reader parses on one thread). The cuts fall just after a "\n", so CRLF files (Windows,
-        Python's csv module) split as well; CR-only files have no "\n" to cut at and stream.
-        A quoted cell can hold a line end: a piece with an odd number of quote characters
-        ends inside one, and the rest of the file from that piece on streams instead."""
-        return (
-            self.regular
-            and not self.gzipped
-            and b"\n" in self._data
-            and os.path.getsize(self.path) >= 2 * SPLIT_BYTES
-        )
-
-    def _segments(self, fd: int, size: int) -> Iterator[tuple[int, int]]:
-        """Byte ranges of about SPLIT_BYTES (fewer for short lines: about SPLIT_ROWS lines, as
-        the first lines go), each ending just after a line end."""
-        line_bytes = len(self._data) / max(1, self._data.count(b"\n"))
-        piece = int(min(SPLIT_BYTES, max(MIN_SPLIT_BYTES, SPLIT_ROWS * line_bytes)))
-        pos = self._data_offset
-        while pos < size:
-            end = pos + piece
-            while end < size:
-                window = os.pread(fd, 1 << 16, end)
-                nl = window.find(b"\n")
-                if nl >= 0:
-                    end += nl + 1
-                    break
-                end += len(window)
-            end = min(end, size)
-            yield pos, end
-            pos = end
-
-    def _split_batches(self, columns: list[str], types: dict[str, Any]) -> Iterator[Batch]:
-        from collections import deque
-        from concurrent.futures import Future, ThreadPoolExecutor
-
-        pa, pacsv = self._pa, self._pacsv
-        convert = self._convert_options(include_columns=columns, column_types=types)
-        parse_options = self._parse_options()
-
-        def parse(fd: int, a: int, b: int) -> Batch:
-            data = os.pread(fd, b - a, a)
-            if b'"' in data and data.count(b'"') % 2:
-                raise _QuotedLineEnd(a)
-            table = pacsv.read_csv(
-                pa.BufferReader(data),
-                read_options=self._read_options(len(data) + 1, threads=False),
-                parse_options=parse_options,
-                convert_options=convert,
-            )
-            names, cols = table.column_names, table.columns
-            return {n: column_from_arrow(c) for n, c in zip(names, cols, strict=True)}
-
-        fd = os.open(self.path, os.O_RDONLY)
-        done = 0
-        try:
-            with ThreadPoolExecutor(SPLIT_THREADS, thread_name_prefix="bce-csv") as pool:
-                pending: deque[Future[Batch]] = deque()
-                segments = self._segments(fd, os.fstat(fd).st_size)
-                while True:
-                    for seg in segments:  # keep a few segments parsing ahead, no more
-                        pending.append(pool.submit(parse, fd, *seg))
-                        if len(pending) > SPLIT_THREADS:
-                            break
-                    if not pending:
-                        return
-                    try:
-                        batch = pending.popleft().result()
-                    except _QuotedLineEnd as cut:
-                        for f in pending:
-                            f.cancel()
-                        with open(self.path, "rb") as rest:
-                            rest.seek(cut.offset)
-                            yield from self._streamed_batches(rest, columns, types, done)
-                        return
-                    except (pa.ArrowInvalid, *_READ_ERRORS) as e:
-                        for f in pending:
-                            f.cancel()
-                        raise self._arrow_error(e, done) from None
-                    done += len(next(iter(batch.values()))) if batch else 0
-                    yield batch
-        finally:
-            os.close(fd)
 
     # -- the error path ------------------------------------------------------------------
 
