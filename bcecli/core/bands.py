@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 BANDS_SOURCE = (
     'Jason Brownlee, "A Gentle Introduction to Cross-Entropy for Machine Learning", '
@@ -17,85 +18,91 @@ NE_SOURCE = (
 )
 
 
+# The probability on the true class below which a sample costs more than 1 nat.
+INV_E = 1 / math.e
+INV_E_TEXT = f"1/e = {INV_E:.3f}"
+
+
+def true_class_probability(loss: float) -> float:
+    """The probability on the true class that costs ``loss`` nats: exp(-loss)."""
+    return math.exp(-loss)
+
+
 @dataclass(frozen=True)
 class Band:
-    """A range of mean cross-entropy and how to read it."""
+    """A range of mean cross-entropy and how to read it: the losses up to ``upper`` (itself
+    included when ``closed``) that no band before it takes."""
 
     id: str
     label: str
     rule: str
     meaning: str
+    upper: float
+    closed: bool
     ours: bool = False  # the source names no band for 0.20-0.30; this name is bce's
 
 
 BANDS: tuple[Band, ...] = (
-    Band("perfect", "perfect", "= 0.00", "Perfect probabilities."),
-    Band("great", "great", "< 0.02", "Great probabilities."),
-    Band("on_track", "on the right track", "< 0.05", "On the right track."),
-    Band("fine", "fine", "< 0.20", "Fine."),
+    Band("perfect", "perfect", "= 0.00", "Perfect probabilities.", 0.0, True),
+    Band("great", "great", "< 0.02", "Great probabilities.", 0.02, False),
+    Band("on_track", "on the right track", "< 0.05", "On the right track.", 0.05, False),
+    Band("fine", "fine", "< 0.20", "Fine.", 0.20, False),
     Band(
         "borderline",
         "borderline",
         "0.20 - 0.30",
         "Between 'fine' and 'not great' (the source leaves this range unnamed).",
+        0.30,
+        True,
         ours=True,
     ),
-    Band("not_great", "not great", "> 0.30", "Not great."),
-    Band("terrible", "terrible", "> 1.00", "Terrible."),
-    Band("broken", "something is broken", "> 2.00", "Something is broken."),
+    Band("not_great", "not great", "> 0.30", "Not great.", 1.00, True),
+    Band("terrible", "terrible", "> 1.00", "Terrible.", 2.00, True),
+    Band("broken", "something is broken", "> 2.00", "Something is broken.", math.inf, True),
 )
-_BY_ID = {b.id: b for b in BANDS}
+
+
+class _Step(Protocol):
+    @property
+    def upper(self) -> float: ...
+    @property
+    def closed(self) -> bool: ...
+
+
+S = TypeVar("S", bound=_Step)
+
+
+def _step_of(value: float, steps: tuple[S, ...]) -> S:
+    """The first step whose range holds ``value`` (not NaN; the last step is unbounded)."""
+    return next(s for s in steps if value < s.upper or (s.closed and value == s.upper))
 
 
 def band_for(mean_loss: float) -> Band | None:
     """The rule-of-thumb band of a mean loss in nats (None for NaN)."""
-    if math.isnan(mean_loss):
-        return None
-    if mean_loss <= 0.0:
-        return _BY_ID["perfect"]
-    for limit, band_id in ((0.02, "great"), (0.05, "on_track"), (0.20, "fine")):
-        if mean_loss < limit:
-            return _BY_ID[band_id]
-    if mean_loss <= 0.30:
-        return _BY_ID["borderline"]
-    if mean_loss <= 1.00:
-        return _BY_ID["not_great"]
-    if mean_loss <= 2.00:
-        return _BY_ID["terrible"]
-    return _BY_ID["broken"]
+    return None if math.isnan(mean_loss) else _step_of(mean_loss, BANDS)
 
 
 @dataclass(frozen=True)
 class NEStep:
-    """A step of the normalized-entropy scale and how to read it."""
+    """A step of the normalized-entropy scale and how to read it: the NE values up to
+    ``upper`` (itself included when ``closed``) that no step before it takes."""
 
     rule: str
     meaning: str
+    upper: float
+    closed: bool
 
 
 NE_SCALE: tuple[NEStep, ...] = (
-    NEStep("NE = 0", "perfect: every sample's true class gets probability 1"),
-    NEStep("NE < 0.5", "the model removes more than half of the label uncertainty"),
-    NEStep("NE < 1", "better than always predicting the base rate"),
-    NEStep("NE = 1", "no better than always predicting the base rate: nothing learned"),
-    NEStep("NE > 1", "worse than the base rate: miscalibrated or inverted"),
+    NEStep("NE = 0", "perfect: every sample's true class gets probability 1", 0.0, True),
+    NEStep("NE < 0.5", "the model removes more than half of the label uncertainty", 0.5, False),
+    NEStep("NE < 1", "better than always predicting the base rate", 1.0, False),
+    NEStep("NE = 1", "no better than always predicting the base rate: nothing learned", 1.0, True),
+    NEStep("NE > 1", "worse than the base rate: miscalibrated or inverted", math.inf, True),
 )
 
 
 def ne_meaning(ne: float) -> str:
     if math.isnan(ne):
         return "undefined (a single class: the base rate alone is perfect)"
-    if ne <= 0:
-        return NE_SCALE[0].meaning
-    if ne < 0.5:
-        return NE_SCALE[1].meaning
-    if ne < 1:
-        return NE_SCALE[2].meaning
-    if ne == 1:
-        return NE_SCALE[3].meaning
-    return NE_SCALE[4].meaning
-
-
-def true_class_probability(loss: float) -> float:
-    """The probability on the true class that costs ``loss`` nats: exp(-loss)."""
-    return math.exp(-loss)
+    return _step_of(ne, NE_SCALE).meaning

@@ -24,12 +24,10 @@ from bcecli.core.colwise import (
     row_count,
     row_sum,
 )
+from bcecli.core.flags import ROUNDOFF
 from bcecli.core.options import KERAS_EPSILON, Compat, LossOptions
 from bcecli.errors import FrameworkRaises
 
-# Predictions this close outside [0, 1] are float round-off (a float32 sigmoid or softmax), not
-# logits.
-ROUNDOFF = 1e-6
 # A row of predictions "sums to 1" (softmax output) within this tolerance.
 ROW_SUM_TOL = 1e-4
 

@@ -14,14 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from bcecli.core.accumulator import Accumulator
+from bcecli.core.bands import INV_E_TEXT, true_class_probability
 from bcecli.core.context import Context
-from bcecli.core.flags import Flag, make_flag, ordered
-from bcecli.core.options import Compat, Task
+from bcecli.core.flags import ROUNDOFF, Flag, make_flag, ordered
+from bcecli.core.options import KERAS_EPSILON, TORCH_LOG_FLOOR, Compat, Task
 
-# What a prediction of exactly 0 or 1 on the wrong side costs under each profile.
-SATURATED_COST = "exact inf, Keras 16.12 (15.94 at p=1 in float32), PyTorch 100, sklearn 36.04"
-INV_E = 1 / math.e
 SIGMOID_1 = 1 / (1 + math.exp(-1))  # sigmoid(sigmoid(x)) never leaves [0.5, 0.7311]
+# Patterns over the whole file (inverted, double sigmoid) need this many rows to mean anything.
+MIN_ROWS_FOR_PATTERNS = 10
+# How the profiles differ on a saturated prediction: the hint of every such flag.
+COMPARE_PROFILES = "compare --compat keras, torch and sklearn"
 
 
 def _fmt(v: float) -> str:
@@ -32,6 +34,30 @@ def _fmt(v: float) -> str:
     if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
         return f"{v:.3g}"
     return f"{v:.4g}"
+
+
+def _saturated_costs() -> tuple[str, str]:
+    """What a true-class probability of exactly 0 costs under each profile, (binary,
+    categorical), from the profiles' own clips: Keras clips to [eps, 1 - eps] (in float32, so
+    1 - (1 - eps) is not quite eps), PyTorch's BCE floors the log at -100 (its nll_loss of
+    log 0 does not), scikit-learn clips to the float64 machine epsilon."""
+    keras = _fmt(-math.log(KERAS_EPSILON))
+    one = np.float32(1)
+    keras_at_1 = _fmt(-math.log(float(one - (one - np.float32(KERAS_EPSILON)))))
+    sklearn = _fmt(-math.log(float(np.finfo(np.float64).eps)))
+    binary = (
+        f"exact inf, Keras {keras} ({keras_at_1} at p=1 in float32), "
+        f"PyTorch {_fmt(-TORCH_LOG_FLOOR)}, sklearn {sklearn}"
+    )
+    return binary, f"exact inf, Keras {keras}, PyTorch nll inf, sklearn {sklearn}"
+
+
+SATURATED_COST, SATURATED_COST_CATEGORICAL = _saturated_costs()
+
+
+def _judge_by_ne(h: Headline) -> str:
+    """The hint of a flag that says the bands mislead here."""
+    return f"judge the model by NE ({_fmt(h.ne)}) rather than by the bands"
 
 
 def _rows_text(
@@ -155,7 +181,7 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
         "{count} row(s) have predictions outside [0, 1]{rows}"
         + f" (min {_fmt(x_min)}, max {_fmt(x_max)})",
         "they look like logits: re-run with --from-logits"
-        if x_min < -ROUND or x_max > 1 + ROUND
+        if x_min < -ROUNDOFF or x_max > 1 + ROUNDOFF
         else "clip them to [0, 1]",
     )
     tally(
@@ -221,7 +247,7 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
     tally(
         "loss_above_1",
         "{count} of " + str(n) + f" samples ({h.share_above_1:.1%}) cost more than 1 nat"
-        "{rows}: their true-class probability is below 1/e = 0.368",
+        "{rows}: their true-class probability is below " + INV_E_TEXT,
         "a few are normal: one confident mistake costs -ln(p), 2.30 at p = 0.1; see the worst "
         "samples",
     )
@@ -230,7 +256,8 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
             "mean_above_1",
             n,
             f"the mean loss {_fmt(h.mean_loss)} is above 1: on average the true class gets "
-            f"less than 1/e = 0.368 (geometric mean {_fmt(math.exp(-h.mean_loss))})",
+            f"less than {INV_E_TEXT} (geometric mean "
+            f"{_fmt(true_class_probability(h.mean_loss))})",
             "not a bug by itself, but rarely a healthy model: check the other flags "
             "(logits, inverted or misaligned labels)",
         )
@@ -253,11 +280,6 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
     return Diagnosis(ordered(found.flags), tuple(found.notes), found.mistakes, figures)
 
 
-ROUND = 1e-6
-# Patterns over the whole file (inverted, double sigmoid) need this many rows to mean anything.
-MIN_ROWS_FOR_PATTERNS = 10
-
-
 def _binary_flags(found: Findings) -> BinaryFigures:
     acc, h = found.acc, found.h
     tally, dataset, notes = found.tally, found.dataset, found.notes
@@ -273,8 +295,8 @@ def _binary_flags(found: Findings) -> BinaryFigures:
             if wrong
             else " (all on the right side)"
         ),
-        "the loss then depends on the framework's clip: compare --compat keras, torch and "
-        "sklearn, or save unrounded probabilities",
+        f"the loss then depends on the framework's clip: {COMPARE_PROFILES}, or save unrounded "
+        "probabilities",
     )
     tally(
         "clipped_predictions",
@@ -372,7 +394,7 @@ def _binary_flags(found: Findings) -> BinaryFigures:
                 n,
                 f"positives are {p:.1%} of the labels: always predicting {p:.3g} already "
                 f"scores {_fmt(h.baseline_loss)} (band: the bands assume balanced classes)",
-                f"judge the model by NE ({_fmt(h.ne)}) rather than by the bands",
+                _judge_by_ne(h),
             )
     if opts.compat.is_keras and acc.flags.count("clipped_predictions"):
         notes.append(
@@ -386,9 +408,6 @@ def _binary_flags(found: Findings) -> BinaryFigures:
             "outputs and ignores the 1-p terms: it is not the mean binary cross-entropy."
         )
     return BinaryFigures(brier_if_inverted, categorical_loss)
-
-
-E = math.e
 
 
 def _multiclass_flags(found: Findings) -> MulticlassFigures:
@@ -410,8 +429,8 @@ def _multiclass_flags(found: Findings) -> MulticlassFigures:
     tally(
         "saturated_predictions",
         "{count} row(s) give the true class a probability of exactly 0{rows}: each costs "
-        "exact inf, Keras 16.12, PyTorch nll inf, sklearn 36.04",
-        "the number depends on the framework's clip: compare --compat keras, torch and sklearn",
+        + SATURATED_COST_CATEGORICAL,
+        f"the number depends on the framework's clip: {COMPARE_PROFILES}",
     )
     tally(
         "sparse_label_out_of_range",
@@ -447,9 +466,9 @@ def _multiclass_flags(found: Findings) -> MulticlassFigures:
         "these are not softmax outputs: check the columns (all K classes?), or pass logits "
         "with --from-logits",
     )
+    class_n = acc.total("class_n")  # rows per true class
     if opts.task is Task.SPARSE:
         lo = float(acc.mins.get("label_min", np.nan))
-        class_n = acc.total("class_n")
         if n >= MIN_ROWS_FOR_PATTERNS and k >= 3 and lo >= 1 and class_n.size and class_n[0] == 0:
             dataset(
                 "labels_one_indexed",
@@ -467,9 +486,9 @@ def _multiclass_flags(found: Findings) -> MulticlassFigures:
         and k >= 2
         and n >= MIN_ROWS_FOR_PATTERNS
         and not opts.from_logits
-        and float(ratio) <= E * (1 + 1e-6)
+        and float(ratio) <= math.e * (1 + 1e-6)
     ):
-        floor = math.log(1 + (k - 1) / E)
+        floor = math.log(1 + (k - 1) / math.e)
         double_softmax_floor = floor
         dataset(
             "double_softmax",
@@ -480,7 +499,6 @@ def _multiclass_flags(found: Findings) -> MulticlassFigures:
             "a softmax was applied twice (a softmax layer plus a loss that applies its own): "
             "score the pre-softmax values with --from-logits, or drop one softmax",
         )
-    class_n = acc.total("class_n")
     present = np.flatnonzero(class_n > 0) if class_n.size else np.array([], dtype=int)
     if class_n.size and n >= k and 0 < len(present) < k:
         missing = [names[i] for i in range(k) if class_n[i] == 0]
@@ -514,7 +532,7 @@ def _multiclass_flags(found: Findings) -> MulticlassFigures:
             f"the classes are imbalanced: priors from {_fmt(float(pos.min()))} to "
             f"{_fmt(float(pos.max()))}; predicting the prior alone scores "
             f"{_fmt(h.baseline_loss)}",
-            f"judge the model by NE ({_fmt(h.ne)}) rather than by the bands",
+            _judge_by_ne(h),
         )
     if k >= 2:
         notes.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bcecli.core.bands import band_for
+from bcecli.core.bands import INV_E_TEXT, band_for, true_class_probability
 from bcecli.core.options import FRAMEWORK_NAMES, Compat, LossOptions, Task
 from bcecli.errors import BceError, OptionError, flag_spelling, spell
 
@@ -35,7 +35,7 @@ class Explanation:
 
 
 def _reading(loss: float, *, pair: bool) -> list[str]:
-    p = math.exp(-loss)
+    p = true_class_probability(loss)
     out = []
     if math.isinf(loss):
         out.append(
@@ -56,7 +56,7 @@ def _reading(loss: float, *, pair: bool) -> list[str]:
         )
     if loss > 1:
         out.append(
-            "Above 1: the true class got less than 1/e = 0.368. One such sample is a "
+            f"Above 1: the true class got less than {INV_E_TEXT}. One such sample is a "
             "confident mistake, not a bug; a mean above 1 rarely comes from a healthy "
             "model."
         )
@@ -75,19 +75,38 @@ def explain_loss(loss: float) -> Explanation:
         raise OptionError(
             f"LOSS {loss} is not a cross-entropy", "a cross-entropy is a number >= 0 (in nats)"
         )
-    band = band_for(loss)
     reading = _reading(loss, pair=False)
+    band = band_for(loss)
     if band is not None:
         reading.append(
             f"On the rule-of-thumb bands for a mean loss: {band.label} "
             "(bce bands; they assume balanced binary classes)."
         )
+    return _explanation(loss, reading)
+
+
+def _explanation(
+    loss: float,
+    reading: list[str],
+    *,
+    task: Task | None = None,
+    label: str | None = None,
+    pred: str | None = None,
+    values: tuple[FrameworkValue, ...] = (),
+) -> Explanation:
+    """The explanation of ``loss`` (of one sample when ``task`` is given), with its
+    true-class probability and band."""
+    band = band_for(loss)
     return Explanation(
         loss,
-        math.exp(-loss),
+        true_class_probability(loss),
         band.label if band else None,
         band.id if band else None,
         tuple(reading),
+        task,
+        label,
+        pred,
+        values,
     )
 
 
@@ -148,18 +167,13 @@ def explain_pair(label: str, pred: str, *, from_logits: bool = False) -> Explana
             "this label and prediction have no defined cross-entropy",
             "labels are 0/1 (or class indices); predictions are probabilities",
         )
-    band = band_for(exact_loss)
-    reading = _reading(exact_loss, pair=True)
-    return Explanation(
+    return _explanation(
         exact_loss,
-        math.exp(-exact_loss),
-        band.label if band else None,
-        band.id if band else None,
-        tuple(reading),
-        task,
-        label,
-        pred,
-        tuple(values),
+        _reading(exact_loss, pair=True),
+        task=task,
+        label=label,
+        pred=pred,
+        values=tuple(values),
     )
 
 

@@ -8,6 +8,9 @@ from enum import Enum
 import numpy as np
 
 FIRST_ROWS = 10  # how many row numbers a flag keeps
+# A prediction this close outside [0, 1] is float round-off (a float32 sigmoid or softmax:
+# pred_roundoff); farther out it is not a probability (pred_out_of_range, logits if far).
+ROUNDOFF = 1e-6
 
 
 class Severity(str, Enum):

@@ -299,30 +299,20 @@ def _output_stats(
         return ()
     names = context.names(k)
     if acc.opts.task.is_multiclass:
+        # per class: over the rows of that class
         support = acc.total("class_n")
-        loss = acc.total("class_loss")
-        correct = acc.total("class_correct")
-        return tuple(
-            OutputStats(
-                names[i],
-                int(support[i]),
-                float(prior[i]),
-                _div(float(loss[i]), float(support[i])),
-                _div(float(correct[i]), float(support[i])),
-                float(baseline[i]),
-            )
-            for i in range(k)
-        )
-    pos = acc.total("pos")
-    loss = acc.total("elem_loss")
-    correct = acc.total("correct")
+        loss, correct, per = acc.total("class_loss"), acc.total("class_correct"), support
+    else:
+        # per output: support is its positive labels, the means are over every row
+        support = acc.total("pos")
+        loss, correct, per = acc.total("elem_loss"), acc.total("correct"), np.full(k, n)
     return tuple(
         OutputStats(
             names[i],
-            int(round(float(pos[i]))),
+            int(round(float(support[i]))),
             float(prior[i]),
-            float(loss[i]) / n,
-            float(correct[i]) / n,
+            _div(float(loss[i]), float(per[i])),
+            _div(float(correct[i]), float(per[i])),
             float(baseline[i]),
         )
         for i in range(k)
