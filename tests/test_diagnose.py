@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from bcecli.cli import cli
 from bcecli.core.chunk import Chunk
 from bcecli.core.context import Context
 from bcecli.core.diagnose import BinaryFigures, Headline, MulticlassFigures, diagnose
 from bcecli.core.options import LossOptions, Task
 from bcecli.core.report import finalize
 from bcecli.core.scoring import Scorer, score_arrays
+from bcecli.errors import InputError
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -86,3 +90,17 @@ def test_double_softmax_floor() -> None:
     assert isinstance(twice.figures, MulticlassFigures)
     assert twice.figures.double_softmax_floor == pytest.approx(math.log(1 + 4 / math.e), rel=1e-15)
     assert twice.mean_loss >= twice.figures.double_softmax_floor
+
+
+def test_every_row_excluded_names_the_parameter(tmp_path: Path) -> None:
+    """The error names ignore_class to a library caller and --ignore-class on the command
+    line."""
+    opts = LossOptions(task=Task.SPARSE, ignore_class=1)
+    with pytest.raises(InputError) as caught:
+        score_arrays([1, 1, 1], [[0.2, 0.8], [0.3, 0.7], [0.4, 0.6]], opts)
+    assert "all 3 rows were excluded (3 rows skipped by ignore_class)" in str(caught.value)
+    path = tmp_path / "x.csv"
+    path.write_text("label,prob_0,prob_1\n1,0.2,0.8\n1,0.3,0.7\n1,0.4,0.6\n")
+    result = CliRunner().invoke(cli, ["score", str(path), "--ignore-class", "1"])
+    assert result.exit_code == 3
+    assert "(3 rows skipped by --ignore-class)" in result.stderr

@@ -23,7 +23,8 @@ class Severity(str, Enum):
         return {"error": 0, "warning": 1, "info": 2}[self.value]
 
 
-# The catalogue: id -> (severity, one-line title). Ids are part of the JSON contract.
+# The catalogue: id -> (severity, one-line title). Ids are part of the JSON contract. A title
+# names a parameter as {name}, spelled by the reader (see bcecli.errors.spell).
 CATALOGUE: dict[str, tuple[Severity, str]] = {
     # errors
     "non_finite": (Severity.ERROR, "NaN or infinite values in labels, predictions or weights"),
@@ -42,7 +43,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "one_hot_labels_bce": (Severity.WARNING, "one-hot labels scored with BCE"),
     "labels_one_indexed": (Severity.WARNING, "labels look 1-indexed"),
     "labels_pm1": (Severity.WARNING, "labels coded -1/+1"),
-    "logits_flag_on_probabilities": (Severity.WARNING, "--from-logits on values all in [0, 1]"),
+    "logits_flag_on_probabilities": (Severity.WARNING, "{from_logits} on values all in [0, 1]"),
     "double_sigmoid": (Severity.WARNING, "predictions look like a sigmoid applied twice"),
     "double_softmax": (Severity.WARNING, "predictions look like a softmax applied twice"),
     "ne_above_1": (Severity.WARNING, "no better than predicting the base rate"),
@@ -56,7 +57,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "single_class": (Severity.INFO, "a single class in the labels"),
     "missing_classes": (Severity.INFO, "classes never present in the labels"),
     "clipped_predictions": (Severity.INFO, "predictions clipped by the framework"),
-    "ignored_rows": (Severity.INFO, "rows skipped by --ignore-class"),
+    "ignored_rows": (Severity.INFO, "rows skipped by {ignore_class}"),
 }
 
 
