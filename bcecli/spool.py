@@ -9,16 +9,29 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bcecli.errors import BceError
+
+if TYPE_CHECKING:
+    from bcecli.core.chunk import ScoredChunk
+    from bcecli.run.sink import RowColumns
 
 IN_MEMORY_BYTES = 64 << 20  # 8M losses; more go to a temporary file
 BLOCK_ROWS = 1 << 16
 
 
 class LossSpool:
+    """A row sink (``bcecli.run.sink.RowSink``) that keeps each row's loss; the caller reads
+    them back with ``blocks`` and closes it."""
+
+    needs_row_order = (
+        "{reduction=none} lists every loss in input order",
+        "use {engine=local}, or {reduction=mean} or sum",
+    )
+
     def __init__(self) -> None:
         self._file = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY_BYTES)
         self.n = 0
@@ -34,6 +47,15 @@ class LossSpool:
                 "--per-sample, which streams them",
             ) from None
         self.n += len(losses)
+
+    def begin(self, columns: RowColumns) -> None:
+        pass
+
+    def write(self, scored: ScoredChunk) -> None:
+        self.add(scored.loss)
+
+    def finish(self) -> None:
+        pass  # the losses stay until the caller has read them
 
     def blocks(self, rows: int = BLOCK_ROWS) -> Iterator[np.ndarray]:
         """The losses in row order, ``rows`` at a time."""

@@ -263,7 +263,7 @@ def test_accumulators_pickle_and_merge_exactly_past_the_exact_median_limit() -> 
     from bcecli.core.report import Context, finalize
     from bcecli.core.scoring import Scorer
     from bcecli.core.sketch import RELATIVE_ERROR
-    from bcecli.engines.dask import PartitionPlan, merge_accumulators, score_partition
+    from bcecli.run.dask import PartitionPlan, merge_accumulators, score_partition
 
     n = 1_200_007
     rng = np.random.default_rng(3)
@@ -400,7 +400,7 @@ def test_engine_dask_median_past_the_exact_limit(
 ) -> None:
     """Past the limit the workers keep no losses and the median comes from the sketch (within
     0.05%); when exclusions bring the count back under it, the run is exact again."""
-    import bcecli.engines.dask as engine
+    import bcecli.run.dask as engine
     from bcecli.core.sketch import RELATIVE_ERROR
 
     args = (str(data / "random_pq"), "--engine", "dask", "--scheduler", scheduler)

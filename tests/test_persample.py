@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from bcecli.cli import cli
-from bcecli.pipeline import ScoreRequest, run_score
+from bcecli.cli.output import PerSampleSink
 from bcecli.render import persample
+from bcecli.run import Inputs, LocalEngine, ScoreRequest, run_score
 
 N = 20_000
 
@@ -69,8 +70,8 @@ def test_a_failing_chunk_stops_the_writer(preds: Path, monkeypatch: pytest.Monke
     out = io.BytesIO()
     with pytest.raises(OSError, match="disk full"):
         run_score(
-            ScoreRequest(str(preds), per_sample_format="csv", chunk_rows=997),
-            per_sample_out=out,
+            ScoreRequest(Inputs(str(preds)), engine=LocalEngine(chunk_rows=997)),
+            sink=PerSampleSink(out, "csv"),
         )
     text = out.getvalue().decode()
     assert text.startswith("row,label,pred,p_true,loss,flags\n")

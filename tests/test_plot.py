@@ -277,7 +277,7 @@ def test_loss_position_on_the_bin_axis() -> None:
 
 def test_plot_data_is_pure_and_needs_no_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
     from bcecli.cli.output import score_request
-    from bcecli.pipeline import run_score
+    from bcecli.run import run_score
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     kw: dict[str, Any] = {
@@ -286,7 +286,7 @@ def test_plot_data_is_pure_and_needs_no_matplotlib(monkeypatch: pytest.MonkeyPat
         "label_col": None, "pred_col": None, "sample_weight": None, "task": "auto",
         "reduction": "mean",
     }  # fmt: skip
-    report = run_score(score_request(str(SAMPLES / BINARY), kw)).report
+    report = run_score(score_request(str(SAMPLES / BINARY), kw))
     data = plot_data(report)
     assert data.calibration == report.calibration and data.ece == report.ece
     assert data.size_inches == (12.0, 4.5)
@@ -297,7 +297,7 @@ def test_plot_data_is_pure_and_needs_no_matplotlib(monkeypatch: pytest.MonkeyPat
 
 def chart_text(sample: str) -> str:
     from bcecli.cli.output import score_request
-    from bcecli.pipeline import run_score
+    from bcecli.run import run_score
 
     kw: dict[str, Any] = {
         "compat": "exact", "from_logits": False, "label_smoothing": 0.0, "pos_weight": None,
@@ -305,7 +305,7 @@ def chart_text(sample: str) -> str:
         "label_col": None, "pred_col": None, "sample_weight": None, "task": "auto",
         "reduction": "mean",
     }  # fmt: skip
-    report = run_score(score_request(str(SAMPLES / sample), kw)).report
+    report = run_score(score_request(str(SAMPLES / sample), kw))
     buf = io.StringIO()
     make_console(buf, color=False, width=40).print(reliability_chart(report))
     return "\n".join(line.rstrip() for line in buf.getvalue().splitlines())

@@ -9,10 +9,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from bcecli import pipeline
-from bcecli.cli import cli
+from bcecli.core.options import Compat, LossOptions, Task
+from bcecli.errors import BceError
+from bcecli.render import machine
+from bcecli.run import Inputs, LocalEngine, ScoreRequest, run_score
 
 N = 200_003  # not a multiple of the chunk size
 CHUNK = 8192
@@ -38,15 +39,15 @@ def binary_npy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return d / "preds.npy", d / "labels.npy"
 
 
-def run(args: list[str], monkeypatch: pytest.MonkeyPatch, *, threads: int) -> Any:
-    """bce's result: the parsed JSON, or the error line."""
-    with monkeypatch.context() as m:
-        m.setattr(pipeline, "SCORING_THREADS", threads)
-        result = CliRunner().invoke(cli, [*args, "--chunk-rows", str(CHUNK)])
-    if result.exit_code == 3:
-        return result.stderr
-    assert result.exit_code in (0, 1), result.output
-    return json.loads(result.stdout)
+def run(preds: Path, labels: Path, *, threads: int, compat: str = "exact") -> Any:
+    """The report as JSON holds it, or the error's line."""
+    loss = LossOptions(task=Task.AUTO, compat=Compat(compat))
+    engine = LocalEngine(threads=threads, chunk_rows=CHUNK)
+    try:
+        report = run_score(ScoreRequest(Inputs(str(preds), str(labels)), loss, engine))
+    except BceError as e:
+        return e.line()
+    return json.loads(machine.to_json(machine.summary(report, reduction="mean")))
 
 
 def assert_same_report(a: dict[str, Any], b: dict[str, Any]) -> None:
@@ -63,30 +64,20 @@ def assert_same_report(a: dict[str, Any], b: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("compat", ["exact", "keras", "torch", "sklearn"])
-def test_threads_give_the_one_thread_report(
-    binary_npy: tuple[Path, Path], compat: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    preds, labels = binary_npy
-    args = ["score", str(preds), "--labels", str(labels), "--format", "json", "--compat", compat]
-    one = run(args, monkeypatch, threads=1)
-    two = run(args, monkeypatch, threads=2)
-    three = run(args, monkeypatch, threads=3)
+def test_threads_give_the_one_thread_report(binary_npy: tuple[Path, Path], compat: str) -> None:
+    one, two, three = (run(*binary_npy, threads=t, compat=compat) for t in (1, 2, 3))
     assert one["n_excluded"] == len(range(N - 5000, N, 997))
     assert_same_report(one, two)
     assert_same_report(one, three)
 
 
-def test_the_same_bits_on_every_run(
-    binary_npy: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_same_bits_on_every_run(binary_npy: tuple[Path, Path]) -> None:
     # Which chunks each thread's summary adds, and in which order, never depends on timing.
-    preds, labels = binary_npy
-    args = ["score", str(preds), "--labels", str(labels), "--format", "json"]
-    runs = [run(args, monkeypatch, threads=2) for _ in range(3)]
+    runs = [run(*binary_npy, threads=2) for _ in range(3)]
     assert runs[0] == runs[1] == runs[2]
 
 
-def test_errors_keep_their_row_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_errors_keep_their_row_order(tmp_path: Path) -> None:
     """PyTorch refuses predictions outside [0, 1]: the error names the first such row, whichever
     thread met it."""
     rng = np.random.default_rng(5)
@@ -98,25 +89,22 @@ def test_errors_keep_their_row_order(tmp_path: Path, monkeypatch: pytest.MonkeyP
         q = p.copy()
         q[bad_rows] = 1.5
         np.save(tmp_path / "preds.npy", q)
-        args = ["score", str(tmp_path / "preds.npy"), "--labels", str(tmp_path / "labels.npy")]
-        args += ["--compat", "torch", "--format", "json"]
-        one = run(args, monkeypatch, threads=1)
-        two = run(args, monkeypatch, threads=2)
+        files = tmp_path / "preds.npy", tmp_path / "labels.npy"
+        one = run(*files, threads=1, compat="torch")
+        two = run(*files, threads=2, compat="torch")
         assert f"first at row {min(bad_rows)}" in one
         assert two == one
 
 
-def test_multiclass_on_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_multiclass_on_threads(tmp_path: Path) -> None:
     rng = np.random.default_rng(8)
     k = 5
     y = rng.integers(0, k, N)
     p = rng.dirichlet(np.ones(k), N)
     np.save(tmp_path / "preds.npy", p)
     np.save(tmp_path / "labels.npy", y)
-    args = ["score", str(tmp_path / "preds.npy"), "--labels", str(tmp_path / "labels.npy")]
-    args += ["--format", "json"]
-    one = run(args, monkeypatch, threads=1)
-    two = run(args, monkeypatch, threads=2)
+    one = run(tmp_path / "preds.npy", tmp_path / "labels.npy", threads=1)
+    two = run(tmp_path / "preds.npy", tmp_path / "labels.npy", threads=2)
     assert one["task"] == "sparse"
     assert_same_report(one, two)
     for a, b in zip(one["outputs"], two["outputs"], strict=True):
@@ -127,11 +115,11 @@ def test_multiclass_on_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_progress_rises_to_every_row(binary_npy: tuple[Path, Path]) -> None:
     preds, labels = binary_npy
     seen: list[tuple[int, int | None]] = []
-    outcome = pipeline.run_score(
-        pipeline.ScoreRequest(preds=str(preds), labels=str(labels), chunk_rows=CHUNK),
+    report = run_score(
+        ScoreRequest(Inputs(str(preds), str(labels)), engine=LocalEngine(chunk_rows=CHUNK)),
         progress=lambda done, total: seen.append((done, total)),
     )
-    assert outcome.report.n_rows == N
+    assert report.n_rows == N
     done = [d for d, _ in seen]
     assert done == sorted(done) and done[0] == CHUNK and done[-1] == N
     assert len(seen) == -(-N // CHUNK) and {t for _, t in seen} == {N}

@@ -4,13 +4,16 @@ stdout and notes to stderr, and turns gate failures into exit code 1."""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
 from bcecli.errors import OptionError
 
 if TYPE_CHECKING:
+    from bcecli.core.chunk import ScoredChunk
+    from bcecli.render.persample import PerSampleWriter
+    from bcecli.run.sink import RowColumns, RowSink
     from bcecli.spool import LossSpool
 
 
@@ -34,15 +37,15 @@ def _print_renderables(parts: list[Any], color: bool | None) -> None:
         console.print(part)
 
 
-def score_request(preds: str, kw: dict[str, Any], per_sample_format: str | None = None) -> Any:
+def score_request(preds: str, kw: dict[str, Any]) -> Any:
     """The ScoreRequest for the input and semantics options (shared by score and plot)."""
-    from bcecli.core.options import Compat, LossOptions, Reduction, Task
-    from bcecli.pipeline import ScoreRequest
+    from bcecli.core.options import Compat, LossOptions, Task
     from bcecli.readers import ColumnRequest
     from bcecli.readers.columns import split_list
+    from bcecli.run import DaskEngine, Inputs, LocalEngine, ScoreRequest
 
     loss = LossOptions(
-        task=Task.AUTO,
+        task=Task(kw["task"]),
         compat=Compat(kw["compat"]),
         from_logits=bool(kw["from_logits"]),
         label_smoothing=float(kw["label_smoothing"]),
@@ -51,7 +54,7 @@ def score_request(preds: str, kw: dict[str, Any], per_sample_format: str | None 
         ignore_class=kw["ignore_class"],
         dtype=kw["dtype"],
     )
-    return ScoreRequest(
+    inputs = Inputs(
         preds=preds,
         labels=kw["labels"],
         columns=ColumnRequest(
@@ -59,19 +62,49 @@ def score_request(preds: str, kw: dict[str, Any], per_sample_format: str | None 
             pred_cols=split_list(kw["pred_col"]),
             sample_weight=kw["sample_weight"],
         ),
-        task=Task(kw["task"]),
-        loss=loss,
-        reduction=Reduction(kw["reduction"]),
-        per_sample_format=per_sample_format,
-        chunk_rows=kw.get("chunk_rows"),
-        engine=kw.get("engine") or "local",
-        scheduler=kw.get("scheduler"),
     )
+    chunk_rows, scheduler = kw.get("chunk_rows"), kw.get("scheduler")
+    if kw.get("engine") == "dask":
+        return ScoreRequest(inputs, loss, DaskEngine(scheduler, chunk_rows=chunk_rows))
+    if scheduler is not None:
+        raise OptionError("{scheduler} needs {engine=dask}", "add {engine=dask}")
+    return ScoreRequest(inputs, loss, LocalEngine(chunk_rows=chunk_rows))
+
+
+class PerSampleSink:
+    """--per-sample: a row sink writing one record per row to ``out``."""
+
+    needs_row_order = (
+        "--per-sample writes rows in input order",
+        "use {engine=local} (the default) for per-sample output",
+    )
+
+    def __init__(self, out: BinaryIO, fmt: str) -> None:
+        self.out, self.fmt = out, fmt
+        self.writer: PerSampleWriter | None = None
+
+    def begin(self, columns: RowColumns) -> None:
+        from bcecli.render.persample import PerSampleWriter
+
+        labels, preds = list(columns.labels), list(columns.preds)
+        self.writer = PerSampleWriter(self.out, self.fmt, labels, preds, weighted=columns.weighted)
+
+    def write(self, scored: ScoredChunk) -> None:
+        assert self.writer is not None
+        self.writer.write(scored)
+
+    def finish(self) -> None:
+        if self.writer is not None:
+            self.writer.finish()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 def run_score_command(preds: str, kw: dict[str, Any]) -> None:
     from bcecli.core.options import Reduction
-    from bcecli.pipeline import run_score
+    from bcecli.run import run_score
 
     fmt = kw["fmt"]
     quiet = bool(kw["quiet"])
@@ -82,7 +115,7 @@ def run_score_command(preds: str, kw: dict[str, Any]) -> None:
     ps_fmt = None
     if per_sample:
         ps_fmt = {"auto": "tsv", "table": "tsv", "json": "jsonl"}.get(fmt, fmt)
-    request = score_request(preds, kw, ps_fmt)
+    request = score_request(preds, kw)
     for path in (preds, kw["labels"]):
         if path == "-" and sys.stdin.isatty():
             raise OptionError(
@@ -91,36 +124,36 @@ def run_score_command(preds: str, kw: dict[str, Any]) -> None:
             )
     from bcecli.cli.progress import ProgressLine
 
+    losses: LossSpool | None = None
+    sink: RowSink | None = None
+    if ps_fmt is not None:
+        sink = PerSampleSink(sys.stdout.buffer, ps_fmt)
+    elif reduction is Reduction.NONE:
+        from bcecli.spool import LossSpool
+
+        sink = losses = LossSpool()
     progress = ProgressLine(enabled=not quiet)
-    out = sys.stdout.buffer
     try:
-        outcome = run_score(
-            request,
-            per_sample_out=out if per_sample else None,
-            progress=progress,
-        )
+        report = run_score(request, sink=sink, progress=progress)
     finally:
         progress.close()
     from bcecli.gates import FailOn, Gates, evaluate
 
-    report = outcome.report
     gates = Gates(FailOn(kw["fail_on"]), kw["max_loss"], kw["max_ne"], tuple(kw["ignore"]))
     verdict = evaluate(report, gates)
 
     try:
         if kw["raw"]:
-            _emit_raw(report, reduction.value, outcome.losses)
+            _emit_raw(report, reduction.value, losses)
             _flag_notes(report, quiet)
         elif per_sample:
             _note(_one_line_summary(report), quiet)
             _flag_notes(report, quiet)
         else:
-            _emit_report(
-                report, resolve_format(fmt), reduction.value, outcome.losses, kw["color"], quiet
-            )
+            _emit_report(report, resolve_format(fmt), reduction.value, losses, kw["color"], quiet)
     finally:
-        if outcome.losses is not None:
-            outcome.losses.close()
+        if losses is not None:
+            losses.close()
     if not verdict.passed:
         _note("Failed: " + "; ".join(r.message for r in verdict.reasons), quiet)
         raise click.exceptions.Exit(1)

@@ -39,17 +39,14 @@ def plot(preds: str, output: str, quiet: bool, debug: bool, **kw: Any) -> None:
       bce plot preds.npy --labels labels.npy --from-logits -o report.svg
       bce plot preds.csv --compat keras -o report.pdf
     """
-    from dataclasses import replace
 
     from bcecli.cli.output import score_request
-    from bcecli.core.options import Reduction
-    from bcecli.pipeline import run_score
     from bcecli.render.plot import check_output, plot_data, write_figure
+    from bcecli.run import run_score
 
     check_output(output)  # format, folder and matplotlib: refused before the scoring
-    # The picture needs the summary only: never keep per-sample losses (--reduction none).
-    request = replace(score_request(preds, kw), reduction=Reduction.MEAN)
-    report = run_score(request).report
+    # The picture needs the summary only: no row sink, whatever --reduction says.
+    report = run_score(score_request(preds, kw))
     write_figure(plot_data(report), output)
     if not quiet:
         click.echo(f"wrote {output}", err=True)

@@ -11,10 +11,18 @@ import numpy as np
 from bcecli.core.chunk import Chunk
 from bcecli.errors import InputError, OptionError
 from bcecli.readers.columns import WEIGHT_NAMES, Selection, normalize, select_columns
+from bcecli.readers.dataset import CsvDialect, Dataset, Files
 from bcecli.readers.display import show, show_cell, show_names
 from bcecli.readers.labels import LabelMapper
 from bcecli.readers.partitions import PartitionedSource, is_partitioned
-from bcecli.readers.sources import Batch, Column, Source, TextColumn, open_source
+from bcecli.readers.sources import (
+    Batch,
+    Column,
+    Source,
+    TextColumn,
+    column_from_arrow,
+    open_source,
+)
 
 CHUNK_ROWS = 1 << 18  # a multiple of the core's 4096-row sum blocks
 
@@ -118,9 +126,10 @@ class Input:
                 return tuple(src.partitions)
         return ()
 
-    def single_source(self) -> tuple[Source, tuple[str, ...], tuple[str, ...], str | None]:
-        """The one source holding every column read, with its label, prediction and weight
-        columns (an ``OptionError`` when the columns come from several files)."""
+    def dataset(self) -> Dataset | None:
+        """The input as files another reader can read (each partition checked against the
+        first), with the columns read from them; None where it is not Parquet or CSV files
+        (NPY, NPZ, a pipe). An ``OptionError`` when the columns come from several inputs."""
         if len(self._parts) != 1:
             raise OptionError(
                 "labels, predictions and weights must come from one input here",
@@ -128,8 +137,10 @@ class Input:
                 param="labels",
             )
         p = self._parts[0]
-        src = p.source.inner if isinstance(p.source, _KeyedSource) else p.source
-        return src, tuple(p.labels), tuple(p.preds), p.weight
+        files = p.source.files(p.columns)
+        if files is None:
+            return None
+        return Dataset(files, tuple(p.labels), tuple(p.preds), p.weight)
 
     def close(self) -> None:
         for p in self._parts:
@@ -442,6 +453,9 @@ class _KeyedSource(Source):
     def batches(self, columns: list[str]) -> Iterator[Batch]:
         return self._keyed(self.inner.batches(columns))
 
+    def files(self, columns: list[str]) -> Files | None:
+        return self.inner.files(columns)
+
     def _keyed(self, batches: Iterator[Batch]) -> Iterator[Batch]:
         for b in batches:
             yield {f"{id(self)}:{c}": v for c, v in b.items()}
@@ -523,10 +537,16 @@ def _check_kind(src: Source, column: str, role: str) -> None:
 
 __all__ = [
     "CHUNK_ROWS",
+    "Column",
     "ColumnRequest",
+    "CsvDialect",
+    "Dataset",
+    "Files",
     "Input",
+    "LabelMapper",
     "Layout",
     "Selection",
     "assemble_chunk",
+    "column_from_arrow",
     "open_input",
 ]

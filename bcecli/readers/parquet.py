@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 from bcecli.errors import InputError
+from bcecli.readers.dataset import Files
 from bcecli.readers.display import show, show_cell
 from bcecli.readers.sources import (
     Batch,
@@ -93,6 +95,10 @@ class ParquetSource(Source):
                     return start + i, str(v)
             start += len(values)
         return None
+
+    def files(self, columns: list[str]) -> Files:
+        name = os.path.basename(self.path)
+        return Files("parquet", (self.path,), (name,), (self.n_rows,), False, None)
 
     def batches(self, columns: list[str]) -> Iterator[Batch]:
         pa = self._pa

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 
 from bcecli.errors import InputError
+from bcecli.readers.dataset import Files
 from bcecli.readers.display import show, show_names
 from bcecli.readers.sources import (
     Batch,
@@ -223,6 +224,22 @@ class PartitionedSource(Source):
             opened.source.close()
             raise
         return opened.source
+
+    def files(self, columns: list[str]) -> Files:
+        """Every partition, each opened and checked against the first (its row count read
+        where the data need not be)."""
+        rows = list(self.row_counts)
+        for i in range(1, len(self.paths)):
+            part = self.open_partition(i, columns)
+            try:
+                rows[i] = part.n_rows
+            finally:
+                part.close()
+        rows[0] = self._first.n_rows
+        first = self._first.files(columns)
+        dialect = None if first is None else first.dialect
+        fmt = "parquet" if self.fmt == "parquet" else "csv"
+        return Files(fmt, tuple(self.paths), tuple(self.names), tuple(rows), True, dialect)
 
     def batches(self, columns: list[str]) -> Iterator[Batch]:
         start = 0

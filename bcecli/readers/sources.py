@@ -28,7 +28,7 @@ from bcecli.errors import InputError
 from bcecli.readers.display import show, show_cell
 
 if TYPE_CHECKING:
-    pass
+    from bcecli.readers.dataset import Files
 
 FORMATS = "CSV, TSV, NPY, NPZ or Parquet"
 
@@ -199,6 +199,11 @@ class Source(ABC):
             f"row {row}, column {show(column, 40)}: {show_cell(value)} is not a number",
             not_a_number_fix(value),
         )
+
+    def files(self, columns: list[str]) -> Files | None:
+        """The files holding ``columns``, for another reader (None: not Parquet or CSV files
+        that can be opened again)."""
+        return None
 
     def close(self) -> None:  # noqa: B027 (optional hook)
         pass

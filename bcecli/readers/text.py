@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import os
 import re
 import sys
 import zlib
@@ -13,6 +14,7 @@ from typing import IO, Any
 import numpy as np
 
 from bcecli.errors import InputError
+from bcecli.readers.dataset import CsvDialect, Files
 from bcecli.readers.display import show, show_cell
 from bcecli.readers.sources import (
     _NUMBER_DECIMAL_COMMA,
@@ -426,6 +428,25 @@ class CsvSource(Source):
 
     def width(self, column: str) -> int:
         return 1
+
+    def dialect(self) -> CsvDialect:
+        """How the file is written, for another CSV reader."""
+        numeric = {c for c in self.columns if self.kind(c) in ("numeric", "empty")}
+        return CsvDialect(
+            delimiter=self.delimiter,
+            header=self.has_header,
+            skip_lines=self._lines_before,
+            decimal_comma=self.decimal_comma,
+            columns=tuple(self.columns),
+            numeric=frozenset(numeric),
+            null_values=tuple(NULL_VALUES),
+        )
+
+    def files(self, columns: list[str]) -> Files | None:
+        if not self.regular:  # a pipe: read once, here
+            return None
+        name = os.path.basename(self.path)
+        return Files("csv", (self.path,), (name,), (self.n_rows,), False, self.dialect())
 
     def text_problem(self, column: str) -> tuple[str, str] | None:
         # the same scan as after a parse error, so a repeated header or a comment line is named

@@ -1,4 +1,4 @@
-"""``--engine dask``: score the partitions of a directory or glob on a Dask cluster.
+"""The Dask engine: score the partitions of a directory or glob on a Dask cluster.
 
 The client does what the local engine does before streaming: it opens the input, resolves the
 columns on the first partition, reads the first chunk and decides the task from it, and checks
@@ -14,7 +14,6 @@ Dask is an optional extra, imported only here.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -23,20 +22,26 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bcecli.core.accumulator import Accumulator
-from bcecli.core.options import LossOptions, Reduction
+from bcecli.core.options import LossOptions
 from bcecli.core.sketch import EXACT_LIMIT
 from bcecli.errors import BceError, InputError, OptionError
+from bcecli.readers import (
+    Column,
+    Dataset,
+    Files,
+    LabelMapper,
+    assemble_chunk,
+    column_from_arrow,
+)
 from bcecli.readers.display import show
-from bcecli.readers.labels import LabelMapper
-from bcecli.readers.parquet import ParquetSource
-from bcecli.readers.partitions import PartitionedSource
-from bcecli.readers.sources import Column, Source
-from bcecli.readers.text import NULL_VALUES, CsvSource
+from bcecli.run.prepare import Prepared, prepare
+from bcecli.run.request import DaskEngine, ScoreRequest
+from bcecli.run.sink import RowSink
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from bcecli.pipeline import Outcome, Prepared, ScoreRequest
+    from bcecli.core.report import Report
 
 LOCAL_WORKERS = 2  # a LocalCluster of processes, one thread each
 SPLIT_EVERY = 8  # accumulators merged by one task of the tree reduction
@@ -65,32 +70,16 @@ class PartitionPlan:
         return list(dict.fromkeys(cols))
 
 
-@dataclass(frozen=True)
-class Partitions:
-    paths: list[str]
-    names: list[str]  # short names for messages
-    fmt: str  # parquet | csv | tsv
-    rows: list[int | None]  # per file, when known without reading the data
-    csv: CsvSource | None  # the first file's reader: delimiter, header, decimal comma
-
-
-def check_request(req: ScoreRequest) -> None:
+def check_request(req: ScoreRequest, sink: RowSink | None) -> None:
     """What the dask engine cannot do, refused before anything is read."""
-    if req.per_sample_format is not None:
-        raise OptionError(
-            "--per-sample writes rows in input order, which {engine=dask} does not do",
-            "use {engine=local} (the default) for per-sample output",
-        )
-    if req.reduction is Reduction.NONE:
-        raise OptionError(
-            "{reduction=none} lists every loss in input order, which {engine=dask} does not do",
-            "use {engine=local}, or {reduction=mean} or sum",
-        )
-    if req.preds == "-":
+    if sink is not None:  # the partitions are scored in no particular order
+        what, fix = sink.needs_row_order
+        raise OptionError(f"{what}, which {{engine=dask}} does not do", fix)
+    if req.inputs.preds == "-":
         raise OptionError(
             "{engine=dask} reads files, not stdin", "save the data to Parquet or CSV files"
         )
-    if req.labels is not None:
+    if req.inputs.labels is not None:
         raise OptionError(
             "{engine=dask} reads labels and predictions from the same partitions",
             "drop {labels} (one dataset holding both columns), or use {engine=local}",
@@ -105,60 +94,37 @@ def _import_dask() -> None:
         raise OptionError(NEEDS_DASK) from None
 
 
-def run_dask(req: ScoreRequest) -> Outcome:
+def run_dask(req: ScoreRequest, engine: DaskEngine, sink: RowSink | None) -> Report:
     from bcecli.core.report import finalize
-    from bcecli.pipeline import Outcome, make_context, prepare
 
-    check_request(req)
+    check_request(req, sink)
     _import_dask()
     prep = prepare(req)
     try:
-        src, labels, preds, weight = prep.inp.single_source()
+        data = prep.inp.dataset()
+        if data is None:
+            raise OptionError(
+                f"{{engine=dask}} reads Parquet or CSV files; {prep.sources} is not one",
+                "use {engine=local} (the default) for NPY, NPZ or piped input",
+            )
         plan = PartitionPlan(
             opts=prep.opts,
             n_outputs=prep.first.preds.shape[1],
-            labels=labels,
-            preds=preds,
-            weight=weight,
+            labels=data.labels,
+            preds=data.preds,
+            weight=data.weight,
             mapper=prep.inp.mapper,
             chunk_rows=prep.chunk_rows,
         )
-        parts = _partitions(src, plan.columns)
-        with _client(req.scheduler) as client:
-            acc, lengths = _score(client, parts, plan, prep)
-        context = make_context(prep, _offsets(src, parts, lengths))
+        with _client(engine.scheduler) as client:
+            acc, lengths = _score(client, data, plan, prep)
+        context = prep.context(_offsets(data, lengths))
         try:
-            report = finalize(acc, context)
+            return finalize(acc, context)
         except BceError as e:
             raise e.with_source(prep.sources) from None
-        return Outcome(report)
     finally:
         prep.inp.close()
-
-
-def _partitions(src: Source, columns: list[str]) -> Partitions:
-    """The files to read, each checked on the client against the first (columns, format)."""
-    if isinstance(src, PartitionedSource):
-        rows = list(src.row_counts)
-        for i in range(1, len(src.paths)):
-            part = src.open_partition(i, columns)
-            try:
-                rows[i] = part.n_rows
-            finally:
-                part.close()
-        first = src.first
-        rows[0] = first.n_rows
-        csv = first if isinstance(first, CsvSource) else None
-        return Partitions(list(src.paths), list(src.names), src.fmt, rows, csv)
-    if isinstance(src, ParquetSource):
-        return Partitions([src.path], [os.path.basename(src.path)], "parquet", [src.n_rows], None)
-    if isinstance(src, CsvSource) and src.regular:
-        fmt = "tsv" if src.delimiter == "\t" else "csv"
-        return Partitions([src.path], [os.path.basename(src.path)], fmt, [src.n_rows], src)
-    raise OptionError(
-        f"{{engine=dask}} reads Parquet or CSV files; {src.name} is not one",
-        "use {engine=local} (the default) for NPY, NPZ or piped input",
-    )
 
 
 @contextmanager
@@ -192,38 +158,41 @@ def _client(address: str | None) -> Iterator[Any]:
         yield client
 
 
-def _dataframe(parts: Partitions, plan: PartitionPlan) -> Any:
+def _dataframe(files: Files, plan: PartitionPlan) -> Any:
     """One dask partition per file, in the files' (sorted) order."""
     import dask.dataframe as dd
 
     columns = plan.columns
-    if parts.fmt == "parquet":
+    if files.fmt == "parquet":
         # dd.read_parquet orders the files by its own (natural) sort; from_map keeps ours
         import pyarrow.parquet as pq
 
-        meta = pq.read_schema(parts.paths[0]).empty_table().select(columns).to_pandas()
+        meta = pq.read_schema(files.paths[0]).empty_table().select(columns).to_pandas()
         return dd.from_map(
-            read_parquet_file, parts.paths, columns=columns, meta=meta, label="bce-read-parquet"
+            read_parquet_file,
+            list(files.paths),
+            columns=columns,
+            meta=meta,
+            label="bce-read-parquet",
         )
-    csv = parts.csv
+    csv = files.dialect
     assert csv is not None
-    kinds = {c: csv.kind(c) for c in columns}
     options: dict[str, Any] = {
         "sep": csv.delimiter,
         "usecols": columns,
         # pyarrow: the parser of the local engine, so every number reads the same
         "engine": "pyarrow",
-        "na_values": NULL_VALUES,
+        "na_values": list(csv.null_values),
         "keep_default_na": False,
-        "dtype": {c: "float64" for c, k in kinds.items() if k in ("numeric", "empty")},
-        "skiprows": getattr(csv, "_lines_before", 0),
+        "dtype": {c: "float64" for c in columns if c in csv.numeric},
+        "skiprows": csv.skip_lines,
     }
-    if not csv.has_header:  # (pandas' pyarrow engine mixes up usecols with names: read all)
+    if not csv.header:  # (pandas' pyarrow engine mixes up usecols with names: read all)
         del options["usecols"]
-        options.update(header=None, names=csv.columns)
+        options.update(header=None, names=list(csv.columns))
     if csv.decimal_comma:
         options["decimal"] = ","
-    return dd.read_csv(parts.paths, blocksize=None, **options)
+    return dd.read_csv(list(files.paths), blocksize=None, **options)
 
 
 def read_parquet_file(path: str, columns: list[str]) -> pd.DataFrame:
@@ -233,13 +202,14 @@ def read_parquet_file(path: str, columns: list[str]) -> pd.DataFrame:
 
 
 def _score(
-    client: Any, parts: Partitions, plan: PartitionPlan, prep: Prepared
+    client: Any, data: Dataset, plan: PartitionPlan, prep: Prepared
 ) -> tuple[Accumulator, list[int]]:
     """The merged accumulator of every partition, and the partitions' lengths."""
-    ddf = _dataframe(parts, plan)
-    known = [n for n in parts.rows if n is not None]
+    files = data.files
+    ddf = _dataframe(files, plan)
+    known = [n for n in files.rows if n is not None]
     try:
-        if len(known) == len(parts.paths) and ddf.npartitions == len(parts.paths):
+        if len(known) == len(files.paths) and ddf.npartitions == len(files.paths):
             lengths = known
         else:  # CSV: one pass to count the rows of every partition
             lengths = [int(n) for n in client.compute(ddf.map_partitions(len)).result()]
@@ -285,11 +255,12 @@ def _starts(lengths: list[int]) -> list[int]:
     return [int(s) for s in np.concatenate([[0], np.cumsum(lengths)[:-1]])]
 
 
-def _offsets(src: Source, parts: Partitions, lengths: list[int]) -> tuple[tuple[int, str], ...]:
+def _offsets(data: Dataset, lengths: list[int]) -> tuple[tuple[int, str], ...]:
     """(global first row, name) per partition file, for the messages (as the local engine)."""
-    if not isinstance(src, PartitionedSource) or len(lengths) != len(parts.names):
+    names = data.files.names
+    if not data.files.partitioned or len(lengths) != len(names):
         return ()
-    return tuple(zip(_starts(lengths), parts.names, strict=True))
+    return tuple(zip(_starts(lengths), names, strict=True))
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,15 +274,12 @@ def column_values(series: Any) -> Column:
         return np.asarray(series.to_numpy())
     import pyarrow as pa
 
-    from bcecli.readers.sources import column_from_arrow
-
     return column_from_arrow(pa.Array.from_pandas(series))
 
 
 def score_partition(df: pd.DataFrame, start: int, plan: PartitionPlan) -> Accumulator:
     """Score one partition whose first row is global row ``start``."""
     from bcecli.core.scoring import Scorer
-    from bcecli.readers import assemble_chunk
 
     scorer = Scorer(plan.opts, plan.n_outputs)
     if not plan.keep_losses:

@@ -1,0 +1,59 @@
+"""What a run is asked to do: which inputs, which loss, and which engine scores it.
+
+Three concerns, three types: ``Inputs`` (files and their columns), ``LossOptions`` (what the
+loss means, from ``bcecli.core.options``; its task may be ``auto``, decided from the first
+rows) and an engine (``LocalEngine`` or ``DaskEngine``: where the chunks are scored). How the
+result is shown is not the run's business: the report comes back, and per-row output goes to
+a row sink the caller passes (``bcecli.run.sink``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from bcecli.core.options import LossOptions, Task
+from bcecli.readers import ColumnRequest
+
+# Chunks are scored on two threads by default (numpy releases the GIL in most of its kernels);
+# more gains nothing on the two cores this is tuned for, and the reader has threads of its own.
+SCORING_THREADS = min(2, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The files to read ('-': CSV from stdin) and the columns the caller named."""
+
+    preds: str
+    labels: str | None = None  # a file of its own; None: the labels are columns of ``preds``
+    columns: ColumnRequest = field(default_factory=ColumnRequest)
+
+
+@dataclass(frozen=True)
+class LocalEngine:
+    """Score in this process: chunk i on thread i % threads, into that thread's own summary,
+    so the report is the same to the last bit on every run."""
+
+    threads: int = SCORING_THREADS
+    chunk_rows: int | None = None  # None: chosen from the input (prepare.chunk_rows_for)
+
+
+@dataclass(frozen=True)
+class DaskEngine:
+    """Score the partitions of a directory or glob of Parquet or CSV files on a Dask cluster
+    (``scheduler``: its address; None: a local cluster started for the run)."""
+
+    scheduler: str | None = None
+    chunk_rows: int | None = None  # as the local engine's, so both cut the same chunks
+
+
+Engine = LocalEngine | DaskEngine
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """Score ``inputs`` under ``loss`` on ``engine``."""
+
+    inputs: Inputs
+    loss: LossOptions = field(default_factory=lambda: LossOptions(task=Task.AUTO))
+    engine: Engine = field(default_factory=LocalEngine)
