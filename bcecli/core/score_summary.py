@@ -50,6 +50,8 @@ N_BINS = N_FINE + 4
 _NEG_INF, _LOW, _FIRST_FINE, _HIGH, _POS_INF = 0, 1, 2, N_FINE + 2, N_FINE + 3
 # t = logit * BINS_PER_UNIT + _SHIFT puts the fine bin k at [k + 2, k + 3)
 _SHIFT = RANGE * BINS_PER_UNIT + _FIRST_FINE
+# add() bins a chunk this many rows at a time: the block's temporaries stay in the CPU's cache
+BLOCK = 1 << 16
 
 
 def dot(a: np.ndarray, b: np.ndarray) -> float:
@@ -133,6 +135,16 @@ class ScoreSummary:
             raise ValueError("labels, scores and weights must have the same length")
         if len(y) == 0:
             return
+        if hard is None:
+            hard = bool(np.all((y == 0) | (y == 1)))
+        for i in range(0, len(y), BLOCK):
+            part = slice(i, i + BLOCK)
+            self._count(y[part], score[part], None if w is None else w[part], hard)
+        self.n += len(y)
+        self._keep(score, y, w)
+
+    def _count(self, y: np.ndarray, score: np.ndarray, w: np.ndarray | None, hard: bool) -> None:
+        """Add one block of rows to the bins."""
         x = (
             np.asarray(score, dtype=np.float64)
             if self.from_logits
@@ -140,8 +152,6 @@ class ScoreSummary:
         )
         idx, lo, hi = self._bins(x)
         self._cover(lo, hi)
-        if hard is None:
-            hard = bool(np.all((y == 0) | (y == 1)))
         span = hi - lo + 1
         at = slice(lo - self.first, hi - self.first + 1)
         rel = np.subtract(idx, lo, out=idx)
@@ -162,8 +172,6 @@ class ScoreSummary:
             self.neg[at] += np.bincount(rel, weights=row_w - wy, minlength=span)
         if tails:
             self._add_tails(x, bins + lo, row_w)
-        self.n += len(y)
-        self._keep(score, y, w)
 
     def _bins(self, x: np.ndarray) -> tuple[np.ndarray, int, int]:
         """The bin of each logit (see the module docstring), and the lowest and highest."""
@@ -172,16 +180,16 @@ class ScoreSummary:
             what = "logits" if self.from_logits else "probabilities (or values outside [0, 1])"
             raise ValueError(f"the scores include NaN {what}: exclude those rows first")
         t = np.multiply(x, BINS_PER_UNIT)
-        t += _SHIFT
         idx = t.view(np.int64)  # written in place of t, element by element
         ends = np.array([lo, hi]) * BINS_PER_UNIT + _SHIFT  # the same arithmetic as the rows'
         if -RANGE <= lo and hi < RANGE:
-            np.multiply(t, 1.0, out=idx, casting="unsafe")  # t >= 2: truncation is floor
+            np.add(t, _SHIFT, out=idx, casting="unsafe")  # t + _SHIFT >= 2: truncation is floor
             first, last = ends.astype(np.int64).tolist()
             if last >= _HIGH:  # rounding carried a logit just below RANGE onto the end bin
                 np.minimum(idx, _HIGH - 1, out=idx)
                 last = _HIGH - 1
             return idx, first, last
+        t += _SHIFT
         np.clip(t, _LOW, _HIGH, out=t)
         np.multiply(t, 1.0, out=idx, casting="unsafe")
         idx[x == -np.inf] = _NEG_INF
