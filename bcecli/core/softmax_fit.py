@@ -1,0 +1,239 @@
+"""Temperature and bias-vector recalibration of a softmax, fitted on a mergeable row sample.
+
+A softmax's temperature and class biases act on whole rows of K scores, which no per-class
+histogram summarises. ``RowSample`` keeps a uniform sample of the rows instead: the
+``SAMPLE_ROWS`` rows whose global row number hashes lowest (splitmix64), so the sample is the same
+whatever the chunking, the partitions and the order they merge in, and it is every row below
+that size. The fits (Newton's method, as for the binary ladder) are on the sample: in sample, and
+exact when the file has at most ``SAMPLE_ROWS`` rows.
+
+The scores are log-probabilities (log p) or, with ``from_logits``, the logits; temperature
+scaling divides them by T (T > 1: over-confident), the bias vector adds b (fixed to sum to 0).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SAMPLE_ROWS = 1 << 16
+# the bias fit solves a K x K system per step: past this many classes it is left out (NaN)
+MAX_BIAS_CLASSES = 100
+MAX_NEWTON = 100
+LOSS_TOLERANCE = 1e-13
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def row_keys(rows: np.ndarray) -> np.ndarray:
+    """splitmix64 of each row number: a fixed pseudo-random key per row."""
+    z = rows.astype(np.uint64) * _GOLDEN  # wraps modulo 2**64, as the hash means to
+    z ^= z >> np.uint64(30)
+    z *= _MIX1
+    z ^= z >> np.uint64(27)
+    z *= _MIX2
+    z ^= z >> np.uint64(31)
+    return z
+
+
+@dataclass(eq=False)
+class RowSample:
+    """Up to ``capacity`` rows (their key, label, K scores and weight), those of lowest key."""
+
+    k: int
+    capacity: int = SAMPLE_ROWS
+    keys: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
+    labels: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    scores: np.ndarray = field(init=False)
+    weights: np.ndarray = field(default_factory=lambda: np.empty(0))
+    n: int = 0  # rows offered
+
+    def __post_init__(self) -> None:
+        self.scores = np.empty((0, self.k))
+
+    def add(
+        self,
+        rows: np.ndarray,
+        labels: np.ndarray,
+        scores: np.ndarray,
+        w: np.ndarray | None = None,
+    ) -> None:
+        """Offer rows: their global row numbers, integer labels in [0, K), (n, K) scores (log p
+        or logits) and weights (None: 1 each)."""
+        self.n += len(rows)
+        keys = row_keys(np.asarray(rows))
+        if len(self.keys) >= self.capacity:
+            take = np.flatnonzero(keys < self.keys.max())
+            if len(take) == 0:
+                return
+        else:
+            take = np.arange(len(keys))
+        wt = np.ones(len(take)) if w is None else np.asarray(w, dtype=np.float64)[take]
+        self._combine(
+            keys[take],
+            np.asarray(labels, dtype=np.int64)[take],
+            np.asarray(scores, dtype=np.float64)[take],
+            wt,
+        )
+
+    def _combine(
+        self, keys: np.ndarray, labels: np.ndarray, scores: np.ndarray, w: np.ndarray
+    ) -> None:
+        keys = np.concatenate([self.keys, keys])
+        labels = np.concatenate([self.labels, labels])
+        scores = np.concatenate([self.scores, scores])
+        w = np.concatenate([self.weights, w])
+        if len(keys) > self.capacity:
+            keep = np.argpartition(keys, self.capacity - 1)[: self.capacity]
+            keys, labels, scores, w = keys[keep], labels[keep], scores[keep], w[keep]
+        order = np.argsort(keys)  # one order whatever the arrival: the fits' sums too
+        self.keys, self.labels = keys[order], labels[order]
+        self.scores, self.weights = scores[order], w[order]
+
+    def merge(self, other: RowSample) -> None:
+        if other.k != self.k or other.capacity != self.capacity:
+            raise ValueError("cannot merge samples of different shapes")
+        self.n += other.n
+        self._combine(other.keys, other.labels, other.scores, other.weights)
+
+    @property
+    def exact(self) -> bool:
+        """Whether the sample holds every row offered."""
+        return len(self.keys) == self.n
+
+
+@dataclass(frozen=True)
+class SoftmaxRecalibration:
+    """The loss after temperature scaling (``T``) and after a bias vector (``b``, summing to
+    0), each as the report's mean loss plus the change the fit makes on the sample; ``rows``:
+    the sample's size, ``exact``: whether it is every row."""
+
+    temperature_loss: float
+    T: float
+    bias_loss: float
+    b: tuple[float, ...]
+    rows: int
+    exact: bool
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    m = np.max(z, axis=1, keepdims=True)
+    e = np.exp(z - m)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class _SoftmaxLoss:
+    """The weighted log loss of softmax(s z + b) on the sample's rows of finite true score."""
+
+    def __init__(self, sample: RowSample) -> None:
+        z, y, w = sample.scores, sample.labels, sample.weights
+        true = z[np.arange(len(y)), y]
+        ok = np.isfinite(true)  # a true class at log p = -inf: infinite whatever the fit
+        self.z, self.y, self.w = z[ok], y[ok], w[ok]
+        self.onehot = np.zeros_like(self.z)
+        self.onehot[np.arange(len(self.y)), self.y] = 1.0
+        # -inf scores (p = 0) stay -inf under any positive scale: their products count as 0
+        self.finite_z = np.where(np.isfinite(self.z), self.z, 0.0)
+        self.has_zero = bool(np.isneginf(self.z).any())
+
+    def loss(self, s: float, b: np.ndarray) -> float:
+        if s <= 0 and self.has_zero:  # a p = 0 class would take all the probability
+            return math.inf
+        u = s * self.z + b
+        m = np.max(u, axis=1)
+        lse = m + np.log(np.exp(u - m[:, None]).sum(axis=1))
+        true = u[np.arange(len(self.y)), self.y]
+        return float(np.multiply(self.w, lse - true).sum())
+
+    def fit_temperature(self) -> float:
+        b = np.zeros(self.z.shape[1])
+        s = np.array([1.0])
+        f = self.loss(1.0, b)
+        for _ in range(MAX_NEWTON):
+            q = _softmax(s[0] * self.z)
+            mean_z = (q * self.finite_z).sum(axis=1)
+            var_z = (q * self.finite_z * self.finite_z).sum(axis=1) - mean_z * mean_z
+            true = (self.onehot * self.finite_z).sum(axis=1)
+            g = float(np.multiply(self.w, mean_z - true).sum())
+            h = float(np.multiply(self.w, np.maximum(var_z, 0.0)).sum())
+            if not h > 0:
+                break
+            step = np.array([g / h])
+            s, f, done = self._descend(lambda v: self.loss(float(v[0]), b), s, step, f, g * g / h)
+            if done:
+                break
+        return float(s[0])
+
+    def fit_bias(self) -> np.ndarray:
+        k = self.z.shape[1]
+        b = np.zeros(k)
+        f = self.loss(1.0, b)
+        ones = np.ones((k, k))
+        for _ in range(MAX_NEWTON):
+            q = _softmax(self.z + b)
+            g = (self.w[:, None] * (q - self.onehot)).sum(axis=0)
+            wq = self.w[:, None] * q
+            h = np.diag(wq.sum(axis=0)) - np.einsum("ni,nj->ij", wq, q)  # no BLAS: see dot()
+            # H is singular along (1, .., 1), the shift that changes nothing: adding 11' makes
+            # it invertible without changing the step on the others (g sums to 0)
+            d = np.linalg.lstsq(h + ones, g, rcond=None)[0]  # a class never predicted: rank < K - 1
+            b, f, done = self._descend(
+                lambda v: self.loss(1.0, v), b, d, f, float(np.multiply(d, g).sum())
+            )
+            if done:
+                break
+        return b - b.mean()
+
+    def _descend(
+        self,
+        loss: Callable[[np.ndarray], float],
+        x: np.ndarray,
+        step: np.ndarray,
+        f: float,
+        decrement: float,
+    ) -> tuple[np.ndarray, float, bool]:
+        """One Newton step ``x - t * step``, t halved until the loss does not rise: the new x,
+        its loss, and whether the fit has converged (``decrement``, twice the decrease the step
+        predicts, is below the tolerance, or no step helps)."""
+        if not decrement > 0 or not math.isfinite(decrement):
+            return x, f, True
+        t = 1.0
+        while t > 1e-12:
+            nx = x - t * step
+            nf = loss(nx)
+            if nf <= f:
+                return nx, nf, decrement / 2 <= LOSS_TOLERANCE * float(self.w.sum())
+            t /= 2
+        return x, f, True
+
+
+def recalibrate_softmax(sample: RowSample, mean_loss: float) -> SoftmaxRecalibration:
+    """Temperature and bias vector fitted on the sample; each loss is ``mean_loss`` plus the
+    change the fit makes to the sample's mean loss."""
+    fit = _SoftmaxLoss(sample)
+    k = sample.k
+    total = float(sample.weights.sum())
+    if len(fit.y) == 0 or total <= 0:
+        nan = float("nan")
+        return SoftmaxRecalibration(nan, nan, nan, (nan,) * k, len(sample.keys), sample.exact)
+    zero = np.zeros(k)
+    before = fit.loss(1.0, zero)
+    s = fit.fit_temperature()
+    b = fit.fit_bias() if k <= MAX_BIAS_CLASSES else np.full(k, np.nan)
+
+    def after(loss: float) -> float:
+        return mean_loss + (loss - before) / total if math.isfinite(mean_loss) else mean_loss
+
+    return SoftmaxRecalibration(
+        temperature_loss=after(fit.loss(s, zero)),
+        T=1.0 / s if s != 0 else math.inf,
+        bias_loss=after(fit.loss(1.0, b)),
+        b=tuple(float(v) for v in b),
+        rows=len(sample.keys),
+        exact=sample.exact,
+    )
