@@ -513,3 +513,24 @@ def test_binned_ladder_close_to_exact() -> None:
     for rung in ("bias", "temperature", "platt"):
         got, want = getattr(binned, rung).loss, getattr(exact, rung).loss
         assert got == pytest.approx(want, abs=1e-6), rung
+
+
+def test_packed_exact_rows_equal_the_general_path() -> None:
+    # 0/1 labels without weights are kept packed (one int64 a row); with weights of 1, or mixed
+    # with a chunk of soft labels, the general path must give the same table
+    rng = np.random.default_rng(13)
+    y, p = random_binary(rng, 3000)
+    p[:5] = -0.0  # sorts with 0.0
+    packed, weighted = summary_of(y, p, chunk=1000), summary_of(y, p, np.ones(len(y)), chunk=1000)
+    assert all(isinstance(r, np.ndarray) for r in packed.exact_rows or [])
+    a, b = packed.table(), weighted.table()
+    np.testing.assert_array_equal(a.score, b.score)
+    np.testing.assert_array_equal(a.pos, b.pos)
+    np.testing.assert_array_equal(a.neg, b.neg)
+    mixed = summary_of(y, p, chunk=1000)
+    mixed.add(np.array([0.25, 0.75]), np.array([0.3, 0.6]))
+    both = summary_of(np.r_[y, 0.25, 0.75], np.r_[p, 0.3, 0.6], np.ones(len(y) + 2))
+    c, d = mixed.table(), both.table()
+    np.testing.assert_array_equal(c.score, d.score)
+    np.testing.assert_allclose(c.pos, d.pos, rtol=1e-15)
+    assert rk.roc_auc(a) == pytest.approx(roc_auc_score(y, p), abs=1e-14)

@@ -37,6 +37,7 @@ exact answers; past that the bins alone answer and ``ScoreTable.exact`` says so.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -74,15 +75,22 @@ def logit_of(p: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True, eq=False)
 class ScoreTable:
     """Scores in increasing order, each with the weight of positives and of negatives at it
-    (groups of zero weight left out). ``logit`` is each group's score as a logit (a fine bin's
-    centre, an end bin's mean, the exact value); ``exact`` says whether every group is one
-    distinct score (else they are the bins of ``width`` logit)."""
+    (groups of zero weight left out). ``score``: each group's score, a probability if
+    ``of_probabilities`` (an exact table of probabilities) else a logit (a fine bin's centre, an
+    end bin's mean, the exact value); ``exact`` says whether every group is one distinct score
+    (else they are the bins of ``width`` logit)."""
 
-    logit: np.ndarray
+    score: np.ndarray
     pos: np.ndarray
     neg: np.ndarray
     exact: bool
     width: float
+    of_probabilities: bool = False
+
+    @cached_property
+    def logit(self) -> np.ndarray:
+        """The groups' scores as logits (only the fits need them: computed when asked)."""
+        return logit_of(self.score) if self.of_probabilities else self.score
 
     @property
     def weight(self) -> np.ndarray:
@@ -112,8 +120,10 @@ class ScoreSummary:
     # the weighted logit sums of the two finite end bins (low, high)
     tail_logit: np.ndarray = field(default_factory=lambda: np.zeros(2))
     n: int = 0
-    # (score as given, y, w or None) per chunk, while n <= EXACT_LIMIT
-    exact_rows: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] | None = field(
+    # per chunk, while n <= EXACT_LIMIT: (score as given, y, w or None), or for probabilities
+    # with 0/1 labels and no weights one int64 per row, the float's bits * 2 + label (a
+    # non-negative float's bits order as the float does, and p <= 1 leaves the top bit free)
+    exact_rows: list[tuple[np.ndarray, np.ndarray, np.ndarray | None] | np.ndarray] | None = field(
         default_factory=list
     )
 
@@ -141,7 +151,7 @@ class ScoreSummary:
             part = slice(i, i + BLOCK)
             self._count(y[part], score[part], None if w is None else w[part], hard)
         self.n += len(y)
-        self._keep(score, y, w)
+        self._keep(score, y, w, hard)
 
     def _count(self, y: np.ndarray, score: np.ndarray, w: np.ndarray | None, hard: bool) -> None:
         """Add one block of rows to the bins."""
@@ -222,11 +232,17 @@ class ScoreSummary:
                 vals = x[rows]
                 self.tail_logit[side] += vals.sum() if w is None else dot(vals, w[rows])
 
-    def _keep(self, score: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> None:
+    def _keep(self, score: np.ndarray, y: np.ndarray, w: np.ndarray | None, hard: bool) -> None:
         if self.exact_rows is None:
             return
         if self.n > EXACT_LIMIT:
             self.exact_rows = None
+            return
+        if hard and w is None and not self.from_logits:
+            key = np.add(score, 0.0, dtype=np.float64).view(np.int64)  # + 0.0: -0.0 becomes 0.0
+            np.left_shift(key, 1, out=key)
+            np.bitwise_or(key, y == 1, out=key)  # (not through float64: these ints need 63 bits)
+            self.exact_rows.append(key)
             return
         kept_w = None if w is None else np.array(w, dtype=np.float64)
         self.exact_rows.append((np.array(score), np.array(y), kept_w))
@@ -269,18 +285,23 @@ class ScoreSummary:
                 wt = self.pos[at] + self.neg[at]
                 logit[at] = self.tail_logit[side] / wt if wt > 0 else edge
         keep = (self.pos + self.neg) > 0
-        return ScoreTable(logit[keep], self.pos[keep], self.neg[keep], exact=False, width=WIDTH)
+        return ScoreTable(logit[keep], self.pos[keep], self.neg[keep], False, WIDTH)
 
     def _exact_table(
-        self, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]
+        self, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray | None] | np.ndarray]
     ) -> ScoreTable:
-        if not rows:
+        probabilities = not self.from_logits
+        packed = [r for r in rows if isinstance(r, np.ndarray)]
+        if rows and len(packed) == len(rows):
+            return _packed_table(np.concatenate(packed))
+        parts = [_unpacked(r) if isinstance(r, np.ndarray) else r for r in rows]
+        if not parts:
             empty = np.empty(0)
-            return ScoreTable(empty, empty, empty, exact=True, width=0.0)
-        score = np.concatenate([r[0] for r in rows]).astype(np.float64)
-        y = np.concatenate([r[1] for r in rows])
-        if any(r[2] is not None for r in rows):
-            w = np.concatenate([np.ones(len(r[1])) if r[2] is None else r[2] for r in rows])
+            return ScoreTable(empty, empty, empty, True, 0.0, probabilities)
+        score = np.concatenate([r[0] for r in parts]).astype(np.float64)
+        y = np.concatenate([r[1] for r in parts])
+        if any(r[2] is not None for r in parts):
+            w = np.concatenate([np.ones(len(r[1])) if r[2] is None else r[2] for r in parts])
         else:
             w = np.ones(len(y))
         # grouped by the score as given: distinct probabilities stay distinct even where their
@@ -292,7 +313,23 @@ class ScoreSummary:
         wy = w * y
         pos = np.bincount(group, weights=wy[order])
         neg = np.bincount(group, weights=(w - wy)[order])
-        values = score[head]
-        logit = values if self.from_logits else logit_of(values)
         keep = (pos + neg) > 0
-        return ScoreTable(logit[keep], pos[keep], neg[keep], exact=True, width=0.0)
+        return ScoreTable(score[head][keep], pos[keep], neg[keep], True, 0.0, probabilities)
+
+
+def _unpacked(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, None]:
+    """(p, y, no weights) of packed rows."""
+    return (key >> 1).view(np.float64), (key & 1).astype(np.float64), None
+
+
+def _packed_table(keys: np.ndarray) -> ScoreTable:
+    """The exact table of packed rows: one integer sort (no argsort, no gathers); the groups'
+    counts from where the bits change."""
+    keys = np.sort(keys)
+    bits = keys >> 1
+    starts = np.flatnonzero(np.concatenate(([True], bits[1:] != bits[:-1])))
+    ends = np.append(starts[1:], len(keys))
+    ones = np.concatenate(([0], np.cumsum(keys & 1)))
+    pos = (ones[ends] - ones[starts]).astype(np.float64)
+    neg = (ends - starts) - pos
+    return ScoreTable(bits[starts].view(np.float64), pos, neg, True, 0.0, True)
