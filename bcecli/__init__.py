@@ -1,6 +1,69 @@
-"""bce: a loss doctor for classifier outputs."""
+"""bce: a loss doctor for classifier outputs.
 
-# The one place the version is written: pyproject.toml reads it from here (setuptools' dynamic
-# version), and reports and `bce --version` print it without an importlib.metadata look-up,
-# which costs about 8 ms of start-up.
-__version__ = "0.1.0"
+The library that ``bce`` itself calls::
+
+    import bcecli
+    report = bcecli.score(y_true, y_pred, compat="keras")
+    report.mean_loss, report.ne, report.flags, report.to_dict()
+    bcecli.score_file("preds.csv", labels=None, label_col="y")
+
+Names are imported when first used, so ``import bcecli`` (and ``bce --help``) stays light:
+numpy and pandas load with the first call that scores.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from bcecli.version import __version__
+
+if TYPE_CHECKING:
+    from bcecli.api import Report, detect_task, score, score_file
+    from bcecli.core.options import Compat, LossOptions, Reduction, Task
+    from bcecli.errors import BceError, FrameworkRaises, InputError, OptionError
+
+# public name -> the module that defines it
+_HOME = {
+    "score": "bcecli.api",
+    "score_file": "bcecli.api",
+    "detect_task": "bcecli.api",
+    "Report": "bcecli.api",
+    "Task": "bcecli.core.options",
+    "Compat": "bcecli.core.options",
+    "Reduction": "bcecli.core.options",
+    "LossOptions": "bcecli.core.options",
+    "BceError": "bcecli.errors",
+    "InputError": "bcecli.errors",
+    "OptionError": "bcecli.errors",
+    "FrameworkRaises": "bcecli.errors",
+}
+
+__all__ = [
+    "BceError",
+    "Compat",
+    "FrameworkRaises",
+    "InputError",
+    "LossOptions",
+    "OptionError",
+    "Reduction",
+    "Report",
+    "Task",
+    "__version__",
+    "detect_task",
+    "score",
+    "score_file",
+]
+
+
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'bcecli' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # the next look-up is an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -27,10 +27,15 @@ _NAMED = re.compile(r"\{([a-z_]+)(?:=([^{}]*))?\}")
 Spelling = Callable[[str, "str | None"], str]
 
 
+# Parameters that are switches: a caller writes them with their value.
+SWITCHES = frozenset({"from_logits"})
+
+
 def python_spelling(name: str, value: str | None) -> str:
-    """How a library caller writes a parameter: ``pos_weight``, ``compat="sklearn"``."""
+    """How a library caller writes a parameter: ``pos_weight``, ``compat="sklearn"``,
+    ``from_logits=True``."""
     if value is None:
-        return name
+        return f"{name}=True" if name in SWITCHES else name
     if re.fullmatch(r"[a-z][a-z0-9_-]*", value):  # an option's word: a string argument
         return f'{name}="{value}"'
     return f"{name}={value}"

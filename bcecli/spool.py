@@ -8,6 +8,7 @@ Python list took 2 GB for 10M rows).
 from __future__ import annotations
 
 import tempfile
+import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,9 @@ class LossSpool:
     def __init__(self) -> None:
         self._file = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY_BYTES)
         self.n = 0
+        # a report from the Python API holds its spool as long as the caller keeps the report:
+        # the file goes when the spool does, quietly
+        weakref.finalize(self, self._file.close)
 
     def add(self, losses: np.ndarray) -> None:
         try:

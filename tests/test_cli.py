@@ -296,3 +296,21 @@ def test_only_the_names_of_parameters_are_spelled() -> None:
     e = InputError("column '{x}' and {label_col}", "see {nothing=1}", source="a{b}.csv")
     assert e.line(flag_spelling) == "a{b}.csv: column '{x}' and --label-col; see {nothing=1}"
     assert e.line() == "a{b}.csv: column '{x}' and label_col; see {nothing=1}"
+
+
+def test_per_sample_records_are_never_a_table(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["score", sample("seed.csv"), "--per-sample", "--format", "table"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (
+        "Error: --per-sample writes records, not a table; use --format csv, tsv or jsonl\n"
+    )
+    both = runner.invoke(cli, ["score", sample("seed.csv"), "--per-sample", "--raw"])
+    assert both.exit_code == 2 and "do not go together" in both.stderr
+
+
+def test_the_fail_on_choices_are_the_gates_enum() -> None:
+    from bcecli.cli.score import score as command
+    from bcecli.gates import FailOn
+
+    option = next(p for p in command.params if p.name == "fail_on")
+    assert list(option.type.choices) == [m.value for m in FailOn]  # type: ignore[attr-defined]

@@ -114,3 +114,17 @@ def test_text_read_in_pieces_does_not_import_pandas() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert proc.stdout.split() == ["TextColumn", "False"], proc.stderr
+
+
+def test_import_bcecli_is_light() -> None:
+    """The API's names load when first used: importing the package loads none of the heavy
+    libraries (``bce --help`` imports it too)."""
+    code = (
+        "import sys, bcecli\n"
+        "heavy = ('numpy', 'pandas', 'pyarrow', 'rich', 'click')\n"
+        "print(*sorted(m for m in heavy if m in sys.modules))\n"
+        "bcecli.Task\n"
+        "print('numpy' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout.split("\n")[:2] == ["", "False"], proc.stderr

@@ -12,7 +12,6 @@ import pytest
 from click.testing import CliRunner
 
 from bcecli.cli import cli
-from bcecli.cli.output import PerSampleSink
 from bcecli.render import persample
 from bcecli.run import Inputs, LocalEngine, ScoreRequest, run_score
 
@@ -71,7 +70,7 @@ def test_a_failing_chunk_stops_the_writer(preds: Path, monkeypatch: pytest.Monke
     with pytest.raises(OSError, match="disk full"):
         run_score(
             ScoreRequest(Inputs(str(preds)), engine=LocalEngine(chunk_rows=997)),
-            sink=PerSampleSink(out, "csv"),
+            sink=persample.PerSampleSink(out, "csv"),
         )
     text = out.getvalue().decode()
     assert text.startswith("row,label,pred,p_true,loss,flags\n")

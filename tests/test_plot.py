@@ -276,17 +276,10 @@ def test_loss_position_on_the_bin_axis() -> None:
 
 
 def test_plot_data_is_pure_and_needs_no_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bcecli.cli.output import score_request
-    from bcecli.run import run_score
+    from bcecli import score_file
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    kw: dict[str, Any] = {
-        "compat": "exact", "from_logits": False, "label_smoothing": 0.0, "pos_weight": None,
-        "class_weight": None, "ignore_class": None, "dtype": None, "labels": None,
-        "label_col": None, "pred_col": None, "sample_weight": None, "task": "auto",
-        "reduction": "mean",
-    }  # fmt: skip
-    report = run_score(score_request(str(SAMPLES / BINARY), kw))
+    report = score_file(str(SAMPLES / BINARY))
     data = plot_data(report)
     assert data.calibration == report.calibration and data.ece == report.ece
     assert data.size_inches == (12.0, 4.5)
@@ -296,16 +289,9 @@ def test_plot_data_is_pure_and_needs_no_matplotlib(monkeypatch: pytest.MonkeyPat
 
 
 def chart_text(sample: str) -> str:
-    from bcecli.cli.output import score_request
-    from bcecli.run import run_score
+    from bcecli import score_file
 
-    kw: dict[str, Any] = {
-        "compat": "exact", "from_logits": False, "label_smoothing": 0.0, "pos_weight": None,
-        "class_weight": None, "ignore_class": None, "dtype": None, "labels": None,
-        "label_col": None, "pred_col": None, "sample_weight": None, "task": "auto",
-        "reduction": "mean",
-    }  # fmt: skip
-    report = run_score(score_request(str(SAMPLES / sample), kw))
+    report = score_file(str(SAMPLES / sample))
     buf = io.StringIO()
     make_console(buf, color=False, width=40).print(reliability_chart(report))
     return "\n".join(line.rstrip() for line in buf.getvalue().splitlines())

@@ -76,7 +76,7 @@ def test_the_graph_is_read() -> None:
     assert "bcecli.core.diagnose" in imports("bcecli.core.report")
     assert "bcecli.core.flags" in imports("bcecli.core.diagnose")
     assert "click" in imports("bcecli.cli")
-    assert "bcecli.core.report" in reachable("bcecli.render.machine")
+    assert "bcecli.core.report" in reachable("bcecli.render.table")
 
 
 def test_diagnose_does_not_import_the_report() -> None:

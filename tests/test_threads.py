@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bcecli.core.options import Compat, LossOptions, Task
+from bcecli.api import Report
+from bcecli.core.options import Compat, LossOptions, Reduction, Task
 from bcecli.errors import BceError
-from bcecli.render import machine
 from bcecli.run import Inputs, LocalEngine, ScoreRequest, run_score
 
 N = 200_003  # not a multiple of the chunk size
@@ -47,7 +47,7 @@ def run(preds: Path, labels: Path, *, threads: int, compat: str = "exact") -> An
         report = run_score(ScoreRequest(Inputs(str(preds), str(labels)), loss, engine))
     except BceError as e:
         return e.line()
-    return json.loads(machine.to_json(machine.summary(report, reduction="mean")))
+    return json.loads(json.dumps(Report.of(report, Reduction.MEAN).to_dict(), allow_nan=False))
 
 
 def assert_same_report(a: dict[str, Any], b: dict[str, Any]) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from bcecli import __version__
 from bcecli.errors import BceError, flag_spelling
+from bcecli.version import __version__
 
 EPILOG = """\b
 Exit codes: 0 report produced; 1 a gate failed (--fail-on, --max-loss,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from bcecli.cli.options import FORMAT_CHOICE, output_options
+from bcecli.cli.options import Output, output_options
 
 
 @click.command()
 @output_options(per_sample=False)
-def bands(fmt: str, color: bool | None, quiet: bool, debug: bool) -> None:
+def bands(out: Output) -> None:
     """Show how to read a mean cross-entropy: rule-of-thumb bands and the NE scale.
 
     \b
@@ -17,9 +17,7 @@ def bands(fmt: str, color: bool | None, quiet: bool, debug: bool) -> None:
       bce bands
       bce bands --format json | jq '.bands[].label'
     """
-    from bcecli.cli.output import emit_bands
+    from bcecli.cli.emit import Document, emit
+    from bcecli.render.bands import bands_data, bands_renderables, bands_rows
 
-    emit_bands(fmt, color)
-
-
-_ = FORMAT_CHOICE
+    emit(Document(bands_renderables, bands_data, bands_rows), out)

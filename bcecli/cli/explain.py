@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bcecli.cli.options import output_options
+from bcecli.cli.options import Output, output_options
 
 
 @click.command()
@@ -15,7 +15,9 @@ from bcecli.cli.options import output_options
 @click.option("--pred", "pred", metavar="P", help="A prediction: a probability, or a row p0,p1,...")
 @click.option("--from-logits", is_flag=True, help="--pred is a logit (or a row of logits).")
 @output_options(per_sample=False)
-def explain(loss: float | None, **kw: object) -> None:
+def explain(
+    loss: float | None, label: str | None, pred: str | None, from_logits: bool, out: Output
+) -> None:
     """Explain a loss value, or the loss of one label and prediction under every framework.
 
     \b
@@ -24,6 +26,19 @@ def explain(loss: float | None, **kw: object) -> None:
       bce explain --label 0 --pred 1.0   # exact inf, Keras 15.94, PyTorch 100, sklearn 36.04
       bce explain --label 2 --pred 0.1,0.2,0.7
     """
-    from bcecli.cli.output import run_explain_command
+    from bcecli.cli.emit import Document, emit
+    from bcecli.core.explain import explain_loss, explain_pair
+    from bcecli.render.explain import explain_data, explain_renderables, explain_rows
 
-    run_explain_command(loss, kw)
+    if loss is not None and (label is not None or pred is not None):
+        raise click.UsageError("give either a LOSS value or --label/--pred, not both")
+    if loss is not None:
+        e = explain_loss(loss)
+    elif label is not None and pred is not None:
+        e = explain_pair(label, pred, from_logits=from_logits)
+    else:
+        raise click.UsageError("give a LOSS value, or both --label and --pred")
+    emit(
+        Document(lambda: explain_renderables(e), lambda: explain_data(e), lambda: explain_rows(e)),
+        out,
+    )

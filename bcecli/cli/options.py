@@ -1,17 +1,120 @@
-"""Option groups shared by the commands, declared once."""
+"""Option groups shared by the commands, declared once.
+
+Each group is a decorator that adds its options and hands the command one typed value for the
+whole group: ``inputs`` and ``loss`` (dicts typed for ``bcecli.score_file``'s keywords),
+``gates``, ``out`` and ``run``. Choices are enums (``click.Choice`` over the enum's values).
+"""
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any, NoReturn, TypedDict, TypeVar
 
 import click
 
 from bcecli.core.options import Compat, Reduction, Task
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from bcecli.gates import FailOn, Gates
 
-FORMAT_CHOICE = click.Choice(["auto", "table", "tsv", "csv", "json", "jsonl"])
+F = TypeVar("F", bound=Callable[..., Any])
+E = TypeVar("E", bound=Enum)
+
+
+class Format(str, Enum):
+    AUTO = "auto"
+    TABLE = "table"
+    TSV = "tsv"
+    CSV = "csv"
+    JSON = "json"
+    JSONL = "jsonl"
+
+    def resolved(self) -> Format:
+        """``auto`` is the table on a terminal and TSV when piped (decided by isatty, not by
+        colour settings)."""
+        if self is not Format.AUTO:
+            return self
+        return Format.TABLE if sys.stdout.isatty() else Format.TSV
+
+
+class Engine(str, Enum):
+    LOCAL = "local"
+    DASK = "dask"
+
+
+class Dtype(str, Enum):
+    FLOAT32 = "float32"
+    FLOAT64 = "float64"
+
+
+class EnumChoice(click.Choice):  # type: ignore[type-arg]
+    """A choice among an enum's values, converted to the member. ``enum`` may be a function
+    that imports it, for an enum whose module is too heavy for ``--help`` (``values`` then
+    lists the choices; a test holds them to the enum's)."""
+
+    def __init__(
+        self, enum: type[Enum] | Callable[[], type[Enum]], values: tuple[str, ...] = ()
+    ) -> None:
+        self.enum = enum
+        super().__init__(list(values) if values else [m.value for m in self._enum()])
+
+    def _enum(self) -> type[Enum]:
+        return self.enum if isinstance(self.enum, type) else self.enum()
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        enum = self._enum()
+        if isinstance(value, enum):
+            return value
+        return enum(super().convert(value, param, ctx))
+
+
+def _fail_on() -> type[Enum]:
+    from bcecli.gates import FailOn  # the gates read reports: numpy, which --help never loads
+
+    return FailOn
+
+
+class InputKw(TypedDict):
+    """Where the labels, predictions and weights are (``score_file``'s keywords)."""
+
+    labels: str | None
+    label_col: str | None
+    pred_col: str | None
+    sample_weight: str | None
+
+
+class LossKw(TypedDict):
+    """The loss's semantics (``score_file``'s keywords)."""
+
+    task: Task
+    compat: Compat
+    from_logits: bool
+    label_smoothing: float
+    class_weight: tuple[float, ...] | None
+    pos_weight: tuple[float, ...] | None
+    ignore_class: int | None
+    reduction: Reduction
+    dtype: str | None
+
+
+class RunKw(TypedDict):
+    """Where the scoring runs (``score_file``'s keywords)."""
+
+    engine: str
+    scheduler: str | None
+
+
+@dataclass(frozen=True)
+class Output:
+    """How a command prints: the format, colour, and whether notes go to stderr."""
+
+    fmt: Format
+    color: bool | None
+    quiet: bool
 
 
 def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -23,6 +126,20 @@ def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
+def _group(name: str, keys: tuple[str, ...], build: Callable[..., object]) -> Callable[[F], F]:
+    """A decorator that replaces the options ``keys`` by one argument ``name`` = build(...)."""
+
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def command(*args: Any, **kw: Any) -> Any:
+            kw[name] = build(**{k: kw.pop(k) for k in keys})
+            return f(*args, **kw)
+
+        return command  # type: ignore[return-value]
+
+    return decorate
+
+
 def output_options(*, per_sample: bool) -> Callable[[F], F]:
     help_fmt = (
         "auto: a table on a terminal, TSV when piped. json: one object (schema 1); "
@@ -31,11 +148,12 @@ def output_options(*, per_sample: bool) -> Callable[[F], F]:
     if per_sample:
         help_fmt += " With --per-sample: csv, tsv or jsonl records."
     return _stack(
+        _group("out", ("fmt", "color", "quiet"), Output),
         click.option(
             "--format",
             "-f",
             "fmt",
-            type=FORMAT_CHOICE,
+            type=EnumChoice(Format),
             default="auto",
             show_default=True,
             help=help_fmt,
@@ -45,25 +163,28 @@ def output_options(*, per_sample: bool) -> Callable[[F], F]:
             default=None,
             help="Force colour on or off (default: NO_COLOR / FORCE_COLOR, terminal).",
         ),
-        click.option(
-            "-q",
-            "--quiet",
-            is_flag=True,
-            help="No notes or warnings on stderr (data and exit code unchanged).",
-        ),
-        click.option(
-            "--debug",
-            is_flag=True,
-            callback=_record_debug,
-            help="Show the traceback of unexpected errors.",
-        ),
+        quiet_option("No notes or warnings on stderr (data and exit code unchanged)."),
+        debug_option,
     )
+
+
+def quiet_option(text: str) -> Callable[[F], F]:
+    return click.option("-q", "--quiet", is_flag=True, help=text)
 
 
 def _record_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
     if value:
         ctx.find_root().meta["bce_debug"] = True
     return value
+
+
+debug_option = click.option(
+    "--debug",
+    is_flag=True,
+    expose_value=False,
+    callback=_record_debug,
+    help="Show the traceback of unexpected errors.",
+)
 
 
 class InputPath(click.ParamType):  # type: ignore[type-arg]
@@ -76,6 +197,11 @@ class InputPath(click.ParamType):  # type: ignore[type-arg]
         import os
 
         if value == "-":
+            if sys.stdin.isatty():
+                self.fail(
+                    "'-' reads CSV from stdin, but stdin is a terminal; pipe the data in, e.g. "
+                    "cat preds.csv | bce score -"
+                )
             return value
         if os.path.isdir(value) or (any(c in value for c in "*?[") and not os.path.exists(value)):
             from bcecli.errors import InputError, flag_spelling
@@ -101,6 +227,7 @@ class InputPath(click.ParamType):  # type: ignore[type-arg]
 
 def input_options(f: F) -> F:
     return _stack(
+        _group("inputs", tuple(InputKw.__annotations__), InputKw),
         click.option(
             "--labels",
             "labels",
@@ -137,11 +264,16 @@ def _floats(
         raise click.BadParameter(f"{value!r} is not a comma-separated list of numbers") from None
 
 
+def _loss(dtype: Dtype | None, **kw: Any) -> LossKw:
+    return LossKw(dtype=None if dtype is None else dtype.value, **kw)  # type: ignore[typeddict-item]
+
+
 def semantics_options(f: F) -> F:
     return _stack(
+        _group("loss", tuple(LossKw.__annotations__), _loss),
         click.option(
             "--task",
-            type=click.Choice([t.value for t in Task]),
+            type=EnumChoice(Task),
             default="auto",
             show_default=True,
             help="binary, multilabel (K independent outputs), categorical (one-hot "
@@ -149,7 +281,7 @@ def semantics_options(f: F) -> F:
         ),
         click.option(
             "--compat",
-            type=click.Choice([c.value for c in Compat]),
+            type=EnumChoice(Compat),
             default="exact",
             show_default=True,
             help="Reproduce a framework's number: clipping, float32, reduction, and its "
@@ -185,7 +317,7 @@ def semantics_options(f: F) -> F:
         ),
         click.option(
             "--reduction",
-            type=click.Choice([r.value for r in Reduction]),
+            type=EnumChoice(Reduction),
             default="mean",
             show_default=True,
             help="mean or sum: the headline number (and --raw); none: per-sample losses "
@@ -193,18 +325,25 @@ def semantics_options(f: F) -> F:
         ),
         click.option(
             "--dtype",
-            type=click.Choice(["float32", "float64"]),
+            type=EnumChoice(Dtype),
             default=None,
             help="Override the profile's float type (Keras and PyTorch default to float32).",
         ),
     )(f)
 
 
+def _gates(fail_on: FailOn, max_loss: float | None, max_ne: float | None, ignore: Any) -> Gates:
+    from bcecli.gates import Gates
+
+    return Gates(fail_on, max_loss, max_ne, tuple(ignore))
+
+
 def gate_options(f: F) -> F:
     return _stack(
+        _group("gates", ("fail_on", "max_loss", "max_ne", "ignore"), _gates),
         click.option(
             "--fail-on",
-            type=click.Choice(["error", "warning", "never"]),
+            type=EnumChoice(_fail_on, ("error", "warning", "never")),
             default="error",
             show_default=True,
             help="Exit 1 when a flag of this severity (or worse) is raised.",
@@ -226,11 +365,16 @@ def gate_options(f: F) -> F:
     )(f)
 
 
+def _run(engine: Engine, scheduler: str | None) -> RunKw:
+    return RunKw(engine=engine.value, scheduler=scheduler)
+
+
 def engine_options(f: F) -> F:
     return _stack(
+        _group("run", ("engine", "scheduler"), _run),
         click.option(
             "--engine",
-            type=click.Choice(["local", "dask"]),
+            type=EnumChoice(Engine),
             default="local",
             show_default=True,
             help="local: stream the input in this process. dask: score the partitions of a "

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from bcecli.cli.options import InputPath, engine_options, input_options, semantics_options
+from bcecli.cli.options import (
+    InputKw,
+    InputPath,
+    LossKw,
+    RunKw,
+    debug_option,
+    engine_options,
+    input_options,
+    quiet_option,
+    semantics_options,
+)
 
 
 @click.command()
@@ -22,9 +30,9 @@ from bcecli.cli.options import InputPath, engine_options, input_options, semanti
 @input_options
 @semantics_options
 @engine_options
-@click.option("-q", "--quiet", is_flag=True, help="No note on stderr.")
-@click.option("--debug", is_flag=True, help="Show the traceback of unexpected errors.")
-def plot(preds: str, output: str, quiet: bool, debug: bool, **kw: Any) -> None:
+@quiet_option("No note on stderr.")
+@debug_option
+def plot(preds: str, output: str, inputs: InputKw, loss: LossKw, run: RunKw, quiet: bool) -> None:
     """Draw the report of PREDS as a picture (PNG, SVG or PDF).
 
     One figure: the histogram of per-sample losses with the mean, the baseline and loss 1
@@ -39,14 +47,14 @@ def plot(preds: str, output: str, quiet: bool, debug: bool, **kw: Any) -> None:
       bce plot preds.npy --labels labels.npy --from-logits -o report.svg
       bce plot preds.csv --compat keras -o report.pdf
     """
-
-    from bcecli.cli.output import score_request
+    from bcecli.api import score_file
+    from bcecli.core.options import Reduction
     from bcecli.render.plot import check_output, plot_data, write_figure
-    from bcecli.run import run_score
 
     check_output(output)  # format, folder and matplotlib: refused before the scoring
-    # The picture needs the summary only: no row sink, whatever --reduction says.
-    report = run_score(score_request(preds, kw))
+    # The picture needs the summary only: never keep per-sample losses (--reduction none).
+    loss["reduction"] = Reduction.MEAN
+    report = score_file(preds, **inputs, **loss, **run)
     write_figure(plot_data(report), output)
     if not quiet:
         click.echo(f"wrote {output}", err=True)

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING
+
 import click
 
 from bcecli.cli.options import (
+    InputKw,
     InputPath,
+    LossKw,
+    Output,
+    RunKw,
     engine_options,
     gate_options,
     input_options,
     output_options,
     semantics_options,
 )
+
+if TYPE_CHECKING:
+    from bcecli.gates import Gates
 
 EXIT_CODES = """\b
 Exit codes: 0 report produced; 1 a gate failed (--fail-on, --max-loss,
@@ -35,7 +45,17 @@ notes and warnings to stderr.
 @click.option("--raw", is_flag=True, help="Print only the reduced loss, as a bare number.")
 @engine_options
 @click.option("--chunk-rows", type=click.IntRange(1), default=None, hidden=True)
-def score(preds: str, **kw: object) -> None:
+def score(
+    preds: str,
+    inputs: InputKw,
+    loss: LossKw,
+    gates: Gates,
+    out: Output,
+    per_sample: bool,
+    raw: bool,
+    run: RunKw,
+    chunk_rows: int | None,
+) -> None:
     """Score PREDS: cross-entropy, how good it is, and what is wrong with the file.
 
     PREDS is a CSV, TSV, gzip'd CSV, NPY, NPZ or Parquet file ('-' reads CSV from stdin), or a
@@ -53,6 +73,28 @@ def score(preds: str, **kw: object) -> None:
       bce score preds.csv --max-loss 0.3 && echo "good enough"
       bce score 'data/*.parquet' --engine dask    # partitions scored on a Dask cluster
     """
-    from bcecli.cli.output import run_score_command
+    from bcecli.api import score_file
+    from bcecli.cli.emit import check_gates, emit_report, per_sample_format
+    from bcecli.cli.progress import ProgressLine
 
-    run_score_command(preds, kw)
+    records = per_sample_format(out, per_sample=per_sample, raw=raw)
+    progress = ProgressLine(enabled=not out.quiet)
+    try:
+        report = score_file(
+            preds,
+            **inputs,
+            **loss,
+            **run,
+            per_sample=None if records is None else sys.stdout.buffer,
+            per_sample_format=records or "csv",
+            progress=progress,
+            chunk_rows=chunk_rows,
+        )
+    finally:
+        progress.close()
+    try:
+        emit_report(report, out, per_sample=per_sample, raw=raw)
+    finally:
+        if report.loss_spool is not None:
+            report.loss_spool.close()
+    check_gates(report, gates, out)

@@ -270,8 +270,11 @@ def _mixed_concat(parts: list[Column]) -> Column:
 # --------------------------------------------------------------------------------------------
 
 
-def open_input(preds_path: str, labels_path: str | None, request: ColumnRequest) -> Input:
-    """Open the input files and decide which columns are labels, predictions and weights."""
+def open_input(
+    preds_path: str | Source, labels_path: str | Source | None, request: ColumnRequest
+) -> Input:
+    """Open the input files (or take sources already open, such as arrays in memory) and
+    decide which columns are labels, predictions and weights."""
     if preds_path == "-" and labels_path == "-":
         raise OptionError("only one input can come from stdin ('-')", "write one of them to a file")
     opened: list[Source] = [_open(preds_path, "preds")]
@@ -287,8 +290,10 @@ def open_input(preds_path: str, labels_path: str | None, request: ColumnRequest)
         raise
 
 
-def _open(path: str, role: str) -> Source:
+def _open(path: str | Source, role: str) -> Source:
     """A file, or the partition files of a directory or a glob read as one source."""
+    if isinstance(path, Source):
+        return path
     if is_partitioned(path):
         return PartitionedSource(path, role)
     return open_source(path, role).source

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import bcecli.text as fmt
 from bcecli.core.report import CalibrationBin, Report
-from bcecli.render.table import fmt_num
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -37,13 +37,6 @@ def _ruler(width: int) -> str:
     return "".join(cells)
 
 
-def _count(n: int) -> str:
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if n >= 10 * scale:
-            return f"{n / scale:.0f}{suffix}"
-    return str(n)
-
-
 def reliability_chart(report: Report) -> RenderableType:
     """A reliability dot plot, one line per calibration bin, about 40 columns wide."""
     from rich import box
@@ -53,7 +46,7 @@ def reliability_chart(report: Report) -> RenderableType:
     if not what and len(report.prior) > 1:
         what = "all outputs, "
     t = Table(
-        title=f"Reliability ({what}ECE {fmt_num(report.ece, 3)})",
+        title=f"Reliability ({what}ECE {fmt.num(report.ece, 3)})",
         title_justify="left",
         caption=f"{PREDICTED} predicted  {OBSERVED} observed  {GAP} gap",
         caption_justify="left",
@@ -64,7 +57,7 @@ def reliability_chart(report: Report) -> RenderableType:
     t.add_column("n", justify="right", no_wrap=True)
     t.add_column(_ruler(TRACK), no_wrap=True, min_width=TRACK)
     for b in report.calibration:
-        t.add_row(f"{b.lo:.1f}–{b.hi:.1f}", _count(b.count), reliability_track(b))
+        t.add_row(f"{b.lo:.1f}–{b.hi:.1f}", fmt.count(b.count), reliability_track(b))
     if not report.calibration:
         t.add_row("-", "0", "no scored predictions")
     return t

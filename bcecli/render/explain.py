@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import bcecli.text as fmt
 from bcecli.core.explain import Explanation
-from bcecli.render.machine import number
+from bcecli.text import json_number as number
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -50,12 +51,10 @@ def explain_renderables(e: Explanation) -> list[RenderableType]:
     from rich.table import Table
     from rich.text import Text
 
-    from bcecli.render.table import fmt_loss
-
     parts: list[RenderableType] = []
     head = Text()
     head.append("loss ", style="bold")
-    head.append(fmt_loss(e.loss))
+    head.append(fmt.loss(e.loss))
     head.append("   p(true class) ", style="bold")
     head.append(f"{e.p_true:.6g}")
     if e.band:
@@ -75,7 +74,7 @@ def explain_renderables(e: Explanation) -> list[RenderableType]:
         t.add_column("dtype")
         t.add_column("loss", justify="right")
         for v in e.values:
-            shown = fmt_loss(v.loss) if v.loss is not None else Text(f"raises: {v.error}", "red")
+            shown = fmt.loss(v.loss) if v.loss is not None else Text(f"raises: {v.error}", "red")
             t.add_row(v.compat.value, v.framework, v.dtype, shown)
         parts.append(t)
     return parts

@@ -19,6 +19,8 @@ from bcecli.core.chunk import ScoredChunk
 if TYPE_CHECKING:  # the threads start with the first chunk: a run without per-sample output
     from concurrent.futures import Future, ThreadPoolExecutor  # never imports them
 
+    from bcecli.run.sink import RowColumns
+
 # Formatting numbers as text is most of the cost of per-sample output: two threads nearly halve it.
 FORMAT_THREADS = 2
 
@@ -194,3 +196,33 @@ class PerSampleWriter:
         # The lines end to end are the string array's character buffer, between its offsets.
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset :]
         return memoryview(lines.buffers()[2])[offsets[0] : offsets[len(lines)]]
+
+
+class PerSampleSink:
+    """Per-sample output as a run's row sink (``bcecli.run.sink.RowSink``): one record per row
+    to ``out``, as ``fmt`` (csv, tsv or jsonl), the fields named once the run knows them."""
+
+    needs_row_order = (
+        "--per-sample writes rows in input order",
+        "use {engine=local} (the default) for per-sample output",
+    )
+
+    def __init__(self, out: BinaryIO, fmt: str) -> None:
+        self.out, self.fmt = out, fmt
+        self.writer: PerSampleWriter | None = None
+
+    def begin(self, columns: RowColumns) -> None:
+        labels, preds = list(columns.labels), list(columns.preds)
+        self.writer = PerSampleWriter(self.out, self.fmt, labels, preds, weighted=columns.weighted)
+
+    def write(self, scored: ScoredChunk) -> None:
+        assert self.writer is not None
+        self.writer.write(scored)
+
+    def finish(self) -> None:
+        if self.writer is not None:
+            self.writer.finish()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()

@@ -14,9 +14,9 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import bcecli.text as fmt
 from bcecli.core.report import CalibrationBin, Report
 from bcecli.errors import OptionError
-from bcecli.render.table import fmt_num
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -105,11 +105,11 @@ def plot_data(report: Report) -> PlotData:
     title = f"{source}: {r.task.value}, n = {r.n:,}"
     if r.n_excluded:
         title += f" ({r.n_excluded:,} excluded)"
-    mean = f"mean loss {fmt_num(r.mean_loss)}" + (" nats" if math.isfinite(r.mean_loss) else "")
+    mean = f"mean loss {fmt.num(r.mean_loss)}" + (" nats" if math.isfinite(r.mean_loss) else "")
     subtitle = (
         mean
         + (f" ({r.band})" if r.band else "")
-        + f", baseline {fmt_num(r.baseline_loss)}, NE {fmt_num(r.ne, 3)}, "
+        + f", baseline {fmt.num(r.baseline_loss)}, NE {fmt.num(r.ne, 3)}, "
         f"accuracy {r.accuracy:.1%}; {r.framework}"
     )
     serious = [f.id for f in r.flags if f.severity.value in ("error", "warning")]
@@ -119,12 +119,12 @@ def plot_data(report: Report) -> PlotData:
 
     hist = tuple(HistBin(lo, hi, count) for lo, hi, count in r.histogram)
     marks = [
-        ("mean", f"mean {fmt_num(r.mean_loss)}", r.mean_loss),
-        ("baseline", f"baseline {fmt_num(r.baseline_loss)}", r.baseline_loss),
+        ("mean", f"mean {fmt.num(r.mean_loss)}", r.mean_loss),
+        ("baseline", f"baseline {fmt.num(r.baseline_loss)}", r.baseline_loss),
         ("one", "loss 1 (p(true) = 1/e)", 1.0),
     ]
     if r.entropy_floor is not None:
-        marks.append(("floor", f"entropy floor {fmt_num(r.entropy_floor)}", r.entropy_floor))
+        marks.append(("floor", f"entropy floor {fmt.num(r.entropy_floor)}", r.entropy_floor))
     markers = tuple(
         Marker(kind, label, value, pos)
         for kind, label, value in marks
@@ -133,13 +133,13 @@ def plot_data(report: Report) -> PlotData:
 
     multiclass = r.task.is_multiclass
     if multiclass:
-        cal_title = f"Reliability of the top class (ECE {fmt_num(r.ece)})"
+        cal_title = f"Reliability of the top class (ECE {fmt.num(r.ece)})"
         cal_axes = ("mean top-class probability", "fraction correct", "samples")
     elif len(r.prior) > 1:
-        cal_title = f"Reliability, all outputs (ECE {fmt_num(r.ece)})"
+        cal_title = f"Reliability, all outputs (ECE {fmt.num(r.ece)})"
         cal_axes = ("mean predicted probability", "mean label (observed frequency)", "predictions")
     else:
-        cal_title = f"Reliability (ECE {fmt_num(r.ece)})"
+        cal_title = f"Reliability (ECE {fmt.num(r.ece)})"
         cal_axes = ("mean predicted probability", "fraction positive (observed)", "samples")
 
     outputs = tuple(OutputBar(o.name, o.mean_loss, o.baseline) for o in r.outputs)
@@ -319,7 +319,7 @@ def _reliability(ax: Axes, data: PlotData) -> None:
         marker="o",
         markersize=4.5,
         linewidth=1.4,
-        label=f"observed (ECE {fmt_num(data.ece)})",
+        label=f"observed (ECE {fmt.num(data.ece)})",
     )
     counts = ax.secondary_xaxis("top")  # bin counts above the frame, clear of the data
     counts.set_xticks([(b.lo + b.hi) / 2 for b in bins], [_compact(b.count) for b in bins])

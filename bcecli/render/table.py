@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import bcecli.text as fmt
 from bcecli.core.bands import ne_meaning
 from bcecli.core.flags import Severity
 from bcecli.core.report import Report
+from bcecli.render.charts import reliability_chart
 from bcecli.render.terminal import safe_text
 
 if TYPE_CHECKING:
@@ -20,34 +22,6 @@ BAND_STYLE = {
     "borderline": "yellow", "not_great": "yellow", "terrible": "red", "broken": "bold red",
 }  # fmt: skip
 BAR = "█"
-
-
-def fmt_loss(v: float) -> str:
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    if v == 0:
-        return "0"
-    if abs(v) >= 1e-3:
-        return f"{v:.6f}"
-    return f"{v:.3e}"
-
-
-def fmt_num(v: float | None, digits: int = 4) -> str:
-    if v is None:
-        return "-"
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    if v != 0 and (abs(v) < 10**-digits or abs(v) >= 1e6):
-        return f"{v:.{digits - 1}e}"
-    return f"{v:.{digits}f}"
-
-
-def fmt_pct(v: float) -> str:
-    return "nan" if math.isnan(v) else f"{v:.1%}"
 
 
 def _table(title: str | None = None, **kwargs: object) -> Table:
@@ -93,31 +67,31 @@ def loss_table(report: Report) -> Table:
     t.add_column(style="bold")
     t.add_column(justify="right")
     t.add_column(style="dim")
-    t.add_row("mean", Text(fmt_loss(r.mean_loss), style="bold"), _mean_note(r))
+    t.add_row("mean", Text(fmt.loss(r.mean_loss), style="bold"), _mean_note(r))
     if r.mean_metric is not None:
-        t.add_row("weighted mean", fmt_loss(r.mean_metric), "what Keras' metric shows")
-    t.add_row("sum", fmt_loss(r.sum_loss), "")
+        t.add_row("weighted mean", fmt.loss(r.mean_metric), "what Keras' metric shows")
+    t.add_row("sum", fmt.loss(r.sum_loss), "")
     t.add_row(
         "median",
-        fmt_loss(r.median_loss),
+        fmt.loss(r.median_loss),
         "" if r.median_exact else f"approximate (within {r.quantile_error:.2%})",
     )
-    t.add_row("max", fmt_loss(r.max_loss), "")
+    t.add_row("max", fmt.loss(r.max_loss), "")
     t.add_row(
         "above 1",
-        f"{r.n_above_1:,} ({fmt_pct(r.share_above_1)})",
+        f"{r.n_above_1:,} ({fmt.pct(r.share_above_1)})",
         "true-class probability below 1/e = 0.368",
     )
     band = Text(r.band or "-", style=BAND_STYLE.get(r.band_id or "", ""))
     t.add_row("band", band, "rule of thumb for balanced binary tasks (bce bands)")
-    t.add_row("baseline", fmt_loss(r.baseline_loss), _baseline_note(r))
-    t.add_row("NE", fmt_num(r.ne, 3), ne_meaning(r.ne))
+    t.add_row("baseline", fmt.loss(r.baseline_loss), _baseline_note(r))
+    t.add_row("NE", fmt.num(r.ne, 3), ne_meaning(r.ne))
     if r.entropy_floor is not None:
-        t.add_row("entropy floor", fmt_loss(r.entropy_floor), "the least a soft-label loss can be")
+        t.add_row("entropy floor", fmt.loss(r.entropy_floor), "the least a soft-label loss can be")
     acc_note = "argmax" if r.task.is_multiclass else "threshold 0.5"
-    t.add_row("accuracy", fmt_pct(r.accuracy), acc_note)
-    t.add_row("Brier", fmt_num(r.brier), "mean squared error of the probabilities")
-    t.add_row("ECE", fmt_num(r.ece), "expected calibration error, 10 bins")
+    t.add_row("accuracy", fmt.pct(r.accuracy), acc_note)
+    t.add_row("Brier", fmt.num(r.brier), "mean squared error of the probabilities")
+    t.add_row("ECE", fmt.num(r.ece), "expected calibration error, 10 bins")
     return t
 
 
@@ -131,7 +105,7 @@ def _baseline_note(r: Report) -> str:
     if r.task.is_multiclass:
         return "always predicting the class prior"
     if len(r.prior) == 1:
-        return f"always predicting the base rate {fmt_num(r.prior[0], 3)}"
+        return f"always predicting the base rate {fmt.num(r.prior[0], 3)}"
     return "always predicting each output's base rate"
 
 
@@ -150,10 +124,10 @@ def outputs_table(report: Report) -> Table | None:
         t.add_row(
             safe_text(o.name),
             f"{o.support:,}",
-            fmt_num(o.prior, 3),
-            fmt_loss(o.mean_loss),
-            fmt_loss(o.baseline),
-            fmt_pct(o.accuracy),
+            fmt.num(o.prior, 3),
+            fmt.loss(o.mean_loss),
+            fmt.loss(o.baseline),
+            fmt.pct(o.accuracy),
         )
     if len(report.outputs) > 50:
         t.caption = f"{len(report.outputs) - 50} more in --format json"
@@ -191,7 +165,7 @@ def worst_table(report: Report) -> Table | None:
         else:
             label, shown = _vec(w.labels), _vec(w.preds)
         t.add_row(
-            str(w.row), safe_text(label), safe_text(shown), fmt_num(w.p_true), fmt_loss(w.loss)
+            str(w.row), safe_text(label), safe_text(shown), fmt.num(w.p_true), fmt.loss(w.loss)
         )
     return t
 
@@ -209,14 +183,9 @@ def _class_label(labels: tuple[float, ...], names: tuple[str, ...]) -> str:
 
 
 def _vec(values: tuple[float, ...]) -> str:
-    def one(v: float) -> str:
-        if math.isnan(v):
-            return "nan"
-        return f"{v:g}" if v == int(v) and abs(v) < 1e6 else f"{v:.4g}"
-
     if len(values) <= 4:
-        return ", ".join(one(v) for v in values)
-    return ", ".join(one(v) for v in values[:3]) + f", ... ({len(values)})"
+        return ", ".join(fmt.short(v) for v in values)
+    return ", ".join(fmt.short(v) for v in values[:3]) + f", ... ({len(values)})"
 
 
 def histogram_table(report: Report) -> Table:
@@ -230,36 +199,6 @@ def histogram_table(report: Report) -> Table:
         style = "red" if lo >= 1 else ""
         t.add_row(label, f"{count:,}", safe_text(BAR * max(0, round(20 * count / top)), style))
     return t
-
-
-def calibration_table(report: Report) -> Table | None:
-    if not report.calibration:
-        return None
-    title = "Calibration (top class)" if report.task.is_multiclass else "Calibration"
-    t = _table(title)
-    t.add_column("predicted", justify="right")
-    t.add_column("n", justify="right")
-    t.add_column("mean p", justify="right")
-    t.add_column("observed", justify="right")
-    t.add_column("", min_width=10)
-    for b in report.calibration:
-        gap = b.frac_pos - b.mean_pred
-        bar = _gap_bar(gap)
-        t.add_row(
-            f"{b.lo:.1f} – {b.hi:.1f}",
-            f"{b.count:,}",
-            fmt_num(b.mean_pred, 3),
-            fmt_num(b.frac_pos, 3),
-            bar,
-        )
-    return t
-
-
-def _gap_bar(gap: float) -> str:
-    if math.isnan(gap):
-        return ""
-    n = min(10, round(abs(gap) * 20))
-    return ("+" if gap > 0 else "-") * n
 
 
 def flags_table(report: Report) -> Table | None:
@@ -291,8 +230,6 @@ def render_report(report: Report) -> list[RenderableType]:
     for extra in (outputs_table(report), mistakes_table(report), worst_table(report)):
         if extra is not None:
             parts.append(extra)
-    from bcecli.render.charts import reliability_chart
-
     cal = reliability_chart(report) if report.calibration else None
     hist = histogram_table(report)
     parts.append(Columns([hist, cal]) if cal is not None else hist)

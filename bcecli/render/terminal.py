@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import TYPE_CHECKING, TextIO
 
-if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.text import Text
+from bcecli.text import escape
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.text import Text
 
 
 def make_console(file: TextIO, *, color: bool | None = None, width: int | None = None) -> Console:
@@ -29,8 +28,20 @@ def make_console(file: TextIO, *, color: bool | None = None, width: int | None =
 
 
 def safe_text(value: object, style: str = "") -> Text:
-    """Text from input data (column names, file names): never markup, no control characters."""
+    """Text from input data (column names, file names): never markup, no control characters
+    (escaped as the messages escape them)."""
     from rich.text import Text
 
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
-    return Text(text, style=style)
+    return Text(escape(str(value)), style=style)
+
+
+def html(renderables: list[RenderableType], width: int = 100) -> str:
+    """The renderables as a self-contained HTML fragment (a notebook's rich display)."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), record=True, width=width, force_jupyter=False)
+    for part in renderables:
+        console.print(part)
+    return console.export_html(inline_styles=True, code_format="<pre>{code}</pre>")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from bcecli.core.options import LossOptions, Task
 from bcecli.readers import ColumnRequest
+from bcecli.readers.sources import Source
 
 # Chunks are scored on two threads by default (numpy releases the GIL in most of its kernels);
 # more gains nothing on the two cores this is tuned for, and the reader has threads of its own.
@@ -24,8 +25,8 @@ SCORING_THREADS = min(2, os.cpu_count() or 1)
 class Inputs:
     """The files to read ('-': CSV from stdin) and the columns the caller named."""
 
-    preds: str
-    labels: str | None = None  # a file of its own; None: the labels are columns of ``preds``
+    preds: str | Source  # a path, or arrays already open (bcecli.score)
+    labels: str | Source | None = None  # a file of its own; None: columns of ``preds``
     columns: ColumnRequest = field(default_factory=ColumnRequest)
 
 

@@ -1,0 +1,135 @@
+"""What the commands print: the one switch from --format to a renderer. Data goes to stdout,
+notes and warnings to stderr; a failed gate is exit code 1."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from bcecli.cli.options import Format, Output
+
+if TYPE_CHECKING:
+    import numpy as np
+    from rich.console import RenderableType
+
+    from bcecli.api import Report
+    from bcecli.gates import Gates
+
+
+@dataclass(frozen=True)
+class Document:
+    """What a command has to say, in each form --format can ask for (each built only when
+    asked): rich renderables for the table, a JSON object, and the rows of TSV/CSV."""
+
+    table: Callable[[], list[RenderableType]]
+    data: Callable[[], dict[str, Any]]
+    rows: Callable[[], list[tuple[str, ...]]]
+    losses: Callable[[], Iterable[np.ndarray]] | None = None  # streamed into JSON last
+
+
+def emit(doc: Document, out: Output) -> None:
+    """Print ``doc`` as ``out.fmt`` asks."""
+    fmt = out.fmt.resolved()
+    if fmt is Format.TABLE:
+        from bcecli.render.terminal import make_console
+
+        console = make_console(sys.stdout, color=out.color)
+        for part in doc.table():
+            console.print(part)
+    elif fmt in (Format.JSON, Format.JSONL):
+        from bcecli.render.machine import json_pieces
+
+        losses = None if doc.losses is None else doc.losses()
+        for piece in json_pieces(doc.data(), compact=fmt is Format.JSONL, losses=losses):
+            click.echo(piece, nl=False)
+        click.echo("")
+    else:
+        from bcecli.render.machine import delimited
+
+        click.echo(delimited(doc.rows(), "\t" if fmt is Format.TSV else ","), nl=False)
+
+
+def per_sample_format(out: Output, *, per_sample: bool, raw: bool) -> str | None:
+    """The format of --per-sample records (None without --per-sample); a usage error where
+    the options do not fit."""
+    if per_sample and raw:
+        raise click.UsageError("--per-sample and --raw do not go together; choose one")
+    if not per_sample:
+        return None
+    if out.fmt is Format.TABLE:
+        raise click.UsageError(
+            "--per-sample writes records, not a table; use --format csv, tsv or jsonl"
+        )
+    return {Format.AUTO: "tsv", Format.JSON: "jsonl"}.get(out.fmt, out.fmt.value)
+
+
+def report_document(report: Report) -> Document:
+    from bcecli.render.machine import report_rows
+    from bcecli.render.table import render_report
+
+    return Document(
+        table=lambda: render_report(report),
+        data=lambda: report.to_dict(losses=False),
+        rows=lambda: report_rows(report.to_dict(losses=False)),
+        losses=None if report.loss_spool is None else report.loss_blocks,
+    )
+
+
+def emit_report(report: Report, out: Output, *, per_sample: bool, raw: bool) -> None:
+    """``bce score``'s output: the report (or only its loss with --raw; only a summary line on
+    stderr when the records went to stdout), then errors and warnings on stderr."""
+    if raw:
+        _raw(report)
+    elif per_sample:
+        _note(_one_line_summary(report), out.quiet)
+    else:
+        emit(report_document(report), out)
+        if out.fmt.resolved() is Format.TABLE:
+            return  # the table shows its flags
+    for f in report.flags:
+        if f.severity.value in ("error", "warning"):
+            _note(f"{f.severity.value}: {f.id}: {f.message}; {f.hint}", out.quiet)
+
+
+def check_gates(report: Report, gates: Gates, out: Output) -> None:
+    """Exit 1, saying why on stderr, when the report fails a gate."""
+    from bcecli.gates import evaluate
+
+    verdict = evaluate(report, gates)
+    if not verdict.passed:
+        _note("Failed: " + "; ".join(r.message for r in verdict.reasons), out.quiet)
+        raise click.exceptions.Exit(1)
+
+
+def _raw(report: Report) -> None:
+    from bcecli.render.machine import loss_texts
+    from bcecli.text import exact
+
+    if report.loss is not None:
+        click.echo(exact(report.loss))
+        return
+    sep = ""
+    for block in report.loss_blocks():  # one loss per line, a block at a time
+        if len(block):
+            click.echo(sep + "\n".join(loss_texts(block)), nl=False)
+            sep = "\n"
+    click.echo("")
+
+
+def _one_line_summary(report: Report) -> str:
+    import bcecli.text as fmt
+
+    return (
+        f"bce: {report.task.value}, {report.n:,} rows scored"
+        + (f" ({report.n_excluded:,} excluded)" if report.n_excluded else "")
+        + f", mean loss {fmt.loss(report.mean_loss)} ({report.band}), NE {fmt.num(report.ne, 3)}"
+    )
+
+
+def _note(text: str, quiet: bool) -> None:
+    if not quiet:
+        click.echo(text, err=True)
