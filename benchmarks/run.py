@@ -793,25 +793,38 @@ RATIO_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
+TITLE = (
+    "bce's time over each other command's, same round (medians); "
+    "a (baseline) row gives the baseline's"
+)
+
+
 def ratio_rows(done: Iterable[ScenarioResult]) -> list[list[str]]:
+    """A row per scenario for bce, and one for the baseline where it ran: whether the
+    baseline met a bar tells a regression from a gap that was there before."""
     rows = []
     for sr in done:
         res = sr.results
-        bce = res["bce"]
-        if bce.failure is not None:
-            rows.append([sr.scenario.name, "FAILED", "", *("" for _ in RATIO_COLUMNS)])
-            continue
-        cells = [sr.scenario.name, f"{bce.median_wall():.3f}", f"{bce.median_rss():.0f}"]
-        for _, how, keys in RATIO_COLUMNS:
-            present = [res[k] for k in keys if k in res]
-            others = present[:1] if how == "any" else present if len(present) == len(keys) else []
-            if not others:
-                cells.append("")
-            elif any(o.failure is not None for o in others):
-                cells.append("failed")
-            else:
-                cells.append(f"{statistics.median(same_round_ratios(bce, others)):.2f}x")
-        rows.append(cells)
+        for subject in ("bce", "baseline"):
+            if subject not in res:
+                continue
+            me = res[subject]
+            name = sr.scenario.name if subject == "bce" else f"{sr.scenario.name} (baseline)"
+            if me.failure is not None:
+                rows.append([name, "FAILED", "", *("" for _ in RATIO_COLUMNS)])
+                continue
+            cells = [name, f"{me.median_wall():.3f}", f"{me.median_rss():.0f}"]
+            for _, how, keys in RATIO_COLUMNS:
+                present = [res[k] for k in keys if k in res and k != subject]
+                wanted = 1 if how == "any" else len(keys)
+                others = present[:1] if how == "any" else present
+                if len(others) < wanted:
+                    cells.append("")
+                elif any(o.failure is not None for o in others):
+                    cells.append("failed")
+                else:
+                    cells.append(f"{statistics.median(same_round_ratios(me, others)):.2f}x")
+            rows.append(cells)
     return rows
 
 
@@ -859,12 +872,10 @@ def report(
     parts = [head, ""]
     if done:
         parts += [
-            "bce time / peer time, same round (medians)"
-            if not md
-            else "**bce time / peer time, same round (medians)**",
+            TITLE if not md else f"**{TITLE}**",
             "",
             render_table(
-                ["scenario", "bce s", "bce peak RSS MB", *(t for t, _, _ in RATIO_COLUMNS)],
+                ["scenario", "wall s", "peak RSS MB", *(t for t, _, _ in RATIO_COLUMNS)],
                 ratio_rows(done.values()),
                 md,
             ),

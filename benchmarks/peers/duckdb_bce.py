@@ -17,10 +17,14 @@ import duckdb
 
 CLIP = "greatest(least({}, 1 - 1e-15), 1e-15)"
 BINARY = "avg(-(y_true * ln({p}) + (1 - y_true) * ln(1 - {p})))".format(p=CLIP.format("y_pred"))
-# the label's column: list_value packs prob_0 .. prob_K-1 in order; list indices start at 1
-SPARSE = "avg(-ln({}))".format(
-    CLIP.format("list_extract(list_value(*COLUMNS('prob_.*')), label + 1)")
-)
+
+
+def sparse(source: str) -> str:
+    """The label's column by a CASE over prob_0 .. prob_K-1 (a little faster than
+    list_extract(list_value(*COLUMNS('prob_.*')), label + 1), which builds a list per row)."""
+    probs = [c for c in duckdb.sql(f"FROM {source}").columns if c.startswith("prob_")]
+    case = " ".join(f"WHEN {k} THEN {c}" for k, c in enumerate(probs))
+    return "avg(-ln({}))".format(CLIP.format(f"CASE label {case} END"))
 
 
 def main(argv: list[str]) -> int:
@@ -28,7 +32,6 @@ def main(argv: list[str]) -> int:
         print("usage: duckdb_bce.py binary|sparse FILE [LABELS.npy]", file=sys.stderr)
         return 2
     path = argv[1]
-    formula = BINARY if argv[0] == "binary" else SPARSE
     if path.endswith(".npy"):
         import numpy as np
 
@@ -38,6 +41,7 @@ def main(argv: list[str]) -> int:
         source = f"read_parquet('{path}')"
     else:
         source = f"read_csv('{path}')"
+    formula = BINARY if argv[0] == "binary" else sparse(source)
     print(repr(float(duckdb.sql(f"SELECT {formula} FROM {source}").fetchall()[0][0])))
     return 0
 

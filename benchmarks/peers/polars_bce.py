@@ -23,12 +23,6 @@ def main(argv: list[str]) -> int:
         print("usage: polars_bce.py binary|sparse FILE [LABELS.npy]", file=sys.stderr)
         return 2
     path = argv[1]
-    if argv[0] == "binary":
-        y, p = pl.col("y_true"), pl.col("y_pred").clip(EPS, 1 - EPS)
-        loss = (-(y * p.log() + (1 - y) * (1 - p).log())).mean()
-    else:
-        p_true = pl.concat_list(pl.col("^prob_.*$")).list.get(pl.col("label"))
-        loss = (-p_true.clip(EPS, 1 - EPS).log()).mean()
     if path.endswith(".npy"):
         import numpy as np
 
@@ -37,6 +31,17 @@ def main(argv: list[str]) -> int:
         frame = pl.scan_parquet(path)
     else:
         frame = pl.scan_csv(path)
+    if argv[0] == "binary":
+        y, p = pl.col("y_true"), pl.col("y_pred").clip(EPS, 1 - EPS)
+        loss = (-(y * p.log() + (1 - y) * (1 - p).log())).mean()
+    else:
+        # The label's column, one when/then per class: several times faster than the shorter
+        # pl.concat_list(pl.col("^prob_.*$")).list.get(pl.col("label")), which builds a list
+        # per row.
+        probs = [c for c in frame.collect_schema().names() if c.startswith("prob_")]
+        label = pl.col("label")
+        p_true = pl.coalesce([pl.when(label == k).then(pl.col(c)) for k, c in enumerate(probs)])
+        loss = (-p_true.clip(EPS, 1 - EPS).log()).mean()
     print(repr(float(frame.select(loss).collect().item())))
     return 0
 
