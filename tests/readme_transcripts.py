@@ -1,12 +1,14 @@
 """README examples are real transcripts: ```console blocks whose ``$ `` lines are run and whose
-other lines are the output they must print.
+other lines are the output they must print, and ```pycon blocks (the Python API) run as
+doctests, one session for the whole README, in the repository's folder.
 
     python -m tests.readme_transcripts          # check
-    python -m tests.readme_transcripts --update # rewrite the outputs after a deliberate change
+    python -m tests.readme_transcripts --update # rewrite console outputs after a deliberate change
 """
 
 from __future__ import annotations
 
+import doctest
 import os
 import re
 import subprocess
@@ -17,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 BLOCK = re.compile(r"```console\n(.*?)```", re.DOTALL)
+PYTHON_BLOCK = re.compile(r"```pycon\n(.*?)```", re.DOTALL)
 ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb", "PYTHONHASHSEED": "0"}
 
 
@@ -60,6 +63,25 @@ def run(command: str) -> str:
     return "\n".join(line.rstrip() for line in text.rstrip("\n").splitlines())
 
 
+def python_failures(text: str) -> str:
+    """Run the README's Python examples as one doctest session (each block sees the names the
+    blocks before it defined); what doctest reports for those that print something else."""
+    source = "\n".join(PYTHON_BLOCK.findall(text))
+    test = doctest.DocTestParser().get_doctest(source, {}, "README.md", str(README), 0)
+    report: list[str] = []
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    cwd, path = os.getcwd(), os.environ.get("PATH", "")
+    os.chdir(ROOT)
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + path
+    try:
+        runner.run(test, out=report.append)
+    finally:
+        os.chdir(cwd)
+        os.environ["PATH"] = path
+    assert test.examples, "no Python example found"
+    return "".join(report)
+
+
 def update() -> None:
     text = README.read_text()
 
@@ -79,6 +101,8 @@ if __name__ == "__main__":
     if "--update" in sys.argv:
         update()
     else:
-        bad = [ex.command for ex in examples(README.read_text()) if run(ex.command) != ex.expected]
-        print("\n".join(bad) or "all transcripts match")
-        sys.exit(1 if bad else 0)
+        text = README.read_text()
+        bad = [ex.command for ex in examples(text) if run(ex.command) != ex.expected]
+        failed = python_failures(text)
+        print("\n".join(bad) or "all transcripts match", failed or "all Python examples match")
+        sys.exit(1 if bad or failed else 0)

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from bcecli.cli import cli
-from tests.readme_transcripts import README, examples, run
+from tests.readme_transcripts import README, examples, python_failures, run
 
 COMMANDS = cli.list_commands(click.Context(cli))
 
@@ -68,3 +68,13 @@ def test_completion_script_is_generated() -> None:
     env = dict(os.environ, _BCE_COMPLETE="bash_source")
     out = subprocess.run([str(bce)], env=env, capture_output=True, text=True, timeout=60)
     assert "_bce_completion" in out.stdout
+
+
+def test_readme_python_examples_print_what_they_show() -> None:
+    assert python_failures(README.read_text()) == ""
+
+
+def test_readme_documents_the_python_api() -> None:
+    text = README.read_text()
+    for name in ("bcecli.score(", "bcecli.score_file(", "to_dict()", "bcecli.BceError"):
+        assert name in text, name
