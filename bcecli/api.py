@@ -25,7 +25,7 @@ from bcecli.version import __version__
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from bcecli.readers.sources import Source
+    from bcecli.readers import Source
     from bcecli.spool import LossSpool
 
 SCHEMA = 1  # the JSON contract's version: keys change only with a new number

@@ -1,4 +1,5 @@
-"""No import cycles: the modules of bcecli, read with ast, import each other as a tree.
+"""No import cycles: the modules of bcecli, read with ast, import each other as a tree (and the
+readers and the run import no private name from another module).
 
 Module level for the whole package; for the readers and the run, imports inside functions
 too (an import moved into a function hides a cycle from Python, not from the reader). Imports
@@ -14,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "bcecli"
 # Packages whose modules may not import each other in a circle even from inside a function.
-STRICT = ("bcecli.run",)
+STRICT = ("bcecli.readers", "bcecli.run")
 
 
 def module_names() -> dict[str, Path]:
@@ -129,3 +130,17 @@ def test_the_walk_sees_a_cycle() -> None:
     assert "bcecli.readers" in imports("bcecli.run.prepare", nested=False)
     assert "bcecli.run.local" in imports("bcecli.run", nested=True)
     assert "bcecli.run.local" not in imports("bcecli.run", nested=False)
+
+
+@pytest.mark.parametrize("package", STRICT)
+def test_no_private_name_crosses_a_module(package: str) -> None:
+    # a name with a leading underscore belongs to its module: another imports none of them
+    crossing = []
+    for name, path in MODULES.items():
+        if not name.startswith(package):
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bcecli"):
+                crossing += [f"{name}: {a.name}" for a in node.names if a.name.startswith("_")]
+    assert crossing == []

@@ -107,7 +107,7 @@ def test_text_read_in_pieces_does_not_import_pandas() -> None:
     # arrays; ChunkedArray.to_numpy on text imported pandas.
     probe = (
         "import io, sys, pyarrow.csv as c\n"
-        "from bcecli.readers.sources import column_from_arrow\n"
+        "from bcecli.readers import column_from_arrow\n"
         "table = c.read_csv(io.BytesIO(b'label\\nyes\\nno\\n\\n'))\n"
         "column = column_from_arrow(table.column('label'))\n"
         "print(type(column).__name__, 'pandas' in sys.modules)\n"

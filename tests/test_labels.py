@@ -7,9 +7,9 @@ import pyarrow as pa
 import pytest
 
 from bcecli.errors import InputError
-from bcecli.readers import _concat_columns
+from bcecli.readers import Column, TextColumn, column_from_arrow
+from bcecli.readers.batches import concat_columns
 from bcecli.readers.labels import LabelMapper, _factorize_objects, _factorize_text
-from bcecli.readers.sources import Column, TextColumn, column_from_arrow
 
 
 def texts(values: list[str | None]) -> TextColumn:
@@ -73,11 +73,11 @@ def test_arrow_text_columns_stay_arrow_text(large: bool) -> None:
 
 
 def test_batches_join_text_pieces_and_pieces_read_as_numbers() -> None:
-    joined = _concat_columns([texts(["a", None]), texts(["b"])])
+    joined = concat_columns([texts(["a", None]), texts(["b"])])
     assert isinstance(joined, TextColumn) and joined.values.to_pylist() == ["a", None, "b"]
     # a batch of empty cells reads as numbers (NaN): missing, as in a text batch
     parts: list[Column] = [texts(["yes", None]), np.array([np.nan, np.nan]), texts(["no"])]
-    mixed = _concat_columns(parts)
+    mixed = concat_columns(parts)
     mapper = LabelMapper((), source="f.csv")
     np.testing.assert_array_equal(mapper.map(mixed, 0), [1.0, np.nan, np.nan, np.nan, 0.0])
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bcecli.readers import arrays, sources
+from bcecli.readers import Source, arrays
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads the resident set from /proc"
@@ -34,7 +34,7 @@ def values() -> np.ndarray:
     return np.random.default_rng(6).uniform(0, 1, N)
 
 
-def peak_growth(open_source: Callable[[], sources.Source], columns: list[str]) -> tuple[int, int]:
+def peak_growth(open_source: Callable[[], Source], columns: list[str]) -> tuple[int, int]:
     """Rows read and the most the resident set grew while opening and reading a source."""
     base = resident_bytes()
     peak = rows = 0

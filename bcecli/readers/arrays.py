@@ -10,13 +10,9 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from bcecli.errors import InputError
+from bcecli.readers.base import Batch, Source, display_name
+from bcecli.readers.detect import unsupported
 from bcecli.readers.display import show, show_cell, show_names
-from bcecli.readers.sources import (
-    Batch,
-    Source,
-    _unsupported,
-    display_name,
-)
 
 if TYPE_CHECKING:
     import zipfile
@@ -272,9 +268,9 @@ class NpzSource(Source):
 
     def _not_npz(self, names: list[str]) -> InputError:
         if "[Content_Types].xml" in names or any(n.startswith("xl/") for n in names):
-            return _unsupported("an Excel workbook (.xlsx)", self.name)
+            return unsupported("an Excel workbook (.xlsx)", self.name)
         if any(n.endswith("data.pkl") for n in names):
-            return _unsupported("a PyTorch file (torch.save)", self.name)
+            return unsupported("a PyTorch file (torch.save)", self.name)
         if not names:
             return InputError(
                 "is an empty zip archive (no arrays)",

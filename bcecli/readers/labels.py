@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from bcecli.errors import InputError
+from bcecli.readers.arrow import dictionary_indices
+from bcecli.readers.base import Column, TextColumn
 from bcecli.readers.display import show, show_cell, show_names
-from bcecli.readers.sources import Column, TextColumn, dictionary_indices
 
 # Text labels whose positive class is clear without being told.
 KNOWN_BINARY = (

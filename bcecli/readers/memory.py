@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bcecli.readers.sources import Batch, Column, Source, TextColumn
+from bcecli.readers.base import Batch, Column, Source, TextColumn
 
 # Rows per batch: views, so their size only bounds the chunks the run cuts from them.
 BATCH_ROWS = 1 << 20

@@ -6,15 +6,11 @@ import os
 from collections.abc import Iterator
 
 from bcecli.errors import InputError
+from bcecli.readers.arrow import column_from_arrow
+from bcecli.readers.base import Batch, Source, display_name
+from bcecli.readers.cells import is_number, not_a_number
 from bcecli.readers.dataset import Files
 from bcecli.readers.display import show, show_cell
-from bcecli.readers.sources import (
-    Batch,
-    Source,
-    _is_number,
-    column_from_arrow,
-    display_name,
-)
 
 PARQUET_BUFFER_BYTES = 1 << 20  # the read buffer of each Parquet column
 
@@ -84,15 +80,16 @@ class ParquetSource(Source):
     def width(self, column: str) -> int:
         return 1
 
-    def text_cell(self, column: str) -> tuple[int, str] | None:
+    def text_problem(self, column: str) -> tuple[str, str] | None:
+        """The first cell of a text column that is not a number."""
         if self.kind(column) != "string":
             return None
         start = 0
         for batch in self._file.iter_batches(batch_size=1 << 16, columns=[column]):
             values = batch.column(0).to_pylist()
             for i, v in enumerate(values):
-                if v is not None and not _is_number(str(v)):
-                    return start + i, str(v)
+                if v is not None and not is_number(str(v)):
+                    return not_a_number(start + i, column, str(v))
             start += len(values)
         return None
 

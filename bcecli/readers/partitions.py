@@ -12,17 +12,11 @@ import os
 from collections.abc import Iterator
 
 from bcecli.errors import InputError
+from bcecli.readers.base import Batch, Source, display_name
 from bcecli.readers.dataset import Files
+from bcecli.readers.detect import read_head, sniff_format
 from bcecli.readers.display import show, show_names
-from bcecli.readers.sources import (
-    Batch,
-    Opened,
-    Source,
-    _read_head,
-    display_name,
-    open_source,
-    sniff_format,
-)
+from bcecli.readers.formats import Opened, open_source
 
 GLOB_CHARS = "*?["
 # What a directory's partition files are called (other files, and names starting with '.' or
@@ -85,7 +79,7 @@ def partition_names(paths: list[str]) -> list[str]:
 
 def format_of(path: str) -> str:
     """'parquet', 'csv' or 'tsv' (or 'npy'/'npz', which partitions cannot be)."""
-    return sniff_format(path, _read_head(path))
+    return sniff_format(path, read_head(path))
 
 
 def check_partition(first: Source, opened: Opened, fmt: str, columns: list[str]) -> None:
@@ -206,9 +200,6 @@ class PartitionedSource(Source):
 
     def type_name(self, column: str) -> str:
         return self._first.type_name(column)
-
-    def text_cell(self, column: str) -> tuple[int, str] | None:
-        return self._first.text_cell(column)
 
     def text_problem(self, column: str) -> tuple[str, str] | None:
         return self._first.text_problem(column)

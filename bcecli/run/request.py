@@ -13,8 +13,7 @@ import os
 from dataclasses import dataclass, field
 
 from bcecli.core.options import LossOptions, Task
-from bcecli.readers import ColumnRequest
-from bcecli.readers.sources import Source
+from bcecli.readers import ColumnRequest, Source
 
 # Chunks are scored on two threads by default (numpy releases the GIL in most of its kernels);
 # more gains nothing on the two cores this is tuned for, and the reader has threads of its own.

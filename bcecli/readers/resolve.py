@@ -1,0 +1,268 @@
+"""Which columns of which files: open the inputs, then decide, in this order, where the weights
+come from, which columns hold the labels and the predictions, what the report notes, and check
+that the columns can be scored. Each step is a function of its own, called in turn by
+``open_input``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from bcecli.errors import InputError, OptionError
+from bcecli.readers.base import Source
+from bcecli.readers.columns import WEIGHT_NAMES, Selection, normalize, select_columns
+from bcecli.readers.display import show, show_cell, show_names
+from bcecli.readers.formats import open_source
+from bcecli.readers.input import Input, Layout, Part, check_lengths
+from bcecli.readers.labels import LabelMapper
+from bcecli.readers.partitions import PartitionedSource, is_partitioned
+
+
+@dataclass(frozen=True)
+class ColumnRequest:
+    """The columns the user named (None: bce finds them)."""
+
+    label_cols: tuple[str, ...] | None = None
+    pred_cols: tuple[str, ...] | None = None
+    sample_weight: str | None = None  # a column of an input, or a file of weights
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Where the sample weights come from."""
+
+    source: Source
+    column: str
+    own_file: bool  # a file of its own, not a column of an input
+    shown: str  # 'w (preds.csv)', for the report
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The label and prediction columns chosen, per source."""
+
+    parts: list[Part]
+    how: str  # why these columns, for the report
+    class_names: tuple[str, ...]  # from a prediction family's suffixes
+
+
+def open_input(
+    preds_path: str | Source, labels_path: str | Source | None, request: ColumnRequest
+) -> Input:
+    """Open the input files (or take sources already open, such as arrays in memory) and
+    decide which columns are labels, predictions and weights."""
+    if preds_path == "-" and labels_path == "-":
+        raise OptionError("only one input can come from stdin ('-')", "write one of them to a file")
+    opened: list[Source] = []  # closed here on an error
+    try:
+        preds = open_path(preds_path, "preds")
+        opened.append(preds)
+        labels = None
+        if labels_path is not None:
+            labels = open_path(labels_path, "labels")
+            opened.append(labels)
+        weights = find_weights(preds, labels, request.sample_weight)
+        if weights is not None and weights.own_file:
+            opened.append(weights.source)
+        columns = choose_columns(preds, labels, request, weights)
+        parts = attach_weights(columns.parts, weights)
+        check_lengths(parts)
+        check_kinds(parts)
+        layout = Layout(
+            sources=tuple(p.source.name for p in parts),
+            label_columns=tuple(c for p in parts for c in p.labels),
+            pred_columns=tuple(c for p in parts for c in p.preds),
+            weight_column=None if weights is None else weights.shown,
+            how=columns.how,
+            notes=notes(preds, labels, weights, request),
+            n_rows=next((p.source.n_rows for p in parts if p.source.n_rows is not None), None),
+            n_label_outputs=sum(p.source.width(c) for p in parts for c in p.labels),
+            n_pred_outputs=sum(p.source.width(c) for p in parts for c in p.preds),
+            class_names=columns.class_names,
+        )
+        return Input(parts, layout, label_mapper(parts, columns.class_names))
+    except BaseException:
+        for src in opened:
+            src.close()
+        raise
+
+
+def open_path(path: str | Source, role: str) -> Source:
+    """A file, or the partition files of a directory or a glob read as one source (or a
+    source already open)."""
+    if isinstance(path, Source):
+        return path
+    if is_partitioned(path):
+        return PartitionedSource(path, role)
+    return open_source(path, role).source
+
+
+def find_weights(preds: Source, labels: Source | None, wanted: str | None) -> Weights | None:
+    """The weights' column: a column of an input, else the one column of a file of weights
+    (opened here: the caller closes it)."""
+    if wanted is None:
+        return None
+    for src in (preds, labels):
+        if src is not None and wanted in src.columns:
+            return Weights(src, wanted, False, f"{show(wanted)} ({src.name})")
+    if not os.path.exists(wanted):
+        raise OptionError(
+            f"{{sample_weight}} {show_cell(wanted)} is neither a column of the input nor a file",
+            "name a column, or the path of a file of weights",
+            param="sample_weight",
+        )
+    src = open_source(wanted, "weight").source
+    try:
+        named = [c for c in src.columns if normalize(c) in WEIGHT_NAMES]
+        if len(src.columns) == 1:
+            column = src.columns[0]
+        elif len(named) == 1:
+            column = named[0]
+        else:
+            raise InputError(
+                f"cannot tell which column holds the weights (columns: {show_names(src.columns)})",
+                "give a file with one column, or one named weight",
+                source=src.name,
+            )
+    except BaseException:
+        src.close()
+        raise
+    return Weights(src, column, True, f"{show(column)} ({src.name})")
+
+
+def choose_columns(
+    preds: Source, labels: Source | None, req: ColumnRequest, weights: Weights | None
+) -> Columns:
+    """The label and prediction columns: both from ``preds``, or each from its own file."""
+
+    def exclude(src: Source) -> tuple[str, ...]:
+        return (weights.column,) if weights is not None and weights.source is src else ()
+
+    if labels is None:
+        if preds.columns == ["preds"] and not req.label_cols:
+            raise InputError(
+                "holds one array (the predictions), and no labels",
+                "give the labels with {labels=FILE}",
+                source=preds.name,
+                param="labels",
+            )
+        try:
+            sel = _positional(preds, req) or select_columns(
+                preds.columns, want_labels=True, want_preds=True,
+                label_cols=req.label_cols, pred_cols=req.pred_cols, exclude=exclude(preds),
+                source=preds.name,
+            )  # fmt: skip
+        except InputError as e:
+            if not preds.positional:
+                raise
+            raise InputError(
+                f"has no header row and {len(preds.columns)} columns "
+                f"({show_names(preds.columns)}): which holds the labels is not clear",
+                "name them, e.g. {label_col=column_2} {pred_col=column_3}, or add a header line "
+                "such as id,y_true,y_pred",
+                source=preds.name,
+                param="label_col",
+            ) from e
+        part = Part(preds, [*sel.labels, *sel.preds], list(sel.labels), list(sel.preds), None)
+        return Columns([part], sel.how, sel.suffixes)
+    psel = select_columns(
+        preds.columns, want_labels=False, want_preds=True, label_cols=None,
+        pred_cols=req.pred_cols, exclude=exclude(preds), source=preds.name,
+    )  # fmt: skip
+    lsel = select_columns(
+        labels.columns, want_labels=True, want_preds=False, label_cols=req.label_cols,
+        pred_cols=None, exclude=exclude(labels), source=labels.name,
+    )  # fmt: skip
+    parts = [
+        Part(preds, list(psel.preds), [], list(psel.preds), None),
+        Part(labels, list(lsel.labels), list(lsel.labels), [], None),
+    ]
+    return Columns(parts, f"{psel.how} in {preds.name}; {lsel.how} in {labels.name}", psel.suffixes)
+
+
+def attach_weights(parts: list[Part], weights: Weights | None) -> list[Part]:
+    """The weight column joins the part of its source, or is a part of its own."""
+    if weights is None:
+        return parts
+    owner = next((p for p in parts if p.source is weights.source), None)
+    if owner is None:
+        owner = Part(weights.source, [], [], [], None)
+        parts = [*parts, owner]
+    owner.columns.append(weights.column)
+    owner.weight = weights.column
+    return parts
+
+
+def notes(
+    preds: Source, labels: Source | None, weights: Weights | None, req: ColumnRequest
+) -> tuple[str, ...]:
+    """What the report notes about the files, in the order they were read."""
+    out = list(preds.notes)
+    if weights is not None and weights.own_file:
+        out.extend(weights.source.notes)
+    if labels is not None:
+        out.extend(labels.notes)
+    if req.sample_weight is None:
+        unused = [c for c in preds.columns if normalize(c) in WEIGHT_NAMES]
+        if unused:
+            out.append(
+                f"column {show(unused[0])} is not used as a weight; pass --sample-weight "
+                f"{show(unused[0])} to use it"
+            )
+    return tuple(out)
+
+
+def check_kinds(parts: list[Part]) -> None:
+    """Every column chosen can be scored (labels may be text; the rest must be numbers)."""
+    for p in parts:
+        for c in [*p.labels, *p.preds] + ([p.weight] if p.weight else []):
+            _check_kind(p.source, c, "labels" if c in p.labels else "")
+
+
+def label_mapper(parts: list[Part], class_names: tuple[str, ...]) -> LabelMapper | None:
+    """How text labels become numbers (None: the labels are numbers)."""
+    if not any(p.source.kind(c) == "string" for p in parts for c in p.labels):
+        return None
+    source = next(p.source for p in parts if p.labels)
+    return LabelMapper(class_names, source=source.name)
+
+
+def _positional(src: Source, req: ColumnRequest) -> Selection | None:
+    """A headerless file of two columns: the first holds the labels, the second the predictions."""
+    if not src.positional or len(src.columns) != 2 or req.label_cols or req.pred_cols:
+        return None
+    first, second = src.columns
+    return Selection(
+        (first,),
+        (second,),
+        f"no header: {first} as labels, {second} as predictions (by position; name them with "
+        "--label-col / --pred-col if that is wrong)",
+    )
+
+
+def _check_kind(src: Source, column: str, role: str) -> None:
+    """Labels may be text (mapped to numbers); predictions and weights must be numbers."""
+    kind = src.kind(column)
+    name = show(column, 40)
+    if kind == "empty":
+        raise InputError(
+            f"column {name} holds no number in any row (every cell is empty, NA or NaN)",
+            "fill it in, or name another column with "
+            + ("{label_col}" if role == "labels" else "{pred_col}"),
+            source=src.name,
+            param="label_col" if role == "labels" else "pred_col",
+        )
+    if kind == "other" or (kind == "string" and role != "labels"):
+        problem = src.text_problem(column) if kind == "string" else None
+        if problem is not None:
+            raise InputError(*problem, source=src.name)
+        raise InputError(
+            f"column {name} holds {src.type_name(column)}, not numbers",
+            "predictions and weights must be numbers: "
+            + (
+                "flatten it into one numeric column per output"
+                if kind == "other"
+                else "save them as numbers, not text"
+            ),
+            source=src.name,
+        )
