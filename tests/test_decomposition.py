@@ -534,3 +534,30 @@ def test_packed_exact_rows_equal_the_general_path() -> None:
     np.testing.assert_array_equal(c.score, d.score)
     np.testing.assert_allclose(c.pos, d.pos, rtol=1e-15)
     assert rk.roc_auc(a) == pytest.approx(roc_auc_score(y, p), abs=1e-14)
+
+
+def test_multilabel_decomposition_is_the_mean_over_outputs() -> None:
+    rng = np.random.default_rng(14)
+    n, k = 2000, 3
+    z = rng.normal(size=(n, k))
+    y = (rng.random((n, k)) < sp.expit(z)).astype(np.float64)
+    p = np.round(sp.expit(1.4 * z), 4)
+    summaries = ss.ScoreSummaries(k)
+    for i in range(0, n, 512):
+        summaries.add(y[i : i + 512], p[i : i + 512], None, hard=True)
+    other = ss.ScoreSummaries(k)
+    other.merge(summaries)  # into an empty one: the same
+    analyses = dec.analyse_outputs(other, [None] * k)
+    assert analyses is not None
+    mean = dec.mean_decomposition([a.decomposition for a in analyses])
+    per_output = [log_loss_rows(y[:, j], logit(p[:, j])) for j in range(k)]
+    assert mean.mean_loss == pytest.approx(np.mean(per_output), rel=1e-13)
+    assert mean.miscalibration - mean.discrimination + mean.uncertainty == pytest.approx(
+        mean.mean_loss, rel=1e-13
+    )
+    for j, a in enumerate(analyses):
+        assert a.ranking.auc == pytest.approx(roc_auc_score(y[:, j], p[:, j]), abs=1e-14)
+    bad = ss.ScoreSummaries(k)
+    bad.unusable()
+    summaries.merge(bad)
+    assert not summaries.usable and dec.analyse_outputs(summaries, [None] * k) is None

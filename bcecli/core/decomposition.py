@@ -21,12 +21,13 @@ that a fit never reports a loss above S. ``method`` and ``resolution`` say which
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from bcecli.core.ranking import Ranking, ranking
-from bcecli.core.score_summary import ScoreSummary, ScoreTable, dot
+from bcecli.core.score_summary import ScoreSummaries, ScoreSummary, ScoreTable, dot
 
 MAX_NEWTON = 100
 # the fits take the exact table up to this many distinct scores, else the bins
@@ -305,3 +306,28 @@ def analyse(summary: ScoreSummary, mean_loss: float | None = None) -> ScoreAnaly
     fit_table = t if len(t.pos) <= FIT_GROUPS else summary.table(binned=True)
     recal = recalibrate(fit_table, dec.mean_loss, dec.isotonic_loss)
     return ScoreAnalysis(ranking(t), dec, recal)
+
+
+def analyse_outputs(
+    summaries: ScoreSummaries, mean_losses: Sequence[float | None]
+) -> tuple[ScoreAnalysis, ...] | None:
+    """``analyse`` per output (None where the summaries are unusable); ``mean_losses[j]``: the
+    literal mean loss of output j where the run knows it exactly, else None (the table's own)."""
+    if not summaries.usable:
+        return None
+    return tuple(analyse(s, m) for s, m in zip(summaries.outputs, mean_losses, strict=True))
+
+
+def mean_decomposition(parts: Sequence[Decomposition]) -> Decomposition:
+    """The decomposition of the mean over outputs of their losses (multi-label BCE): every term
+    is the mean of the outputs' terms, since each is additive."""
+    exact = all(p.resolution == 0.0 for p in parts)
+    return Decomposition(
+        mean_loss=float(np.mean([p.mean_loss for p in parts])),
+        miscalibration=float(np.mean([p.miscalibration for p in parts])),
+        discrimination=float(np.mean([p.discrimination for p in parts])),
+        uncertainty=float(np.mean([p.uncertainty for p in parts])),
+        method="isotonic (exact)" if exact else "isotonic (binned)",
+        resolution=max(p.resolution for p in parts),
+        isotonic_loss=float(np.mean([p.isotonic_loss for p in parts])),
+    )

@@ -333,3 +333,39 @@ def _packed_table(keys: np.ndarray) -> ScoreTable:
     pos = (ones[ends] - ones[starts]).astype(np.float64)
     neg = (ends - starts) - pos
     return ScoreTable(bits[starts].view(np.float64), pos, neg, True, 0.0, True)
+
+
+@dataclass(eq=False)
+class ScoreSummaries:
+    """One ``ScoreSummary`` per output (binary: one; multi-label: one per label column; one-vs-rest
+    for a categorical task: one per class). ``usable`` turns False for good once a chunk held
+    labels outside [0, 1], probabilities outside [0, 1] or negative weights: the ranking metrics
+    and the decomposition are then undefined (the report's flags say why)."""
+
+    k: int
+    from_logits: bool = False
+    outputs: list[ScoreSummary] = field(init=False)
+    usable: bool = True
+
+    def __post_init__(self) -> None:
+        self.outputs = [ScoreSummary(self.from_logits) for _ in range(self.k)]
+
+    def add(self, y: np.ndarray, scores: np.ndarray, w: np.ndarray | None, *, hard: bool) -> None:
+        """Add a chunk of (n, k) labels and scores (NaN rows already excluded)."""
+        if not self.usable:
+            return
+        for j, s in enumerate(self.outputs):
+            s.add(y[:, j], scores[:, j], w, hard=hard)
+
+    def unusable(self) -> None:
+        self.usable = False
+        self.outputs = [ScoreSummary(self.from_logits) for _ in range(self.k)]
+
+    def merge(self, other: ScoreSummaries) -> None:
+        if other.k != self.k or other.from_logits != self.from_logits:
+            raise ValueError("cannot merge score summaries of different runs")
+        if not (self.usable and other.usable):
+            self.unusable()
+            return
+        for mine, theirs in zip(self.outputs, other.outputs, strict=True):
+            mine.merge(theirs)
