@@ -319,6 +319,10 @@ def _as_array(value: object, param: str) -> tuple[np.ndarray, tuple[str, ...] | 
         )
     if len(arr) == 0:
         raise InputError("is empty", "pass at least one sample", source=param, param=param)
+    if arr.dtype == object:
+        arr = _object_numbers(arr)
+    if arr.ndim == 2 and arr.shape[1] == 1 and arr.dtype.kind in "USO":
+        arr = arr[:, 0]  # a data frame of one text column
     if arr.dtype.kind not in "biuf" and not (param == "y_true" and arr.dtype.kind in "USO"):
         raise InputError(
             f"holds {arr.dtype} values, not numbers",
@@ -336,6 +340,24 @@ def _as_array(value: object, param: str) -> tuple[np.ndarray, tuple[str, ...] | 
     if names is not None and arr.ndim == 2 and len(names) != arr.shape[1]:
         names = None
     return arr, names
+
+
+def _object_numbers(arr: np.ndarray) -> np.ndarray:
+    """An object array as float64 where every value is a number or missing (None, NaN,
+    pandas' NA: what a nullable column gives), else unchanged (text labels, say)."""
+    try:
+        return arr.astype(np.float64)
+    except (TypeError, ValueError):
+        pass
+    values = arr.ravel().tolist()
+    if not all(_missing(v) or isinstance(v, (int, float, np.number)) for v in values):
+        return arr
+    numbers = [math.nan if _missing(v) else float(v) for v in values]
+    return np.array(numbers, dtype=np.float64).reshape(arr.shape)
+
+
+def _missing(v: object) -> bool:
+    return v is None or type(v).__name__ == "NAType" or (isinstance(v, float) and math.isnan(v))
 
 
 def _named_columns(

@@ -184,3 +184,16 @@ def test_repr_and_notebook_renderings() -> None:
     console = Console(width=100, record=True, color_system=None)
     console.print(report)
     assert "Worst samples" in console.export_text()
+
+
+def test_nullable_pandas_columns_and_text_frames() -> None:
+    y = pd.Series([1, 0, None, 1], dtype="Int64")
+    p = pd.Series([0.9, 0.2, 0.5, None], dtype="Float64")
+    report = bcecli.score(y, p, reduction="none")
+    assert report.n == 2 and report.n_excluded == 2
+    assert report.mean_loss == pytest.approx(-(math.log(0.9) + math.log(0.8)) / 2, rel=1e-15)
+    words = pd.DataFrame({"animal": ["cat", "dog", "dog"]})
+    probs = pd.DataFrame({"cat": [0.7, 0.2, 0.4], "dog": [0.3, 0.8, 0.6]})
+    got = bcecli.score(words, probs)
+    assert got.task is bcecli.Task.SPARSE
+    assert got.mean_loss == pytest.approx(-(math.log(0.7) + math.log(0.8) + math.log(0.6)) / 3)
