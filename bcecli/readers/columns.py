@@ -107,6 +107,37 @@ def _check_exist(wanted: tuple[str, ...], columns: list[str], param: str, source
         )
 
 
+# What to say when several columns have a known name, per side.
+_SEVERAL = {
+    "labels": ("pick one with {label_col}", "label_col"),
+    "predictions": ("pick them with {pred_col} (a comma-separated list for several outputs)",
+                    "pred_col"),
+}  # fmt: skip
+
+
+def _by_name(
+    pool: list[str], names: tuple[str, ...], what: str, reasons: list[str], source: str
+) -> tuple[list[str], list[str]]:
+    """The one column of ``pool`` with a known name, else a family of them (and the family's
+    suffixes); the reason appended to ``reasons``."""
+    found = _exact(pool, names)
+    if len(found) > 1:
+        fix, param = _SEVERAL[what]
+        raise InputError(
+            f"several columns could hold the {what}: {show_names(found)}",
+            fix,
+            source=source,
+            param=param,
+        )
+    if found:
+        reasons.append(f"{what} by name ({show(found[0])})")
+        return found, []
+    family, suffixes = _family(pool, names)
+    if family:
+        reasons.append(f"{what} by name ({show(family[0])} .. {show(family[-1])})")
+    return family, suffixes
+
+
 def select_columns(
     columns: list[str],
     *,
@@ -132,36 +163,12 @@ def select_columns(
         preds = list(pred_cols)
         reasons.append("predictions from --pred-col")
     if want_labels and not labels:
-        labels = _exact([c for c in pool if c not in preds], LABEL_NAMES)
-        if len(labels) > 1:
-            raise InputError(
-                f"several columns could hold the labels: {show_names(labels)}",
-                "pick one with {label_col}",
-                source=source,
-                param="label_col",
-            )
-        if labels:
-            reasons.append(f"labels by name ({show(labels[0])})")
-        else:
-            labels, _ = _family([c for c in pool if c not in preds], LABEL_NAMES)
-            if labels:
-                reasons.append(f"labels by name ({show(labels[0])} .. {show(labels[-1])})")
+        labels, _ = _by_name(
+            [c for c in pool if c not in preds], LABEL_NAMES, "labels", reasons, source
+        )
     if want_preds and not preds:
         rest = [c for c in pool if c not in labels]
-        preds = _exact(rest, PRED_NAMES)
-        if len(preds) > 1:
-            raise InputError(
-                f"several columns could hold the predictions: {show_names(preds)}",
-                "pick them with {pred_col} (a comma-separated list for several outputs)",
-                source=source,
-                param="pred_col",
-            )
-        if preds:
-            reasons.append(f"predictions by name ({show(preds[0])})")
-        else:
-            preds, suffixes = _family(rest, PRED_NAMES)
-            if preds:
-                reasons.append(f"predictions by name ({show(preds[0])} .. {show(preds[-1])})")
+        preds, suffixes = _by_name(rest, PRED_NAMES, "predictions", reasons, source)
     # One side found by name and exactly one candidate column left: that is the other side.
     leftovers = [
         c
