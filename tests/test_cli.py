@@ -314,3 +314,30 @@ def test_the_fail_on_choices_are_the_gates_enum() -> None:
 
     option = next(p for p in command.params if p.name == "fail_on")
     assert list(option.type.choices) == [m.value for m in FailOn]  # type: ignore[attr-defined]
+
+
+def test_every_parameter_an_error_names_is_a_flag_of_bce_score() -> None:
+    from bcecli.cli.score import score as command
+    from bcecli.errors import PARAMETERS, flag_spelling
+
+    flags = {opt for p in command.params for opt in p.opts}
+    for name in PARAMETERS - {"y_true", "y_pred"}:  # bcecli.score's arrays
+        assert flag_spelling(name, None) in flags, name
+
+
+def test_the_placeholders_in_messages_name_real_parameters() -> None:
+    """A ``{name}`` in bce's strings is a parameter (spelled per reader) or one of the few
+    str.format templates' fields: a misspelt parameter would print as it is."""
+    import ast
+    import re
+
+    from bcecli.errors import PARAMETERS
+    from tests.conftest import ROOT
+
+    found = set()
+    for path in (ROOT / "bcecli").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found |= set(re.findall(r"\{([a-z_]+)(?:=[^{}]*)?\}", node.value))
+    assert "pos_weight" in found  # the scan sees the messages
+    assert found - PARAMETERS <= {"count", "rows", "name", "code"}

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 import bcecli.text as fmt
 from bcecli.core.explain import Explanation
-from bcecli.text import json_number as number
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -14,8 +13,8 @@ if TYPE_CHECKING:
 
 def explain_data(e: Explanation) -> dict[str, Any]:
     return {
-        "loss": number(e.loss),
-        "p_true": number(e.p_true),
+        "loss": fmt.json_number(e.loss),
+        "p_true": fmt.json_number(e.p_true),
         "band": e.band,
         "task": e.task.value if e.task else None,
         "label": e.label,
@@ -26,7 +25,7 @@ def explain_data(e: Explanation) -> dict[str, Any]:
                 "compat": v.compat.value,
                 "framework": v.framework,
                 "dtype": v.dtype,
-                "loss": number(v.loss),
+                "loss": fmt.json_number(v.loss),
                 "error": v.error,
             }
             for v in e.values
