@@ -325,7 +325,41 @@ def test_threaded_scoring_equals_one_thread(task: Task) -> None:
         assert r.mean_loss == reports[0].mean_loss and r.sum_loss == reports[0].sum_loss
         assert r.flags == reports[0].flags and r.worst == reports[0].worst
         assert r.histogram == reports[0].histogram and r.median_loss == reports[0].median_loss
-        assert r.brier == pytest.approx(reports[0].brier, rel=1e-12)
+        assert r.brier == reports[0].brier and r.calibration == reports[0].calibration
+        assert r.entropy_floor == reports[0].entropy_floor and r.prior == reports[0].prior
+
+
+def tally_values(acc: object) -> dict[str, object]:
+    """Every statistic of an accumulator's tally and headline, as plain values."""
+    from dataclasses import fields
+
+    from bcecli.core.accumulator import Accumulator
+    from bcecli.core.blocksum import BlockSum
+    from bcecli.core.summary import Range
+
+    assert isinstance(acc, Accumulator)
+    out: dict[str, object] = {"head": acc.head.totals().tolist(), "rows": acc.rows}
+    for f in fields(acc.tally):
+        v = getattr(acc.tally, f.name)
+        if isinstance(v, BlockSum):
+            out[f.name] = (v.seen, v.totals().tolist())
+        elif isinstance(v, Range):
+            out[f.name] = None if v.lo is None or v.hi is None else (v.lo.tolist(), v.hi.tolist())
+        elif isinstance(v, np.ndarray):
+            out[f.name] = v.tolist()
+        else:
+            out[f.name] = v
+    return out
+
+
+def _same(a: dict[str, object], b: dict[str, object]) -> None:
+    """Equal to the last bit (NaN equal to NaN)."""
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(
+            np.array(a[name], dtype=object), np.array(b[name], dtype=object), err_msg=name
+        )
+        assert repr(a[name]) == repr(b[name]), name
 
 
 @pytest.mark.parametrize(
@@ -334,24 +368,26 @@ def test_threaded_scoring_equals_one_thread(task: Task) -> None:
         (task, compat)
         for task in (
             *(Task.BINARY, "float32", Task.SPARSE, "one-hot", "saturated", "missing"),
-            *("logits", "sparse logits", "one-hot logits", "weighted"),
+            *("logits", "sparse logits", "one-hot logits", "weighted", "soft", "multilabel"),
         )
         for compat in Compat
         if not (str(task).endswith("logits") and compat is Compat.SKLEARN)  # no logits there
+        if not (task == "soft" and compat in (Compat.SKLEARN, Compat.TORCH))  # they raise
+        if not (task == "multilabel" and compat is Compat.SKLEARN)
     ],
 )
-def test_fast_paths_equal_the_general_path(
-    compat: Compat, task: Task | str, monkeypatch: pytest.MonkeyPatch
+def test_every_tally_is_the_same_bits_whatever_the_chunking(
+    compat: Compat, task: Task | str
 ) -> None:
-    """The fast paths give bit-identical losses and identical exact statistics."""
-    from bcecli.core import binary_scoring, categorical_scoring
+    """The summary's determinism rule: the same rows scored whole, in chunks of any size, or
+    as partitions merged in any order give every tally (float sums included) and the report
+    to the last bit, on inputs that exercise every branch: 0/1 and soft labels, saturated,
+    missing and out-of-range values, weights, float32, logits, class indices and one-hot."""
+    from bcecli.core.accumulator import Accumulator
 
     rng = np.random.default_rng(13)
     n, k = 20_000, 6
     weights: np.ndarray | None = None
-
-    def cut(w: np.ndarray | None, a: int) -> np.ndarray | None:
-        return None if w is None else w[a : a + 3000]
 
     from_logits = str(task).endswith("logits")
     if task == "logits":
@@ -360,6 +396,17 @@ def test_fast_paths_equal_the_general_path(
         p = rng.normal(0, 4, n)[:, None]
         p[:8, 0] = [0.0, 1e-20, -1e-20, 40.0, -40.0, 800.0, -800.0, 0.5]  # ties, saturation
         p[8:18, 0] = rng.uniform(0, 1, 10)  # logits that look like probabilities
+    elif task == "soft":  # soft and -1 labels, beside 0/1 ones, in some chunks only
+        task = Task.BINARY
+        y = rng.integers(0, 2, n).astype(float)[:, None]
+        p = rng.uniform(1e-9, 1 - 1e-9, n)[:, None]
+        y[[5, 4100, 4101, 9000], 0] = [0.3, 0.5, 0.999, -1.0]
+        p[[6, 4102], 0] = [0.5, 0.0]
+    elif task == "multilabel":  # three outputs, one soft label, rows summing to 1
+        task = Task.MULTILABEL
+        y = rng.integers(0, 2, (n, 3)).astype(float)
+        p = rng.dirichlet(np.ones(3), n)
+        y[[10, 7000], 1] = 0.25
     elif task == "weighted":  # sample weights: zero, negative, missing, beside missing values
         task = Task.BINARY
         y = rng.integers(0, 2, n).astype(float)[:, None]
@@ -422,61 +469,47 @@ def test_fast_paths_equal_the_general_path(
             if compat is not Compat.SKLEARN:  # (log_loss raises on these)
                 y[3001] = 0.5  # a soft row: its chunk takes the general path
                 y[6001] = [1, 1, -1, 0, 0, 0]  # sums to 1, but is not one-hot
-    results = []
-    scored_runs = []
-    accumulators = []
-    for force_general in (False, True):
-        if force_general:
-            monkeypatch.setattr(binary_scoring, "_fast_path", lambda acc, chunk: None)
-            monkeypatch.setattr(
-                categorical_scoring, "_fast_hard_label_path", lambda acc, chunk: None
-            )
-        opts = LossOptions(task=task, compat=compat, from_logits=from_logits)
-        scorer = Scorer(opts, p.shape[1])
-        scored = [
-            scorer.score(Chunk(a, y[a : a + 3000], p[a : a + 3000], cut(weights, a)))
-            for a in range(0, n, 3000)
-        ]
-        results.append((np.concatenate([s.loss for s in scored]), scorer.report()))
-        scored_runs.append(scored)
-        accumulators.append(scorer.accumulator)
-    (fast_loss, fast), (slow_loss, slow) = results
-    np.testing.assert_array_equal(fast_loss, slow_loss)
-    np.testing.assert_array_equal(np.signbit(fast_loss), np.signbit(slow_loss))  # 0 and -0
-    assert fast.mean_loss == slow.mean_loss and fast.sum_loss == slow.sum_loss
-    assert fast.flags == slow.flags  # ids, counts, first rows and messages
-    assert fast.worst == slow.worst and fast.histogram == slow.histogram
-    assert fast.accuracy == slow.accuracy
-    # calibration: counts exact; the mean prediction is a float sum added in another order
-    assert [(b.lo, b.count, b.frac_pos) for b in fast.calibration] == [
-        (b.lo, b.count, b.frac_pos) for b in slow.calibration
-    ]
-    for a, b in zip(fast.calibration, slow.calibration, strict=True):
-        assert a.mean_pred == pytest.approx(b.mean_pred, rel=1e-12)
-    assert fast.brier == pytest.approx(slow.brier, rel=1e-12)
-    assert fast.outputs == slow.outputs and fast.mistakes == slow.mistakes
+    opts = LossOptions(task=task, compat=compat, from_logits=from_logits)
 
-    def row_flags(run: list[ScoredChunk]) -> list[list[tuple[str, list[int]]]]:
-        return [
-            [(f, np.flatnonzero(m).tolist()) for f, m in s.row_flags.items() if m.any()]
-            for s in run
-        ]
+    def cut(w: np.ndarray | None, a: int, b: int) -> np.ndarray | None:
+        return None if w is None else w[a:b]
 
-    assert row_flags(scored_runs[0]) == row_flags(scored_runs[1])
-    for fast_chunk, slow_chunk in zip(*scored_runs, strict=True):  # what --per-sample writes
-        np.testing.assert_array_equal(fast_chunk.p_true, slow_chunk.p_true)
-        np.testing.assert_array_equal(fast_chunk.weight, slow_chunk.weight)
-    # every tally the report may read, not only those this data makes it show
-    fast_acc, slow_acc = accumulators
-    assert fast_acc.mins.keys() == slow_acc.mins.keys()
-    assert fast_acc.maxs.keys() == slow_acc.maxs.keys()
-    for name in fast_acc.mins:
-        np.testing.assert_array_equal(fast_acc.mins[name], slow_acc.mins[name], err_msg=name)
-    for name in fast_acc.maxs:
-        np.testing.assert_array_equal(fast_acc.maxs[name], slow_acc.maxs[name], err_msg=name)
-    assert fast_acc.sums.keys() == slow_acc.sums.keys()
-    for name in fast_acc.sums:
-        assert fast_acc.scalar(name) == pytest.approx(slow_acc.scalar(name), rel=1e-12), name
+    def scored(bounds: list[int]) -> tuple[list[Accumulator], np.ndarray, np.ndarray]:
+        parts, losses, p_true = [], [], []
+        for a, b in zip(bounds, bounds[1:], strict=False):
+            scorer = Scorer(opts, p.shape[1])
+            out = scorer.score(Chunk(a, y[a:b], p[a:b], cut(weights, a, b)))
+            parts.append(scorer.accumulator)
+            losses.append(out.loss)
+            p_true.append(out.p_true)
+        return parts, np.concatenate(losses), np.concatenate(p_true)
+
+    def merged(parts: list[Accumulator], order: list[int]) -> Accumulator:
+        acc = Accumulator(opts, p.shape[1])
+        for i in order:
+            acc.merge(parts[i])
+        return acc
+
+    whole, whole_loss, whole_p = scored([0, n])
+    reference = tally_values(whole[0])
+    from bcecli.core.report import Context, finalize
+
+    want = finalize(whole[0], Context())
+    cuts = np.random.default_rng(5).choice(np.arange(1, n), 9, replace=False)
+    for bounds in (
+        list(range(0, n, 3000)) + [n],
+        list(range(0, n, 4096)) + [n],
+        [0, *sorted(cuts.tolist()), n],
+    ):
+        parts, loss, p_t = scored(bounds)
+        np.testing.assert_array_equal(loss, whole_loss)
+        np.testing.assert_array_equal(np.signbit(loss), np.signbit(whole_loss))  # 0 and -0
+        np.testing.assert_array_equal(p_t, whole_p)
+        for order in (list(range(len(parts))), list(range(len(parts)))[::-1]):
+            acc = merged(parts, order)
+            _same(tally_values(acc), reference)
+            got = finalize(acc, Context())
+            assert got == want
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 5, 6, 16, 17, 40])
@@ -567,8 +600,9 @@ def test_threaded_scoring_gives_the_same_bits_whatever_the_timing(
         for _ in scorer.score_all(iter(chunks), workers=2):
             pass
         acc = scorer.accumulator
-        runs.append({name: np.asarray(acc.sums[name]).tolist() for name in sorted(acc.sums)})
-    assert all(r == runs[0] for r in runs[1:])
+        runs.append(tally_values(acc))
+    for r in runs[1:]:
+        _same(r, runs[0])
 
 
 @pytest.mark.parametrize("seed", range(6))

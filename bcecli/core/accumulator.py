@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,14 +16,11 @@ from bcecli.core.blocksum import BlockSum
 from bcecli.core.flags import FlagTally
 from bcecli.core.options import LossOptions
 from bcecli.core.sketch import LossSketch
+from bcecli.core.summary import CALIBRATION_BINS, BinaryTally, MulticlassTally, Tally
 
-if TYPE_CHECKING:  # numpy.typing costs 1 ms to import, on every run
-    import numpy.typing as npt
-
-    Numbers = npt.ArrayLike
+__all__ = ["CALIBRATION_BINS", "HEAD", "Accumulator", "HeadTotals", "WorstK"]
 
 WORST_K = 10
-CALIBRATION_BINS = 10
 # The headline sums. Every profile's reduction is sum(num) / sum(den): num is what the framework
 # adds up (w*l, or PyTorch's own weighted value), den is 1 per row (divide by N), w (weighted
 # mean) or the true class's weight (PyTorch with class weights). wl / w give the weighted mean
@@ -105,6 +101,17 @@ class WorstK:
             self._combine(other.rows, other.loss, other.labels, other.preds, other.p_true)
 
 
+@dataclass(frozen=True)
+class HeadTotals:
+    """The headline sums (see ``HEAD``)."""
+
+    num: float
+    den: float
+    wl: float
+    w: float
+    l: float  # noqa: E741
+
+
 @dataclass(eq=False)
 class Accumulator:
     """Mergeable state of one scoring run."""
@@ -116,58 +123,37 @@ class Accumulator:
     excluded: int = 0
     # Split-invariant headline sums over the scored rows, in HEAD order.
     head: BlockSum = field(default_factory=lambda: BlockSum(len(HEAD)))
-    head_const: dict[str, float] = field(default_factory=dict)
     sketch: LossSketch = field(default_factory=LossSketch)
     worst: WorstK = field(default_factory=WorstK)
     flags: FlagTally = field(default_factory=FlagTally)
-    # Additive tallies (scalars and per-output vectors), keyed by name.
-    # (A tally added only as plain numbers is kept as a float.)
-    sums: dict[str, np.ndarray | float] = field(default_factory=dict)
-    mins: dict[str, np.ndarray] = field(default_factory=dict)
-    maxs: dict[str, np.ndarray] = field(default_factory=dict)
+    tally: Tally = field(init=False)
 
-    def add(self, name: str, value: Numbers) -> None:
-        if isinstance(value, (int, float)):  # a plain number (np.float64 too): no array trip
-            self.sums[name] = self.sums.get(name, 0.0) + float(value)
-            return
-        v = np.asarray(value, dtype=np.float64)
-        if name in self.sums:
-            self.sums[name] = self.sums[name] + v
-        else:
-            self.sums[name] = v.copy()
+    def __post_init__(self) -> None:
+        k = self.n_outputs
+        self.tally = MulticlassTally(k) if self.opts.task.is_multiclass else BinaryTally(k)
 
-    def low(self, name: str, value: Numbers) -> None:
-        v = np.asarray(value, dtype=np.float64)
-        self.mins[name] = np.fmin(self.mins[name], v) if name in self.mins else v.copy()
+    @property
+    def binary(self) -> BinaryTally:
+        assert isinstance(self.tally, BinaryTally)
+        return self.tally
 
-    def high(self, name: str, value: Numbers) -> None:
-        v = np.asarray(value, dtype=np.float64)
-        self.maxs[name] = np.fmax(self.maxs[name], v) if name in self.maxs else v.copy()
-
-    def total(self, name: str) -> np.ndarray:
-        """An additive tally as an array (zero if never added)."""
-        return np.asarray(self.sums.get(name, 0.0))
-
-    def scalar(self, name: str) -> float:
-        return float(np.sum(self.total(name)))
+    @property
+    def multiclass(self) -> MulticlassTally:
+        assert isinstance(self.tally, MulticlassTally)
+        return self.tally
 
     def add_head(self, start: int, **columns: np.ndarray | float) -> None:
-        """Add the rows' headline values; a number stands for that value on every row."""
+        """Add the rows' headline values; a number stands for that value on every row (a 0 or
+        1: the rows' total is exact)."""
         n = next(len(c) for c in columns.values() if isinstance(c, np.ndarray))
-        arrays: list[np.ndarray | None] = []
-        for name in HEAD:
-            c = columns[name]
-            if isinstance(c, np.ndarray):
-                arrays.append(c)
-            else:
-                # 0 or 1 on every row (no weights): counted exactly, no array needed
-                self.head_const[name] = self.head_const.get(name, 0.0) + float(c) * n
-                arrays.append(None)
-        self.head.add(arrays, start)
+        values = [columns[h] for h in HEAD]
+        self.head.add([c if isinstance(c, np.ndarray) else None for c in values], start)
+        constants = [0.0 if isinstance(c, np.ndarray) else float(c) * n for c in values]
+        if any(constants):
+            self.head.add_exact(np.array(constants))
 
-    def head_totals(self) -> dict[str, float]:
-        totals = self.head.totals()
-        return {name: totals[i] + self.head_const.get(name, 0.0) for i, name in enumerate(HEAD)}
+    def head_totals(self) -> HeadTotals:
+        return HeadTotals(*(float(t) for t in self.head.totals()))
 
     def merge(self, other: Accumulator) -> None:
         if other.opts != self.opts or other.n_outputs != self.n_outputs:
@@ -177,14 +163,7 @@ class Accumulator:
         self.rows += other.rows
         self.excluded += other.excluded
         self.head.merge(other.head)
-        for name, const in other.head_const.items():
-            self.head_const[name] = self.head_const.get(name, 0.0) + const
         self.sketch.merge(other.sketch)
         self.worst.merge(other.worst)
         self.flags.merge(other.flags)
-        for name, v in other.sums.items():
-            self.add(name, v)
-        for name, v in other.mins.items():
-            self.low(name, v)
-        for name, v in other.maxs.items():
-            self.high(name, v)
+        self.tally.merge(other.tally)

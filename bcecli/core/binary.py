@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bcecli.core.options import KERAS_EPSILON, TORCH_LOG_FLOOR, Compat, LossOptions
+from bcecli.core.common import binary_true_class, clip_epsilon, negate, xlogy
+from bcecli.core.options import TORCH_LOG_FLOOR, Compat, LossOptions
 
 
 def smooth_labels(y: np.ndarray, opts: LossOptions) -> np.ndarray:
@@ -32,31 +33,8 @@ def _softplus_pair(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum(x, 0) + tail, np.maximum(-x, 0) + tail
 
 
-def _xlogy(coef: np.ndarray, logv: np.ndarray) -> np.ndarray:
-    """``coef * logv`` with the convention 0 * log(anything) = 0."""
-    return np.where(coef == 0, 0, coef * logv)
-
-
-def negate(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``-a`` with a zero's sign dropped: the loss of a certain right prediction, -log(1), is 0,
-    not -0 (which per-sample output would print). ``0 - a`` is as exact as ``-a``."""
-    return np.subtract(a.dtype.type(0), a, out=out)
-
-
 # Below this, -log(1 - p) loses relative precision to the rounding of 1 - p: use log1p.
 LOG1P_BELOW = 1e-4
-
-
-def true_class_probability(y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``x`` where the label is 1 and ``1 - x`` where it is 0, as a new array in ``x``'s type.
-
-    Computed as ``|x - (1 - y)|``: for y = 1 that is x, and for y = 0 it is ``|x - 1|``, which
-    rounds exactly as ``1 - x`` does (round-to-nearest is symmetric). Three in-place passes, no
-    mask, so the cost does not depend on how the labels are mixed.
-    """
-    q = np.subtract(x.dtype.type(1), y, dtype=x.dtype)
-    np.subtract(x, q, out=q)
-    return np.abs(q, out=q)
 
 
 def hard_losses(
@@ -77,18 +55,18 @@ def hard_losses(
     """
     dt = x.dtype.type
     one = dt(1)
+    eps = clip_epsilon(compat, dt)
     with np.errstate(all="ignore"):
-        if compat in (Compat.KERAS, Compat.KERAS_TF, Compat.KERAS2):
-            eps = dt(KERAS_EPSILON)
-            inside = x_min is not None and x_max is not None and eps <= x_min <= x_max <= one - eps
-            q = true_class_probability(y, x if inside else np.clip(x, eps, one - eps))
+        if eps is not None and compat.is_keras:  # Keras clips p
+            e = dt(eps)
+            inside = x_min is not None and x_max is not None and e <= x_min <= x_max <= one - e
+            q = binary_true_class(y, x if inside else np.clip(x, e, one - e), hard=True)
             if compat is Compat.KERAS2:
-                q += eps  # tf_keras adds epsilon inside the log as well
+                q += e  # tf_keras adds epsilon inside the log as well
         else:
-            q = true_class_probability(y, x)
-            if compat is Compat.SKLEARN:  # log_loss clips p and 1 - p
-                eps = dt(np.finfo(dt).eps)
-                np.clip(q, eps, one - eps, out=q)
+            q = binary_true_class(y, x, hard=True)
+            if eps is not None:  # log_loss clips p and 1 - p
+                np.clip(q, dt(eps), one - dt(eps), out=q)
         out = np.log(q, out=q)
         if compat is Compat.TORCH:
             np.maximum(out, dt(TORCH_LOG_FLOOR), out=out)
@@ -105,27 +83,40 @@ def hard_losses(
 
 
 def element_losses(
-    y: np.ndarray, x: np.ndarray, opts: LossOptions, pos_weight: np.ndarray | None
+    y: np.ndarray,
+    x: np.ndarray,
+    opts: LossOptions,
+    pos_weight: np.ndarray | None,
+    *,
+    all_hard: bool | None = None,
+    x_range: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """Binary cross-entropy of every element under ``opts.compat``.
 
     ``pos_weight`` (shape ``(K,)``) is applied inside the loss (exact, PyTorch with logits);
     the Keras profiles emulate it as a sample weight instead, outside this function.
+    ``all_hard`` (every label 0 or 1) and ``x_range`` (x's min and max), where the caller
+    knows them, spare the passes that would find them.
     """
     y = smooth_labels(y, opts)
     if opts.from_logits:
         with np.errstate(all="ignore"):
             return _from_logits(y, x, opts.compat, pos_weight)
-    hard = (y == 0) | (y == 1)
-    all_hard = bool(hard.all())
+    if all_hard and not opts.label_smoothing:
+        hard = None
+    else:
+        hard = (y == 0) | (y == 1)
+        all_hard = bool(hard.all())
     out = None
-    if all_hard or hard.any():
+    if all_hard or (hard is not None and hard.any()):
         pos = y == 1
-        out = hard_losses(y, x, opts.compat)
+        lo, hi = x_range if x_range is not None else (None, None)
+        out = hard_losses(y, x, opts.compat, x_min=lo, x_max=hi)
         if pos_weight is not None and opts.compat is Compat.EXACT:
             out = np.where(pos, out * pos_weight.astype(x.dtype), out)
         if all_hard:
             return out
+    assert hard is not None
     soft = _soft_losses(y, x, opts.compat, pos_weight)
     return soft if out is None else np.where(hard, out, soft)
 
@@ -135,20 +126,20 @@ def _soft_losses(
 ) -> np.ndarray:
     """The general formula, for labels anywhere in [0, 1] (and beyond, literally)."""
     dt = x.dtype.type
+    clip = clip_epsilon(compat, dt)
+    eps = dt(0 if clip is None else clip)
     with np.errstate(all="ignore"):
         if compat is Compat.EXACT:
             log_p = np.log(x)
             log_q = np.log1p(-x)
-            pos = _xlogy(y, log_p)
+            pos = xlogy(y, log_p)
             if pos_weight is not None:
                 pos = pos * pos_weight.astype(dt)
-            return negate(pos + _xlogy(dt(1) - y, log_q))
+            return negate(pos + xlogy(dt(1) - y, log_q))
         if compat in (Compat.KERAS, Compat.KERAS_TF):
-            eps = dt(KERAS_EPSILON)
             p = np.clip(x, eps, dt(1) - eps)
             return negate(y * np.log(p) + (dt(1) - y) * np.log(dt(1) - p))
         if compat is Compat.KERAS2:
-            eps = dt(KERAS_EPSILON)
             p = np.clip(x, eps, dt(1) - eps)
             return negate(y * np.log(p + eps) + (dt(1) - y) * np.log(dt(1) - p + eps))
         if compat is Compat.TORCH:
@@ -157,10 +148,9 @@ def _soft_losses(
             log_q = np.maximum(np.log(dt(1) - x), floor)
             return (y - dt(1)) * log_q - y * log_p
         if compat is Compat.SKLEARN:
-            eps = dt(np.finfo(dt).eps)
             p = np.clip(x, eps, dt(1) - eps)
             q = np.clip(dt(1) - x, eps, dt(1) - eps)
-            return negate(_xlogy(y, np.log(p)) + _xlogy(dt(1) - y, np.log(q)))
+            return negate(xlogy(y, np.log(p)) + xlogy(dt(1) - y, np.log(q)))
     raise AssertionError(f"unhandled profile {compat}")
 
 
@@ -186,19 +176,28 @@ def _from_logits(
 
 
 def sample_losses(
-    y: np.ndarray, x: np.ndarray, opts: LossOptions, pos_weight: np.ndarray | None
+    y: np.ndarray,
+    x: np.ndarray,
+    opts: LossOptions,
+    pos_weight: np.ndarray | None,
+    *,
+    all_hard: bool | None = None,
+    x_range: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sample loss (shape ``(n,)``) and element losses (``(n, K)``), in the profile's type.
+    """Per-sample loss (shape ``(n,)``) and element losses (``(n, K)``), in the profile's type
+    (``all_hard`` and ``x_range`` as for ``element_losses``).
 
     Every framework takes the mean over the K outputs, except scikit-learn: its log_loss on an
     indicator matrix sums ``-y_k * log p_k`` over the outputs and ignores the ``1 - p`` terms.
     """
     dt = x.dtype.type
-    elements = element_losses(y, x, opts, pos_weight)
-    if opts.compat is Compat.SKLEARN and x.shape[1] > 1:
-        eps = dt(np.finfo(dt).eps)
+    elements = element_losses(y, x, opts, pos_weight, all_hard=all_hard, x_range=x_range)
+    if x.shape[1] == 1:
+        return elements[:, 0], elements
+    if opts.compat is Compat.SKLEARN:
+        eps = dt(clip_epsilon(opts.compat, dt))
         with np.errstate(all="ignore"):
-            terms = -_xlogy(y, np.log(np.clip(x, eps, dt(1) - eps)))
+            terms = -xlogy(y, np.log(np.clip(x, eps, dt(1) - eps)))
         return terms.sum(axis=1, dtype=dt), elements
     return elements.mean(axis=1, dtype=dt), elements
 

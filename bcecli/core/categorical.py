@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bcecli.core.binary import negate
-from bcecli.core.options import KERAS_EPSILON, Compat, LossOptions, Task
+from bcecli.core.common import clip_epsilon, negate, xlogy
+from bcecli.core.options import Compat, LossOptions, Task
 
 
 def log_softmax(x: np.ndarray) -> np.ndarray:
@@ -32,17 +32,22 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
         return z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
 
 
-def log_probabilities(x: np.ndarray, opts: LossOptions, *, soft_or_smoothed: bool) -> np.ndarray:
-    """The log-probabilities ``(n, K)`` the profile takes the loss of, in x's float type."""
+def log_probabilities(
+    x: np.ndarray, opts: LossOptions, *, renormalised: np.ndarray | bool
+) -> np.ndarray:
+    """The log-probabilities ``(n, K)`` the profile takes the loss of, in x's float type.
+    ``renormalised``: the rows PyTorch scores with cross_entropy(log p) (soft targets, or every
+    row under label smoothing); it scores the others, class indices, with nll_loss(log p)."""
     dt = x.dtype.type
     compat = opts.compat
+    clip = clip_epsilon(compat, dt)
     with np.errstate(all="ignore"):
         if opts.from_logits:
             return log_softmax(x)
         if compat is Compat.EXACT:
             return np.log(x)
-        if compat.is_keras:
-            eps = dt(KERAS_EPSILON)
+        if clip is not None and compat.is_keras:
+            eps = dt(clip)
             if opts.task is Task.SPARSE and compat in (Compat.KERAS_TF, Compat.KERAS2):
                 clipped = np.clip(x, eps, dt(1) - eps)
                 return np.log(clipped) - np.log(clipped.sum(axis=1, keepdims=True))
@@ -50,18 +55,16 @@ def log_probabilities(x: np.ndarray, opts: LossOptions, *, soft_or_smoothed: boo
             return np.log(np.clip(q, eps, dt(1) - eps))
         if compat is Compat.TORCH:
             logp = np.log(x)
-            if soft_or_smoothed:
+            if renormalised is True:
                 return log_softmax(logp)  # cross_entropy(log p) renormalises the rows
+            if renormalised is not False and bool(np.any(renormalised)):
+                rows = np.asarray(renormalised)
+                logp[rows] = log_softmax(logp[rows])
             return logp
-        if compat is Compat.SKLEARN:
-            eps = dt(np.finfo(dt).eps)
+        if clip is not None:  # scikit-learn
+            eps = dt(clip)
             return np.log(np.clip(x, eps, dt(1) - eps))
     raise AssertionError(f"unhandled profile {compat}")
-
-
-def _xlogy(y: np.ndarray, logq: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return np.where(y == 0, 0, y * logq)
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,13 +90,13 @@ def sample_losses(
     dt = x.dtype.type
     n, k = x.shape
     ls = dt(opts.label_smoothing)
-    soft_rows = bool(idx is None and not hard.all())
-    logq = log_probabilities(x, opts, soft_or_smoothed=soft_rows or ls > 0)
+    soft_rows = ~hard if idx is None else False
+    logq = log_probabilities(x, opts, renormalised=True if ls > 0 else soft_rows)
     if idx is not None:
         true_logq = np.take_along_axis(logq, idx[:, None], axis=1)[:, 0]
     else:
         assert y is not None
-        true_logq = _xlogy(y.astype(dt), logq).sum(axis=1, dtype=dt)
+        true_logq = xlogy(y.astype(dt), logq).sum(axis=1, dtype=dt)
     if ls > 0:
         # -sum_c y'_c log q_c with y' = y (1 - ls) + ls / K
         with np.errstate(invalid="ignore"):
@@ -134,7 +137,7 @@ def _torch_weighted(
         assert y is not None
         yv = y.astype(dt)
         w_true = (yv * cw).sum(axis=1, dtype=dt)
-        true_logq = _xlogy(yv, logq).sum(axis=1, dtype=dt)
+        true_logq = xlogy(yv, logq).sum(axis=1, dtype=dt)
     with np.errstate(invalid="ignore"):
         smooth_term = (-(logq * cw)).sum(axis=1, dtype=dt) / dt(k)
     value = (dt(1) - ls) * w_true * negate(true_logq) + (ls * smooth_term if ls > 0 else dt(0))
@@ -142,7 +145,7 @@ def _torch_weighted(
     if idx is None and not hard.all():
         # probability targets: -sum_c w_c y'_c log q_c, mean over N
         yv = y.astype(dt) * (dt(1) - ls) + ls / dt(k)  # type: ignore[union-attr]
-        soft_value = -_xlogy(yv, logq * cw).sum(axis=1, dtype=dt)
+        soft_value = -xlogy(yv, logq * cw).sum(axis=1, dtype=dt)
         value = np.where(hard, value, soft_value)
         den = np.ones(n)
     return value, den

@@ -2,30 +2,36 @@
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 
 import numpy as np
 
-from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
-from bcecli.core.binary import negate
+from bcecli.core.accumulator import Accumulator
 from bcecli.core.binary import sample_losses as binary_sample_losses
 from bcecli.core.binary_scoring import calibration_bins
 from bcecli.core.categorical import sample_losses
-from bcecli.core.chunk import Chunk, ScoredChunk
+from bcecli.core.chunk import Chunk, Placer, ScoredChunk, unpacked
 from bcecli.core.colwise import (
     column_max,
     column_min,
     largest_ratio,
+    row_any,
     row_argmax,
-    row_max,
     row_min,
     row_sum,
 )
-from bcecli.core.options import KERAS_EPSILON, Compat, LossOptions, Task
+from bcecli.core.common import (
+    categorical_true_class,
+    clip_epsilon,
+    gives_zero_to_label,
+    negate,
+    rows_off_sum_1,
+    xlogy,
+)
+from bcecli.core.options import Compat, LossOptions, Task
+from bcecli.core.summary import CALIBRATION_BINS, MulticlassTally
 from bcecli.errors import FrameworkRaises
 
-ROW_SUM_TOL = 1e-4
-MAX_CONFUSION_CLASSES = 100
 FRAMEWORK_OF = {
     Compat.EXACT: "the literal formula",
     Compat.KERAS_TF: "Keras on TensorFlow (SparseSoftmaxCrossEntropyWithLogits)",
@@ -43,20 +49,26 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 
 def _check_sparse_labels(
-    opts: LossOptions, lab: np.ndarray, usable: np.ndarray, k: int, start: int
+    opts: LossOptions,
+    lab: np.ndarray,
+    usable: np.ndarray,
+    k: int,
+    first_row: Callable[[np.ndarray], int],
 ) -> np.ndarray:
-    """Rows whose sparse label is outside [0, K): an error where the framework raises."""
+    """Rows whose sparse label is outside [0, K): an error where the framework raises.
+    ``first_row``: the input's row number of the first row a mask marks."""
     if not np.all(lab[usable] == np.floor(lab[usable])):
-        bad = np.flatnonzero(usable & (lab != np.floor(lab)))
+        bad = usable & (lab != np.floor(lab))
         raise FrameworkRaises(
-            f"{len(bad)} sparse label(s) are not integers, first at row {start + bad[0]}: "
-            f"{lab[bad[0]]!r}",
+            f"{int(np.count_nonzero(bad))} sparse label(s) are not integers, first at row "
+            f"{first_row(bad)}: {lab[np.flatnonzero(bad)[0]]!r}",
             "sparse labels are class indices 0 .. K-1; for one-hot or soft labels give K label "
             "columns ({task=categorical})",
         )
     out = usable & ((lab < 0) | (lab >= k))
     if out.any() and opts.compat is not Compat.KERAS:
         first = int(np.flatnonzero(out)[0])
+        row = first_row(out)
         one_indexed = lab[usable].min() >= 1 and lab[usable].max() == k
         hint = (
             "the labels look 1-indexed: subtract 1 so they run 0 .. K-1"
@@ -65,121 +77,271 @@ def _check_sparse_labels(
         )
         raise FrameworkRaises(
             f"{int(np.count_nonzero(out))} label(s) outside [0, {k}) for {k} prediction "
-            f"columns, first at row {start + first}: {int(lab[first])} (under "
+            f"columns, first at row {row}: {int(lab[first])} (under "
             f"{{compat={opts.compat.value}}}: an error in {FRAMEWORK_OF[opts.compat]})",
             hint,
         )
     return out
 
 
-def _fast_hard_label_path(acc: Accumulator, chunk: Chunk) -> ScoredChunk | None:
-    """The common case: one class per row (integer labels in range, or one-hot label rows),
-    probabilities in [0, 1] with no zero on the true class (or finite logits), no weights,
-    smoothing or ignored class. Logs only the true class's probability (one log per row, not
-    K). Returns None for anything else.
-
-    Every value equals what the general path computes (the same operations on the same numbers;
-    for one-hot rows, the general path's sum over the row adds exact zeros to the true class's
-    term), so the path a chunk takes never changes the report.
-    """
-    opts = acc.opts
-    k = acc.n_outputs
-    if (
-        k < 2
-        or chunk.weights is not None
-        or opts.class_weight is not None
-        or opts.label_smoothing
-        or opts.ignore_class is not None
-    ):
-        return None
-    x = chunk.preds
-    n, start = len(x), chunk.start
-    if n == 0:
-        return None
+def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
+    opts, k, t = acc.opts, acc.n_outputs, acc.multiclass
+    start, n = chunk.start, len(chunk)
     sparse = opts.task is Task.SPARSE
+    finite = chunk.finite_rows()
+    scored = None if bool(finite.all()) else finite  # None: every row has finite values
+    y, x, sw = chunk.labels, chunk.preds, chunk.weights
+    row_flags: dict[str, np.ndarray] = {}
+    if scored is not None:
+        row_flags["non_finite"] = ~scored
+        y, x = y[scored], x[scored]
+        sw = None if sw is None else sw[scored]
+    m = len(x)
+    acc.rows += n
+    if m == 0:
+        acc.excluded += n
+        for fid, mask in row_flags.items():
+            acc.flags.add(fid, mask, start)
+        nan = np.full(n, np.nan)
+        return ScoredChunk(chunk, nan, nan, np.zeros(n), row_flags)
+    row_of = None if scored is None else np.flatnonzero(scored)
+
+    def first_row(mask: np.ndarray) -> int:  # the chunk's number of the first marked row
+        i = int(np.flatnonzero(mask)[0])
+        return start + (i if row_of is None else int(row_of[i]))
+
+    # --- the labels: a class per row (idx), or label rows ---------------------------------
+    ignored = out_of_range = None  # None: no such row
+    hard: np.ndarray | None = None  # label rows that are one class; None: every row
     idx: np.ndarray | None
     if sparse:
-        lab = chunk.labels[:, 0]
+        lab = y[:, 0]
         lo, hi = float(lab.min()), float(lab.max())
-        if not (lo >= 0 and hi < k):  # also NaN
-            return None
-        idx = lab.astype(np.intp)
-        if not np.array_equal(idx, lab):
-            return None
+        if opts.ignore_class is not None and lo <= opts.ignore_class <= hi:
+            is_ignored = lab == opts.ignore_class
+            if is_ignored.any():
+                ignored = is_ignored
+                row_flags["ignored_rows"] = ignored
+        idx = lab.astype(np.intp) if 0 <= lo and hi < k else None
+        if ignored is not None or idx is None or not np.array_equal(idx, lab):
+            usable = np.ones(m, dtype=bool) if ignored is None else ~ignored
+            oor = _check_sparse_labels(opts, lab, usable, k, first_row)
+            if oor.any():
+                out_of_range = oor
+                row_flags["sparse_label_out_of_range"] = oor
+            idx = np.where(usable & ~oor, lab, 0).astype(np.intp)
     else:
-        idx = _one_hot_classes(chunk.labels, k)
-    if idx is None:
-        return None
-    x_min, x_max = float(x.min()), float(x.max())
-    if opts.from_logits:
-        if not (-math.inf < x_min and x_max < math.inf):  # also NaN
-            return None
-    elif not (x_min >= 0 and x_max <= 1):  # also NaN and inf
-        return None
-    rows = np.arange(n)
-    dt = opts.compute_dtype(x.dtype)
-    xd = x.astype(dt, copy=False)
-    if opts.from_logits:
-        loss, pv = _softmax_loss(x, xd, rows, idx)
-        p_true = pv[rows, idx]
-    else:
-        pv = x.astype(np.float64, copy=False)
-        p_true = pv[rows, idx]
-        if float(p_true.min()) == 0.0:
-            return None  # a saturated wrong prediction: the general path flags it
-        loss = _probability_loss(opts, xd, rows, idx)
-    acc.compute_dtype = np.dtype(dt).name
-    acc.rows += n
-    acc.add_head(start, num=loss, den=1.0, wl=loss, w=1.0, l=loss)
-    acc.add("w_sum", n)
+        idx = _one_hot_classes(y, k)
+        if idx is None:
+            binary_like = (y == 0) | (y == 1)
+            # one class per row; a single column holds a 0/1 label (a softmax over one unit)
+            hard = binary_like[:, 0] if k == 1 else binary_like.all(axis=1) & (y.sum(axis=1) == 1)
+    # rows whose loss is computed (valid), and that count in the mean (usable: Keras counts a
+    # label out of range as a loss of 0); None: every row
+    usable = None if ignored is None else ~ignored
+    valid = _both(usable, None if out_of_range is None else ~out_of_range)
+    n_usable = m if usable is None else int(np.count_nonzero(usable))
+    acc.excluded += n - n_usable
 
-    row_flags: dict[str, np.ndarray] = {}
+    # --- checks on the values --------------------------------------------------------------
+    x_lo, x_hi = float(x.min()), float(x.max())
+    row_sums = off = None
     if not opts.from_logits:
-        row_sums = row_sum(x)
-        off = np.abs(row_sums - 1) > ROW_SUM_TOL
-        if off.any():
-            row_flags["rows_not_sum_1"] = off
-            with np.errstate(divide="ignore", invalid="ignore"):
-                acc.add("renorm_shift_w", np.log(row_sums).sum())
-    row_flags["loss_above_1"] = loss > 1
+        if x_lo < 0 or x_hi > 1:
+            outside = _rows(row_any((x < 0) | (x > 1)), valid)
+            if outside.any():
+                row_flags["pred_out_of_range"] = outside
+                xv = x if valid is None else x[valid]
+                t.x_outside.add(float(xv.min()), float(xv.max()))
+                if opts.compat is Compat.SKLEARN:
+                    raise FrameworkRaises(
+                        f"under {{compat=sklearn}}, log_loss raises (y_prob outside [0, 1]): "
+                        f"{int(np.count_nonzero(outside))} prediction(s), first at row "
+                        f"{first_row(outside)}",
+                        "clip the predictions, or use {compat=exact} to see the literal value",
+                    )
+        if k >= 2:
+            row_sums = row_sum(x)
+            off = _rows(rows_off_sum_1(row_sums), valid)
+            if off.any():
+                row_flags["rows_not_sum_1"] = off
+            else:
+                off = None
+    soft = None
+    if not sparse:
+        if float(y.min()) < 0 or float(y.max()) > 1:
+            bad_label = _rows(row_any((y < 0) | (y > 1)), valid)
+            if bad_label.any():
+                row_flags["label_out_of_range"] = bad_label
+        if hard is not None:
+            soft = _rows(~hard, valid)
+            if soft.any():
+                row_flags["soft_labels"] = soft
+                t.soft_target_rows += int(np.count_nonzero(soft))
+                if opts.compat is Compat.SKLEARN:
+                    raise FrameworkRaises(
+                        f"under {{compat=sklearn}}, log_loss accepts only hard labels: "
+                        f"{int(np.count_nonzero(soft))} label row(s) are not one-hot, first "
+                        f"at row {first_row(soft)}",
+                        "use {compat=exact} (or keras) for soft labels",
+                    )
+            else:
+                soft = None
+
+    # --- the loss ---------------------------------------------------------------------------
+    dt = opts.compute_dtype(chunk.preds.dtype)
+    acc.compute_dtype = np.dtype(dt).name
+    xd = x.astype(dt, copy=False)
+    torch_value = torch_den = None
+    prob: np.ndarray | None = None
+    # one log per row where each row is one class (the same values as the general kernel,
+    # whose sum over a one-hot row adds exact zeros to the true class's term)
+    one_class = idx is not None and hard is None and not opts.label_smoothing
+    one_log = one_class and not (opts.compat is Compat.TORCH and opts.class_weight is not None)
+    if one_log and opts.from_logits:
+        assert idx is not None
+        loss_dt, prob = _softmax_loss(x, xd, idx)
+    elif one_log and not (opts.compat is Compat.SKLEARN and k == 1):
+        assert idx is not None
+        loss_dt = _probability_loss(opts, xd, idx)
+    elif opts.compat is Compat.SKLEARN and k == 1:
+        # log_loss reads a single column as P(class 1) of a binary problem
+        loss_dt, _ = binary_sample_losses(y[:, :1].astype(dt), xd, opts, None)
+    else:
+        res = sample_losses(
+            None if sparse else y.astype(dt),
+            idx if sparse else None,
+            xd,
+            opts,
+            hard=np.ones(m, dtype=bool) if hard is None else hard,
+        )
+        loss_dt, torch_value, torch_den = res.loss, res.torch_value, res.torch_den
+    loss = loss_dt.astype(np.float64, copy=False)
+    if valid is not None:
+        loss = np.where(valid, loss, 0.0)  # a label out of range: Keras on JAX's row of zeros
+    loss_hi = float(loss.max())
+    class_w = _class_weights(opts, idx, y, sparse, valid)
+    weight = None
+    if sw is not None or class_w is not None or usable is not None:
+        weight = np.ones(m) if sw is None else np.array(sw, dtype=np.float64)
+        if class_w is not None:
+            weight *= class_w
+        if usable is not None:
+            weight[~usable] = 0.0
+    wl = loss
+    if weight is not None:
+        with np.errstate(invalid="ignore"):
+            wl = np.where(weight != 0, weight * loss, 0.0)
+    num: np.ndarray
+    den: np.ndarray | float
+    if opts.compat is Compat.TORCH and torch_value is not None and torch_den is not None:
+        tv = torch_value.astype(np.float64)
+        if valid is not None:
+            tv = np.where(valid, tv, 0.0)
+        with np.errstate(invalid="ignore"):
+            num = tv if sw is None else np.where(sw != 0, sw * tv, 0.0)
+        den = torch_den if opts.class_weight is not None else 1.0
+        if usable is not None:
+            num, den = np.where(usable, num, 0.0), np.where(usable, den, 0.0)
+        reported = num
+    elif opts.compat.is_keras:
+        num, den, reported = wl, _ones(usable), wl
+    elif opts.compat is Compat.TORCH:
+        num, den, reported = wl, _ones(usable), wl
+    else:
+        num, den, reported = wl, 1.0 if weight is None else weight, loss
+    place = Placer(scored)
+    w_col: np.ndarray | float = 1.0 if weight is None else weight
+    acc.add_head(start, num=place(num), den=place(den), wl=place(wl), w=place(w_col), l=place(loss))
+    if weight is None:
+        t.w_sum.add_exact(m)
+    else:
+        t.w_sum.add([place.array(weight)], start)
+
+    if loss_hi > 1:
+        row_flags["loss_above_1"] = _rows(loss > 1, valid)
+    if weight is not None and float(weight.min()) < 0:
+        row_flags["negative_weights"] = weight < 0
+
+    # --- statistics over the rows whose loss was computed ----------------------------------
+    if prob is None:
+        prob = softmax(x.astype(np.float64)) if opts.from_logits else x.astype(np.float64)
+    y_rows = None if sparse else y
+    p_true = categorical_true_class(prob, idx if hard is None else None, y_rows)
+    if not opts.from_logits:
+        if y_rows is None or hard is None:
+            zero = gives_zero_to_label(p_true, np.ones(1))
+        else:
+            zero = row_any(gives_zero_to_label(prob, y_rows))
+        zero = _rows(zero, valid)
+        if zero.any():
+            row_flags["saturated_predictions"] = zero
+            t.saturated_wrong += int(np.count_nonzero(zero))
+    if scored is not None:
+        for fid, mask in row_flags.items():
+            if fid != "non_finite":
+                row_flags[fid] = unpacked(mask, scored, False)
     for fid, mask in row_flags.items():
         acc.flags.add(fid, mask, start)
+    if valid is None or valid.any():
+        if valid is None:
+            stat_rows = scored
+        else:
+            stat_rows = valid if scored is None else unpacked(valid, scored, False)
+        taken = _take(valid, prob, x, y, idx, hard, weight, loss, p_true)
+        lv = taken[6]
+        assert lv is not None
+        acc.sketch.add(lv)
+        off_rows = None
+        if off is not None and row_sums is not None:
+            sums_v, off_v = _take(valid, row_sums, off)
+            off_rows = (sums_v, off_v)
+        _statistics(t, opts, start, Placer(stat_rows), taken, off_rows)
 
-    acc.sketch.add(loss)
-    pred, top = row_argmax(pv)  # the predicted class and its probability
-    correct = pred == idx
-    acc.add("correct", np.count_nonzero(correct))
-    acc.add("n_correct_of", n)
-    acc.add("n_elements", n)
-    class_n = np.bincount(idx, minlength=k)[:k]
-    acc.add("class_n", class_n)
-    acc.add("class_loss", np.bincount(idx, weights=loss, minlength=k)[:k])
-    acc.add("class_correct", np.bincount(idx, weights=correct, minlength=k)[:k])
-    acc.add("class_w", class_n.astype(np.float64))
-    acc.add("brier", (np.einsum("ij,ij->i", pv, pv) - 2 * p_true + 1).sum())
-    if k <= MAX_CONFUSION_CLASSES:
-        acc.add("confusion", np.bincount(idx * k + pred, minlength=k * k)[: k * k])
-    bins = calibration_bins(top)
-    acc.add("cal_n", np.bincount(bins, minlength=CALIBRATION_BINS))
-    acc.add("cal_p", np.bincount(bins, weights=top, minlength=CALIBRATION_BINS))
-    acc.add("cal_y", np.bincount(bins, weights=correct, minlength=CALIBRATION_BINS))
-    acc.low("raw_min", column_min(pv))
-    acc.high("raw_max", column_max(pv))
-    if sparse:
-        acc.low("label_min", lo)
-        acc.high("label_max", hi)
-    if not opts.from_logits:
-        acc.high("row_ratio_max", largest_ratio(top, row_min(pv)))
-    acc.worst.offer(start, loss, chunk.labels, chunk.preds, p_true)
-    return ScoredChunk(chunk, loss, p_true, None, row_flags)
+    p_true_out = p_true if valid is None else np.where(valid, p_true, np.nan)
+    rep = reported if usable is None else np.where(usable, reported, np.nan)
+    if ignored is not None:
+        rep = np.where(ignored, 0.0, rep)  # frameworks return 0 for ignored rows
+    worst_loss = loss if valid is None else np.where(valid, loss, np.nan)
+    weight_out = None
+    if sw is not None or class_w is not None:
+        weight_out = (np.ones(m) if sw is None else sw) * (1.0 if class_w is None else class_w)
+    if scored is not None:
+        p_true_out = unpacked(p_true_out, scored, np.nan)
+        rep = unpacked(rep, scored, np.nan)
+        worst_loss = unpacked(worst_loss, scored, np.nan)
+        weight_out = unpacked(np.ones(m) if weight_out is None else weight_out, scored, 0.0)
+    acc.worst.offer(start, worst_loss, chunk.labels, chunk.preds, p_true_out, max_loss=loss_hi)
+    return ScoredChunk(chunk, rep, p_true_out, weight_out, row_flags)
 
 
-def _softmax_loss(
-    x: np.ndarray, xd: np.ndarray, rows: np.ndarray, idx: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _both(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    """Rows marked by both masks (None: every row)."""
+    if a is None:
+        return b
+    return a if b is None else a & b
+
+
+def _rows(mask: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    return np.asarray(mask if valid is None else mask & valid)
+
+
+def _ones(rows: np.ndarray | None) -> np.ndarray | float:
+    return 1.0 if rows is None else rows.astype(np.float64)
+
+
+def _take(valid: np.ndarray | None, *arrays: np.ndarray | None) -> list[np.ndarray | None]:
+    """The arrays' valid rows (the arrays themselves where every row is valid)."""
+    if valid is None:
+        return list(arrays)
+    return [None if a is None else a[valid] for a in arrays]
+
+
+def _softmax_loss(x: np.ndarray, xd: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The loss of logits (``-log_softmax`` of the true class, in ``xd``'s type) and the softmax
     probabilities in float64, each computed as the general path computes it; one set of
     exponentials serves both when the loss is taken in float64."""
+    rows = np.arange(len(x))
     z = xd - np.max(xd, axis=1, keepdims=True)
     with np.errstate(over="ignore", under="ignore"):
         e = np.exp(z)
@@ -190,24 +352,24 @@ def _softmax_loss(
     return loss, np.asarray(e / total)
 
 
-def _probability_loss(
-    opts: LossOptions, xd: np.ndarray, rows: np.ndarray, idx: np.ndarray
-) -> np.ndarray:
+def _probability_loss(opts: LossOptions, xd: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """The loss of the true class's probability under the profile, from ``xd`` (n, K)."""
     dt = xd.dtype.type
+    rows = np.arange(len(xd))
     sparse = opts.task is Task.SPARSE
+    compat = opts.compat
+    clip = clip_epsilon(compat, dt)
     with np.errstate(all="ignore"):
-        compat = opts.compat
-        if compat.is_keras:
-            eps = dt(KERAS_EPSILON)
+        if clip is not None and compat.is_keras:
+            eps = dt(clip)
             if sparse and compat in (Compat.KERAS_TF, Compat.KERAS2):
                 clipped = np.clip(xd, eps, dt(1) - eps)
                 true_log = np.log(clipped[rows, idx]) - np.log(clipped.sum(axis=1))
             else:
                 q = xd[rows, idx] / xd.sum(axis=1)
                 true_log = np.log(np.clip(q, eps, dt(1) - eps))
-        elif compat is Compat.SKLEARN:
-            eps = dt(np.finfo(dt).eps)
+        elif clip is not None:
+            eps = dt(clip)
             true_log = np.log(np.clip(xd[rows, idx], eps, dt(1) - eps))
         else:  # exact; PyTorch's nll_loss(log p)
             true_log = np.log(xd[rows, idx])
@@ -227,244 +389,104 @@ def _one_hot_classes(y: np.ndarray, k: int) -> np.ndarray | None:
     return idx
 
 
-def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
-    fast = _fast_hard_label_path(acc, chunk)
-    if fast is not None:
-        return fast
-    opts = acc.opts
-    k = acc.n_outputs
-    start, n = chunk.start, len(chunk)
-    sparse = opts.task is Task.SPARSE
-    y_in, x_in, w_in = chunk.labels, chunk.preds, chunk.weights
-    row_flags: dict[str, np.ndarray] = {}
-
-    finite = chunk.finite_rows()
-    if not finite.all():
-        row_flags["non_finite"] = ~finite
-    y = np.where(finite[:, None], y_in, 0.0)
-    x = np.where(finite[:, None], x_in, 0.0 if opts.from_logits else 1.0 / k)
-    sw = np.ones(n) if w_in is None else np.where(finite, w_in, 0.0)
-
-    row_sums = None
-    ignored = np.zeros(n, dtype=bool)
-    out_of_range = np.zeros(n, dtype=bool)
-    if sparse:
-        lab = y[:, 0]
-        if opts.ignore_class is not None:
-            ignored = finite & (lab == opts.ignore_class)
-            if ignored.any():
-                row_flags["ignored_rows"] = ignored
-        usable = finite & ~ignored
-        out_of_range = _check_sparse_labels(opts, lab, usable, k, start)
-        if out_of_range.any():
-            row_flags["sparse_label_out_of_range"] = out_of_range
-        idx = np.where(usable & ~out_of_range, lab, 0).astype(np.intp)
-        hard = np.ones(n, dtype=bool)
-        y_rows = None
-    else:
-        idx = None
-        y_rows = y
-        binary_like = (y == 0) | (y == 1)
-        # one class per row; a single column holds a 0/1 label (a softmax over one unit)
-        hard = binary_like[:, 0] if k == 1 else binary_like.all(axis=1) & (y.sum(axis=1) == 1)
-        usable = finite
-    valid = usable & ~out_of_range  # rows whose loss is computed
-    scored = usable  # rows that count in the mean (Keras counts out-of-range rows as 0)
-    n_scored = int(np.count_nonzero(scored))
-    acc.rows += n
-    acc.excluded += n - n_scored
-
-    # --- checks on the values --------------------------------------------------------------
-    vcol = valid[:, None]
-    if not opts.from_logits:
-        outside = ((x < 0) | (x > 1)) & vcol
-        if outside.any():
-            row_flags["pred_out_of_range"] = np.asarray(outside.any(axis=1))
-            acc.low("x_min", np.where(vcol, x, np.inf).min())
-            acc.high("x_max", np.where(vcol, x, -np.inf).max())
-            if opts.compat is Compat.SKLEARN:
-                first = int(np.flatnonzero(outside.any(axis=1))[0])
-                raise FrameworkRaises(
-                    f"under {{compat=sklearn}}, log_loss raises (y_prob outside [0, 1]): "
-                    f"{int(np.count_nonzero(outside))} prediction(s), first at row "
-                    f"{start + first}",
-                    "clip the predictions, or use {compat=exact} to see the literal value",
-                )
-        if k >= 2:
-            row_sums = row_sum(x)
-            off = valid & (np.abs(row_sums - 1) > ROW_SUM_TOL)
-            if off.any():
-                row_flags["rows_not_sum_1"] = off
-    if not sparse:
-        bad_label = ((y < 0) | (y > 1)) & vcol
-        if bad_label.any():
-            row_flags["label_out_of_range"] = np.asarray(bad_label.any(axis=1))
-        soft = valid & ~hard
-        if soft.any():
-            row_flags["soft_labels"] = soft
-            acc.add("soft_target_rows", np.count_nonzero(soft))
-            if opts.compat is Compat.SKLEARN:
-                first = int(np.flatnonzero(soft)[0])
-                raise FrameworkRaises(
-                    f"under {{compat=sklearn}}, log_loss accepts only hard labels: "
-                    f"{int(np.count_nonzero(soft))} label row(s) are not one-hot, first at row "
-                    f"{start + first}",
-                    "use {compat=exact} (or keras) for soft labels",
-                )
-
-    # --- the loss ---------------------------------------------------------------------------
-    dt = opts.compute_dtype(x_in.dtype)
-    acc.compute_dtype = np.dtype(dt).name
-    xd = x.astype(dt)
-    if opts.compat is Compat.SKLEARN and k == 1:
-        # log_loss reads a single column as P(class 1) of a binary problem
-        bl, _ = binary_sample_losses(y[:, :1].astype(dt), xd, opts, None)
-        losses_dt, torch_value, torch_den = bl, None, None
-    else:
-        res = sample_losses(
-            None if sparse else y_rows.astype(dt) if y_rows is not None else None,
-            idx, xd, opts, hard=hard,
-        )  # fmt: skip
-        losses_dt, torch_value, torch_den = res.loss, res.torch_value, res.torch_den
-    loss = np.where(valid, losses_dt.astype(np.float64), 0.0)
-    if out_of_range.any():
-        loss[out_of_range] = 0.0  # what Keras on JAX computes: a row of zeros
-    class_w = _class_weights(opts, idx, y, sparse, valid)
-    weight = np.where(scored, sw * class_w, 0.0)
-    with np.errstate(invalid="ignore"):
-        wl = np.where(scored & (weight != 0), weight * loss, 0.0)
-    if opts.compat is Compat.TORCH:
-        assert torch_value is not None and torch_den is not None
-        tv = np.where(valid, torch_value.astype(np.float64), 0.0)
-        with np.errstate(invalid="ignore"):
-            num = np.where(scored & (sw != 0), sw * tv, 0.0)
-        den = np.where(scored, torch_den if opts.class_weight is not None else 1.0, 0.0)
-        reported = num
-    elif opts.compat.is_keras:
-        num, den, reported = wl, scored.astype(np.float64), wl
-    else:
-        num, den, reported = wl, weight, loss
-    acc.add_head(start, num=num, den=den, wl=wl, w=weight, l=np.where(scored, loss, 0.0))
-    acc.add("w_sum", weight.sum())
-    if row_sums is not None and "rows_not_sum_1" in row_flags:
-        # what dividing each row by its sum would change: -sum y log(p/S) = loss + log S
-        with np.errstate(divide="ignore", invalid="ignore"):
-            shift = np.where(valid & (weight != 0), weight * np.log(row_sums), 0.0)
-        acc.add("renorm_shift_w", shift.sum())
-
-    row_flags["loss_above_1"] = valid & (loss > 1)
-    if (weight < 0).any():
-        row_flags["negative_weights"] = weight < 0
-    for fid, mask in row_flags.items():
-        acc.flags.add(fid, mask, start)
-
-    # --- statistics -----------------------------------------------------------------------
-    prob = softmax(x.astype(np.float64)) if opts.from_logits else x.astype(np.float64)
-    if sparse:
-        assert idx is not None
-        true = idx
-    else:
-        true = np.argmax(y, axis=1)
-    p_true = _true_probability(prob, idx, y, sparse, hard)
-    zero_true = valid & (p_true == 0) & ~opts.from_logits
-    if zero_true.any():
-        row_flags["saturated_predictions"] = zero_true
-        acc.flags.add("saturated_predictions", zero_true, start)
-        acc.add("saturated_wrong", np.count_nonzero(zero_true))
-    if n_scored:
-        _statistics(acc, prob, y, idx, true, valid, weight, loss, sparse, hard)
-    p_true = np.where(valid, p_true, np.nan)
-    reported = np.where(scored, reported, np.nan)
-    if ignored.any():
-        reported = np.where(ignored, 0.0, reported)  # frameworks return 0 for ignored rows
-    acc.worst.offer(start, np.where(valid, loss, np.nan), y_in, x_in, p_true)
-    weight_out = np.where(finite, sw * class_w, 0.0)
-    return ScoredChunk(chunk, reported, p_true, weight_out, row_flags)
-
-
 def _class_weights(
-    opts: LossOptions, idx: np.ndarray | None, y: np.ndarray, sparse: bool, valid: np.ndarray
-) -> np.ndarray:
+    opts: LossOptions,
+    idx: np.ndarray | None,
+    y: np.ndarray,
+    sparse: bool,
+    valid: np.ndarray | None,
+) -> np.ndarray | None:
+    """Each row's class weight (None: there are none)."""
     if opts.class_weight is None:
-        return np.ones(len(y))
+        return None
     cw = np.asarray(opts.class_weight, dtype=np.float64)
     if sparse:
         assert idx is not None
-        return np.where(valid, cw[idx], 0.0)
+        return cw[idx] if valid is None else np.where(valid, cw[idx], 0.0)
     return np.asarray((np.clip(y, 0, None) * cw).sum(axis=1))
 
 
-def _true_probability(
-    prob: np.ndarray, idx: np.ndarray | None, y: np.ndarray, sparse: bool, hard: np.ndarray
-) -> np.ndarray:
-    if sparse:
-        assert idx is not None
-        return np.asarray(np.take_along_axis(prob, idx[:, None], axis=1)[:, 0])
-    return np.asarray((y * prob).sum(axis=1))
-
-
 def _statistics(
-    acc: Accumulator,
-    prob: np.ndarray,
-    y: np.ndarray,
-    idx: np.ndarray | None,
-    true: np.ndarray,
-    valid: np.ndarray,
-    weight: np.ndarray,
-    loss: np.ndarray,
-    sparse: bool,
-    hard: np.ndarray,
+    t: MulticlassTally,
+    opts: LossOptions,
+    start: int,
+    place: Placer,
+    rows: list[np.ndarray | None],
+    off_rows: tuple[np.ndarray | None, np.ndarray | None] | None,
 ) -> None:
-    opts = acc.opts
-    k = acc.n_outputs
-    all_valid = bool(valid.all())
+    """Tally the rows whose loss was computed (``rows``: their probabilities, predictions,
+    labels, classes, hard-row mask, weights, losses and true-class probabilities; ``off_rows``:
+    their row sums and which of them do not sum to 1, if some do not)."""
+    prob, x, y, idx, hard, weight, loss, p_true = rows
+    assert prob is not None and x is not None and y is not None
+    assert loss is not None and p_true is not None
+    k = t.k
+    sparse = opts.task is Task.SPARSE
+    nv = len(prob)
+    true = idx if idx is not None and (sparse or hard is None) else np.argmax(y, axis=1)
+    pred, top = row_argmax(prob)  # the predicted class and its probability
+    correct = pred == true
+    t.correct += int(np.count_nonzero(correct))
+    t.n_correct_of += nv
+    t.n_elements += nv
+    t.class_n += np.bincount(true, minlength=k)[:k]
+    t.class_correct += np.bincount(true[correct], minlength=k)[:k]
+    t.class_loss.add_binned(place.array(loss), place.array(true), start)
+    if t.confusion is not None:
+        t.confusion += np.bincount(true * k + pred, minlength=k * k)[: k * k]
 
-    def scored(a: np.ndarray) -> np.ndarray:  # the valid rows: all of them, as they are
-        return a if all_valid else a[valid]
-
-    pv, tv, wv, lv = scored(prob), scored(true), scored(weight), scored(loss)
-    nv = len(pv)
-    acc.sketch.add(lv)
-    pred = np.argmax(pv, axis=1)
-    correct = pred == tv
-    acc.add("correct", np.count_nonzero(correct))
-    acc.add("n_correct_of", nv)
-    acc.add("n_elements", nv)
-    acc.add("class_n", np.bincount(tv, minlength=k)[:k])
-    acc.add("class_loss", np.bincount(tv, weights=lv, minlength=k)[:k])
-    acc.add("class_correct", np.bincount(tv, weights=correct, minlength=k)[:k])
+    # the prior's numerator: each class's effective weight (its rows' 1s counted exactly)
     ls = opts.label_smoothing
-    if sparse:
-        eff_w = np.bincount(tv, weights=wv, minlength=k)[:k] * (1 - ls) + wv.sum() * ls / k
-        brier = (pv * pv).sum(axis=1) - 2 * np.take_along_axis(pv, tv[:, None], axis=1)[:, 0] + 1
+    w = weight
+    if ls == 0 and w is None and (sparse or hard is None):
+        t.class_w.add_exact(np.bincount(true, minlength=k)[:k])
+    elif ls == 0 and sparse:
+        assert w is not None
+        t.class_w.add_binned(place.array(w), place.array(true), start)
+    elif ls == 0 and w is None:
+        assert hard is not None
+        t.class_w.add_exact(np.bincount(true[hard], minlength=k)[:k])
+        t.class_w.add_columns(place.array(np.where(hard[:, None], 0.0, y)), start)
     else:
-        yv = scored(y)
-        y_eff = yv * (1 - ls) + ls / k
-        eff_w = (wv[:, None] * y_eff).sum(axis=0)
-        brier = ((pv - yv) ** 2).sum(axis=1)
-        if (~scored(hard)).any() or ls > 0:
-            with np.errstate(all="ignore"):
-                h = -np.where(y_eff > 0, y_eff * np.log(y_eff), 0.0).sum(axis=1)
-            acc.add("floor_w", (wv * h).sum())
+        y_eff = (np.eye(k)[true] if sparse else y) * (1 - ls) + ls / k
+        t.class_w.add_columns(place.array(y_eff if w is None else w[:, None] * y_eff), start)
+
+    # Brier: p - y, each row's one-hot label taken from its class
+    target = y if not sparse and hard is not None and not hard.all() else np.eye(k)[true]
+    t.brier.add([place.array(prob - target)], start)  # summed as squares
+
+    # the label entropy: the loss a perfect model would still pay
+    h = None
     if sparse and ls > 0:
-        acc.add("floor_w", wv.sum() * _smoothed_onehot_entropy(ls, k))
-    acc.add("class_w", eff_w)
-    acc.add("brier", brier.sum())
-    if k <= MAX_CONFUSION_CLASSES:
-        acc.add("confusion", np.bincount(tv * k + pred, minlength=k * k)[: k * k])
-    top = row_max(pv)
-    bins = calibration_bins(top)
-    acc.add("cal_n", np.bincount(bins, minlength=CALIBRATION_BINS))
-    acc.add("cal_p", np.bincount(bins, weights=top, minlength=CALIBRATION_BINS))
-    acc.add("cal_y", np.bincount(bins, weights=correct, minlength=CALIBRATION_BINS))
-    raw = scored(prob) if opts.from_logits else pv
-    acc.low("raw_min", column_min(raw))
-    acc.high("raw_max", column_max(raw))
+        h = np.full(nv, _smoothed_onehot_entropy(ls, k))
+    elif not sparse and (ls > 0 or (hard is not None and not hard.all())):
+        y_eff = y * (1 - ls) + ls / k
+        h = -xlogy(y_eff, np.log(np.where(y_eff > 0, y_eff, 1.0))).sum(axis=1)
+    if h is not None:
+        t.floor_w.add_binned(place.array(h if w is None else w * h), None, start)
+
+    if off_rows is not None:
+        # what dividing each row that does not sum to 1 by its sum would change:
+        # -sum y log(p/S) = loss + log S
+        row_sums, off = off_rows
+        assert row_sums is not None and off is not None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shift = np.where(off, np.log(np.where(off, row_sums, 1.0)), 0.0)
+            if w is not None:
+                shift = np.where(off & (w != 0), w * shift, 0.0)
+        t.renorm_shift_w.add_binned(place.array(shift), None, start)
+
+    x_lo, x_hi = (0.0, 1.0) if opts.from_logits else (float(x.min()), float(x.max()))
+    bins = calibration_bins(top, x_lo, x_hi)
+    t.cal_n += np.bincount(bins, minlength=CALIBRATION_BINS)
+    t.cal_p.add_binned(place.array(top), place.array(bins), start)
+    t.cal_y.add_exact(np.bincount(bins[correct], minlength=CALIBRATION_BINS))
+    t.raw.add(column_min(prob), column_max(prob))
     if sparse:
-        acc.low("label_min", float(tv.min()))
-        acc.high("label_max", float(tv.max()))
+        t.label.add(float(true.min()), float(true.max()))
     if k >= 2 and not opts.from_logits:
-        acc.high("row_ratio_max", largest_ratio(top, row_min(pv)))
+        ratio = largest_ratio(top, row_min(prob))
+        t.row_ratio.add(np.inf, ratio)  # only the largest is of use
 
 
 def _smoothed_onehot_entropy(ls: float, k: int) -> float:

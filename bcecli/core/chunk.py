@@ -29,7 +29,9 @@ class Chunk:
     def finite_rows(self) -> np.ndarray:
         """Rows whose labels, predictions and weight are all finite (the others are excluded)."""
         arrays = [self.labels, self.preds] + ([] if self.weights is None else [self.weights])
-        if all(math.isfinite(float(a.sum())) for a in arrays):  # NaN and inf carry into a sum
+        with np.errstate(invalid="ignore"):  # inf - inf
+            sums = [float(a.sum()) for a in arrays]
+        if all(math.isfinite(v) for v in sums):  # NaN and inf carry into a sum
             return np.ones(len(self), dtype=bool)
         finite = np.isfinite(self.labels).all(axis=1) & np.isfinite(self.preds).all(axis=1)
         if self.weights is not None:
@@ -62,5 +64,27 @@ class ScoredChunk:
     def weight(self) -> np.ndarray:
         return np.ones(len(self.loss)) if self.weight_values is None else self.weight_values
 
-    def flags_of_row(self, i: int) -> list[str]:
-        return [fid for fid, mask in self.row_flags.items() if mask[i]]
+
+def unpacked(packed: np.ndarray, rows: np.ndarray, fill: float | bool) -> np.ndarray:
+    """Values of the rows ``rows`` marks, back in their places; ``fill`` elsewhere."""
+    out = np.full((len(rows), *packed.shape[1:]), fill, dtype=packed.dtype)
+    out[rows] = packed
+    return out
+
+
+class Placer:
+    """Puts the values of some of a chunk's rows (those ``rows`` marks, packed together) back in
+    the chunk's rows, 0 for the others: the summary's sums are by global row number."""
+
+    def __init__(self, rows: np.ndarray | None) -> None:
+        self.rows = rows  # None: every row
+
+    def __call__(self, values: np.ndarray | float) -> np.ndarray | float:
+        if self.rows is None:
+            return values
+        if isinstance(values, float):
+            return np.where(self.rows, values, 0.0)
+        return unpacked(values, self.rows, 0)
+
+    def array(self, values: np.ndarray) -> np.ndarray:
+        return values if self.rows is None else unpacked(values, self.rows, 0)

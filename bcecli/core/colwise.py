@@ -56,6 +56,11 @@ def row_count(a: np.ndarray) -> np.ndarray:
     return counts
 
 
+def row_any(a: np.ndarray) -> np.ndarray:
+    """Whether each row of a boolean array holds a true value."""
+    return np.asarray(a.any(axis=1))
+
+
 def _fold_rows(a: np.ndarray, combine: np.ufunc) -> np.ndarray:
     """``combine.reduce`` over each row: a chain of whole-column operations for few columns."""
     if a.shape[1] > FEW_COLUMNS:

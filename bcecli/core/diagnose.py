@@ -18,6 +18,7 @@ from bcecli.core.bands import INV_E_TEXT, true_class_probability
 from bcecli.core.context import Context
 from bcecli.core.flags import ROUNDOFF, Flag, make_flag, ordered
 from bcecli.core.options import KERAS_EPSILON, TORCH_LOG_FLOOR, Compat, Task
+from bcecli.core.summary import BinaryTally
 
 SIGMOID_1 = 1 / (1 + math.exp(-1))  # sigmoid(sigmoid(x)) never leaves [0.5, 0.7311]
 # Patterns over the whole file (inverted, double sigmoid) need this many rows to mean anything.
@@ -174,8 +175,9 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
         "{count} row(s) hold NaN or infinite values{rows}; they are excluded from every number",
         "fix the step that wrote them (an empty cell reads as NaN), or drop those rows",
     )
-    x_min = float(acc.mins.get("x_min", np.inf))
-    x_max = float(acc.maxs.get("x_max", -np.inf))
+    t = acc.tally
+    x_min = float(t.x_outside.lo[0]) if t.x_outside.lo is not None else np.inf
+    x_max = float(t.x_outside.hi[0]) if t.x_outside.hi is not None else -np.inf
     tally(
         "pred_out_of_range",
         "{count} row(s) have predictions outside [0, 1]{rows}"
@@ -189,7 +191,8 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
         "{count} row(s) have predictions a float round-off outside [0, 1]{rows}",
         "clip them to [0, 1]: Keras clips silently, PyTorch and scikit-learn raise",
     )
-    pm1 = acc.scalar("labels_minus1") > 0 and acc.scalar("labels_not_pm1") == 0
+    minus1 = t.labels_minus1 if isinstance(t, BinaryTally) else 0
+    pm1 = isinstance(t, BinaryTally) and minus1 > 0 and t.labels_not_pm1 == 0
     tally(
         "label_out_of_range",
         "{count} row(s) have labels outside [0, 1]{rows}",
@@ -201,7 +204,7 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
     if pm1:
         dataset(
             "labels_pm1",
-            int(acc.scalar("labels_minus1")),
+            minus1,
             "labels are coded -1/+1 (as for a hinge loss), not 0/1",
             "map -1 to 0 before scoring: cross-entropy needs 0/1 labels",
         )
@@ -212,7 +215,7 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
     )
 
     # --- the predictions as a whole -------------------------------------------------------
-    raw_min, raw_max = acc.mins.get("raw_min"), acc.maxs.get("raw_max")
+    raw_min, raw_max = t.raw.lo, t.raw.hi
     if n >= 2 and raw_min is not None and raw_max is not None and np.all(raw_min == raw_max):
         value = float(np.atleast_1d(raw_min)[0])
         if k == 1 and value == 1.0 and not opts.from_logits:
@@ -270,7 +273,7 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
             "the model learned nothing usable here: check that labels and predictions are in "
             "the same row order and that the right columns were used",
         )
-    if acc.scalar("w_sum") == 0 and opts.compat in (Compat.EXACT, Compat.SKLEARN):
+    if t.w_sum.total() == 0 and opts.compat in (Compat.EXACT, Compat.SKLEARN):
         dataset(
             "weights_sum_zero",
             n,
@@ -286,7 +289,8 @@ def _binary_flags(found: Findings) -> BinaryFigures:
     opts = acc.opts
     n = h.n
     k = acc.n_outputs
-    wrong = int(acc.scalar("saturated_wrong"))
+    b = acc.binary
+    wrong = b.saturated_wrong
     tally(
         "saturated_predictions",
         "{count} row(s) have predictions of exactly 0 or 1{rows}"
@@ -305,7 +309,7 @@ def _binary_flags(found: Findings) -> BinaryFigures:
     )
     soft_rows = acc.flags.count("soft_labels")
     categorical_loss = brier_if_inverted = None
-    if k >= 2 and not opts.from_logits and acc.scalar("rows_sum_1") == n:
+    if k >= 2 and not opts.from_logits and b.rows_sum_1 == n:
         dataset(
             "rows_sum_to_1",
             n,
@@ -314,9 +318,9 @@ def _binary_flags(found: Findings) -> BinaryFigures:
             "score them with categorical cross-entropy: --task categorical (one-hot labels) or "
             "--task sparse (class indices)",
         )
-    if k >= 2 and acc.scalar("rows_one_hot") == n:
+    if k >= 2 and b.rows_one_hot == n:
         zeros_acc = (k - 1) / k
-        cce = acc.scalar("cce_one_hot") / n
+        cce = b.cce_one_hot.total() / n
         categorical_loss = cce
         dataset(
             "one_hot_labels_bce",
@@ -329,14 +333,14 @@ def _binary_flags(found: Findings) -> BinaryFigures:
             "use --task categorical (a softmax output, categorical cross-entropy and argmax "
             "accuracy)",
         )
-    if opts.from_logits and acc.scalar("logits_outside_unit") == 0:
+    if opts.from_logits and b.logits_outside_unit == 0:
         dataset(
             "logits_flag_on_probabilities",
             n,
             "--from-logits was given but every value is in [0, 1]: these look like probabilities",
             "drop --from-logits: a sigmoid of a probability squashes it into [0.5, 0.73]",
         )
-    p_min, p_max = acc.mins.get("p_min"), acc.maxs.get("p_max")
+    p_min, p_max = b.p.lo, b.p.hi
     if (
         not opts.from_logits
         and n >= MIN_ROWS_FOR_PATTERNS
@@ -353,15 +357,15 @@ def _binary_flags(found: Findings) -> BinaryFigures:
             "a sigmoid was applied twice (an activation plus a loss that applies its own): "
             "score the pre-sigmoid values with --from-logits",
         )
-    n_el = acc.scalar("n_elements")
+    n_el = b.n_elements
     hard = soft_rows == 0 and opts.label_smoothing == 0
     if hard and n_el:
         # Brier per element, and what it would be for 1 - p: with 0/1 labels,
         # (1 - p - y)^2 - (p - y)^2 = (1 - 2p)(1 - 2y), so sums of p, y and p y suffice.
-        sp, sy, spy = acc.scalar("p_sum"), acc.scalar("pos"), acc.scalar("py_sum")
-        brier_el = acc.scalar("brier") * acc.n_outputs / n_el
+        sp, sy, spy = float(b.p_sum().sum()), float(b.pos().sum()), b.py_sum()
+        brier_el = b.brier.total() / n_el
         brier_inv = brier_el + (n_el - 2 * sy - 2 * sp + 4 * spy) / n_el
-        acc_el = acc.scalar("correct") / n_el
+        acc_el = float(b.correct.sum()) / n_el
         brier_if_inverted = brier_inv
         if n >= MIN_ROWS_FOR_PATTERNS and acc_el < 0.3 and brier_inv < 0.5 * brier_el:
             dataset(
@@ -372,7 +376,7 @@ def _binary_flags(found: Findings) -> BinaryFigures:
                 "the predictions look like the probability of the other class: check which "
                 "column or label is the positive class",
             )
-    y_min, y_max = acc.mins.get("y_min"), acc.maxs.get("y_max")
+    y_min, y_max = b.y.lo, b.y.hi
     if y_min is not None and y_max is not None:
         single = np.flatnonzero(np.atleast_1d(y_min == y_max))
         if len(single):
@@ -412,6 +416,7 @@ def _binary_flags(found: Findings) -> BinaryFigures:
 
 def _multiclass_flags(found: Findings) -> MulticlassFigures:
     acc, h = found.acc, found.h
+    mc = acc.multiclass
     tally, dataset, notes = found.tally, found.dataset, found.notes
     opts = acc.opts
     n = h.n
@@ -447,12 +452,8 @@ def _multiclass_flags(found: Findings) -> MulticlassFigures:
         renorm_text = "Keras divides each row by its sum before the loss, as reported here"
     else:
         sums = acc.head_totals()
-        renormalised = (sums["wl"] + acc.scalar("renorm_shift_w")) / sums["w"]
-        if (
-            opts.compat is Compat.TORCH
-            and not acc.scalar("soft_target_rows")
-            and opts.label_smoothing == 0
-        ):
+        renormalised = (sums.wl + mc.renorm_shift_w.total()) / sums.w
+        if opts.compat is Compat.TORCH and not mc.soft_target_rows and opts.label_smoothing == 0:
             used, dividers = "nll_loss(log p)", "Keras and cross_entropy(log p) do"
         else:
             used, dividers = "the literal loss", "Keras does"
@@ -466,27 +467,28 @@ def _multiclass_flags(found: Findings) -> MulticlassFigures:
         "these are not softmax outputs: check the columns (all K classes?), or pass logits "
         "with --from-logits",
     )
-    class_n = acc.total("class_n")  # rows per true class
+    class_n = mc.class_n  # rows per true class
     if opts.task is Task.SPARSE:
-        lo = float(acc.mins.get("label_min", np.nan))
+        lo = float(mc.label.lo[0]) if mc.label.lo is not None else np.nan
         if n >= MIN_ROWS_FOR_PATTERNS and k >= 3 and lo >= 1 and class_n.size and class_n[0] == 0:
             dataset(
                 "labels_one_indexed",
                 n,
                 f"class 0 never appears and the labels start at 1 (highest "
-                f"{int(acc.maxs.get('label_max', 0))}, {k} prediction columns): they may be "
+                f"{int(mc.label.hi[0]) if mc.label.hi is not None else 0}, {k} prediction "
+                "columns): they may be "
                 "1-indexed",
                 "if the labels run 1 .. K, subtract 1 so they match the prediction columns "
                 "0 .. K-1",
             )
-    ratio = acc.maxs.get("row_ratio_max")
+    ratio = mc.row_ratio.hi
     double_softmax_floor = None
     if (
         ratio is not None
         and k >= 2
         and n >= MIN_ROWS_FOR_PATTERNS
         and not opts.from_logits
-        and float(ratio) <= math.e * (1 + 1e-6)
+        and float(ratio[0]) <= math.e * (1 + 1e-6)
     ):
         floor = math.log(1 + (k - 1) / math.e)
         double_softmax_floor = floor
@@ -518,7 +520,7 @@ def _multiclass_flags(found: Findings) -> MulticlassFigures:
             "is perfect)",
             "score a sample that holds several classes",
         )
-    conf = acc.sums.get("confusion")
+    conf = mc.confusion
     if conf is not None and k >= 2:
         m = np.asarray(conf).reshape(k, k)
         columns = list(found.context.pred_columns)

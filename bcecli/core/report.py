@@ -131,16 +131,16 @@ def _reduced(acc: Accumulator) -> tuple[float, float, float | None]:
     """(mean, sum, Keras metric) under the profile's reduction."""
     h = acc.head_totals()
     opts = acc.opts
-    mean = _div(h["num"], h["den"])
-    total = h["num"]
+    mean = _div(h.num, h.den)
+    total = h.num
     if opts.compat is Compat.TORCH and opts.task is Task.MULTILABEL:
         total *= acc.n_outputs  # reduction='sum' adds up every element
     metric = None
     if opts.compat.is_keras:
         # Keras' metric is the weighted mean; with ignore_class it divides by every row.
-        w_all = h["w"] + acc.flags.count("ignored_rows")
-        if w_all != h["den"]:
-            metric = _div(h["wl"], w_all)
+        w_all = h.w + acc.flags.count("ignored_rows")
+        if w_all != h.den:
+            metric = _div(h.wl, w_all)
     return mean, total, metric
 
 
@@ -156,8 +156,12 @@ def _prior_and_baselines(acc: Accumulator) -> tuple[np.ndarray, float, np.ndarra
     or on a sample of each class (categorical)."""
     opts = acc.opts
     k = acc.n_outputs
-    w_sum = acc.scalar("w_sum")
-    counted = acc.total("class_w") if opts.task.is_multiclass else acc.total("pos_w")
+    w_sum = acc.tally.w_sum.total()
+    if opts.task.is_multiclass:
+        counted = acc.multiclass.class_w.totals()
+    else:
+        b = acc.binary
+        counted = b.pos_w.totals() if b.pos_w.seen else b.pos()  # no weights: the labels' sum
     prior = counted / w_sum if w_sum > 0 else np.full(k, np.nan)
     if opts.task.is_multiclass:
         with np.errstate(all="ignore"):
@@ -175,7 +179,7 @@ def _prior_and_baselines(acc: Accumulator) -> tuple[np.ndarray, float, np.ndarra
 
 def _calibration(acc: Accumulator) -> tuple[float, tuple[CalibrationBin, ...]]:
     """(ECE, the reliability table's non-empty bins)."""
-    cal_n, cal_p, cal_y = acc.total("cal_n"), acc.total("cal_p"), acc.total("cal_y")
+    cal_n, cal_p, cal_y = acc.tally.calibration()
     ece = _div(float(np.abs(cal_y - cal_p).sum()), float(cal_n.sum()))
     bins = tuple(
         CalibrationBin(
@@ -222,18 +226,17 @@ def finalize(acc: Accumulator, context: Context) -> Report:
     mean, total, metric = _reduced(acc)
     h = acc.head_totals()
     prior, baseline, per_output_baseline = _prior_and_baselines(acc)
-    w_sum = acc.scalar("w_sum")
+    t = acc.tally
+    w_sum = t.w_sum.total()
     n_above = acc.flags.count("loss_above_1")
     head = Headline(
         n=n,
         mean_loss=mean,
         share_above_1=n_above / n,
         baseline_loss=baseline,
-        ne=_div(h["wl"], h["w"]) / baseline if baseline > 0 else float("nan"),
+        ne=_div(h.wl, h.w) / baseline if baseline > 0 else float("nan"),
         prior=tuple(float(v) for v in np.atleast_1d(prior)),
-        entropy_floor=acc.scalar("floor_w") / w_sum
-        if "floor_w" in acc.sums and w_sum > 0
-        else None,
+        entropy_floor=t.floor_w.total() / w_sum if t.floor_w.seen and w_sum > 0 else None,
     )
     found = diagnose(acc, head, context)
     band = band_for(mean)
@@ -262,10 +265,8 @@ def finalize(acc: Accumulator, context: Context) -> Report:
         baseline_loss=baseline,
         ne=head.ne,
         entropy_floor=head.entropy_floor,
-        accuracy=_div(
-            acc.scalar("correct"), acc.scalar("n_correct_of") or acc.scalar("n_elements")
-        ),
-        brier=_div(acc.scalar("brier"), n),
+        accuracy=_div(*t.accuracy_counts()),
+        brier=_div(t.brier.total(), n if opts.task.is_multiclass else n * acc.n_outputs),
         ece=ece,
         calibration=calibration,
         outputs=_output_stats(acc, context, n, prior, per_output_baseline),
@@ -300,12 +301,14 @@ def _output_stats(
     names = context.names(k)
     if acc.opts.task.is_multiclass:
         # per class: over the rows of that class
-        support = acc.total("class_n")
-        loss, correct, per = acc.total("class_loss"), acc.total("class_correct"), support
+        mc = acc.multiclass
+        support = mc.class_n
+        loss, correct, per = mc.class_loss.totals(), mc.class_correct, support
     else:
         # per output: support is its positive labels, the means are over every row
-        support = acc.total("pos")
-        loss, correct, per = acc.total("elem_loss"), acc.total("correct"), np.full(k, n)
+        b = acc.binary
+        support = b.pos()
+        loss, correct, per = b.elem_loss.totals(), b.correct, np.full(k, n)
     return tuple(
         OutputStats(
             names[i],

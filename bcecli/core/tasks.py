@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bcecli.core.common import rows_off_sum_1
 from bcecli.core.options import Task
 from bcecli.errors import OptionError
-
-ROW_SUM_TOL = 1e-4
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ def _one_hot_rows(y: np.ndarray) -> bool:
 def _rows_sum_to_1(x: np.ndarray) -> bool:
     ok = np.isfinite(x).all(axis=1)
     v = x[ok]
-    return bool(len(v)) and bool(np.all(np.abs(v.sum(axis=1) - 1) <= ROW_SUM_TOL))
+    return bool(len(v)) and not bool(np.any(rows_off_sum_1(v.sum(axis=1))))
 
 
 def decide_task(
