@@ -415,3 +415,73 @@ def test_engine_dask_median_past_the_exact_limit(
     assert sketched["mean_loss"] == local["mean_loss"]
     monkeypatch.setattr(engine, "EXACT_LIMIT", scored)  # under it after the exclusions
     assert_same(local, bce_json(*args), tallies=True)
+
+
+# --------------------------------------------------------------------------------------------
+# the files as the Dask engine reads them: Input.dataset()
+
+
+def quirky_csv(folder: Path) -> Path:
+    """A semicolon file with a 'sep=' line, a comment, a decimal comma, text labels and a
+    missing value: everything another CSV reader must be told to read it as bce does."""
+    path = folder / "quirky.csv"
+    rows = [f"{'yes' if i % 3 else 'no'};{0.1 + 0.8 * (i % 3 > 0):.1f}".replace(".", ",")
+            for i in range(40)]  # fmt: skip
+    rows[7] = "yes;NA"
+    path.write_text("sep=;\n# exported by a spreadsheet\ny_true;y_pred;note\n" + "\n".join(
+        f"{r};n{i}" for i, r in enumerate(rows)) + "\n")  # fmt: skip
+    return path
+
+
+def test_a_csv_file_described_for_another_reader(tmp_path: Path) -> None:
+    from bcecli.readers import ColumnRequest, CsvDialect, open_input
+
+    path = quirky_csv(tmp_path)
+    inp = open_input(str(path), None, ColumnRequest())
+    try:
+        data = inp.dataset()
+    finally:
+        inp.close()
+    assert data is not None
+    assert (data.labels, data.preds, data.weight) == (("y_true",), ("y_pred",), None)
+    assert data.columns == ["y_true", "y_pred"]
+    files = data.files
+    assert (files.fmt, files.paths, files.names) == ("csv", (str(path),), ("quirky.csv",))
+    assert files.rows == (40,)
+    assert not files.partitioned
+    assert files.dialect is not None and "NA" in files.dialect.null_values
+    assert files.dialect == CsvDialect(
+        delimiter=";", header=True, skip_lines=2, decimal_comma=True,
+        columns=("y_true", "y_pred", "note"), numeric=frozenset({"y_pred"}),
+        null_values=files.dialect.null_values,
+    )  # fmt: skip
+
+
+def test_partitions_and_other_formats_described(data: Path, tmp_path: Path) -> None:
+    from bcecli.readers import ColumnRequest, open_input
+
+    def dataset(path: str, labels: str | None = None) -> Any:
+        inp = open_input(path, labels, ColumnRequest())
+        try:
+            return inp.dataset()
+        finally:
+            inp.close()
+
+    parts = dataset(str(data / "random_pq"))
+    assert parts.files.fmt == "parquet" and parts.files.partitioned
+    assert sum(parts.files.rows) == RANDOM_ROWS and len(parts.files.paths) == len(parts.files.names)
+    np.save(tmp_path / "p.npy", np.array([0.2, 0.9]))
+    np.save(tmp_path / "y.npy", np.array([0.0, 1.0]))
+    with pytest.raises(Exception, match="must come from one input"):
+        dataset(str(tmp_path / "p.npy"), str(tmp_path / "y.npy"))
+    np.savez(tmp_path / "both.npz", y_true=np.array([0.0, 1.0]), y_pred=np.array([0.2, 0.9]))
+    assert dataset(str(tmp_path / "both.npz")) is None  # not files another reader reads
+
+
+def test_engine_dask_reads_a_quirky_csv_as_the_local_engine(tmp_path: Path, scheduler: str) -> None:
+    path = quirky_csv(tmp_path)
+    local = bce_json(str(path))
+    on_dask = bce_json(str(path), "--engine", "dask", "--scheduler", scheduler)
+    assert local["n"] == 39 and local["n_excluded"] == 1
+    assert_same(local, on_dask, tallies=True)
+    assert on_dask["mean_loss"] == local["mean_loss"]
