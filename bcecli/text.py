@@ -61,6 +61,15 @@ def pct(v: float) -> str:
     return nonfinite(v) or f"{v:.1%}"
 
 
+def brief(v: float) -> str:
+    """A number in a message: four significant digits, three when tiny or huge."""
+    if (word := nonfinite(v)) is not None:
+        return word
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+        return f"{v:.3g}"
+    return f"{v:.4g}"
+
+
 def short(v: float) -> str:
     """A label or prediction in a table: integers as integers, else four significant digits."""
     if (word := nonfinite(v)) is not None:

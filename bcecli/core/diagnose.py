@@ -19,6 +19,7 @@ from bcecli.core.context import Context
 from bcecli.core.flags import ROUNDOFF, Flag, make_flag, ordered
 from bcecli.core.options import KERAS_EPSILON, TORCH_LOG_FLOOR, Compat, Task
 from bcecli.core.summary import BinaryTally
+from bcecli.text import brief
 
 SIGMOID_1 = 1 / (1 + math.exp(-1))  # sigmoid(sigmoid(x)) never leaves [0.5, 0.7311]
 # Patterns over the whole file (inverted, double sigmoid) need this many rows to mean anything.
@@ -27,28 +28,18 @@ MIN_ROWS_FOR_PATTERNS = 10
 COMPARE_PROFILES = "compare --compat keras, torch and sklearn"
 
 
-def _fmt(v: float) -> str:
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
-        return f"{v:.3g}"
-    return f"{v:.4g}"
-
-
 def _saturated_costs() -> tuple[str, str]:
     """What a true-class probability of exactly 0 costs under each profile, (binary,
     categorical), from the profiles' own clips: Keras clips to [eps, 1 - eps] (in float32, so
     1 - (1 - eps) is not quite eps), PyTorch's BCE floors the log at -100 (its nll_loss of
     log 0 does not), scikit-learn clips to the float64 machine epsilon."""
-    keras = _fmt(-math.log(KERAS_EPSILON))
+    keras = brief(-math.log(KERAS_EPSILON))
     one = np.float32(1)
-    keras_at_1 = _fmt(-math.log(float(one - (one - np.float32(KERAS_EPSILON)))))
-    sklearn = _fmt(-math.log(float(np.finfo(np.float64).eps)))
+    keras_at_1 = brief(-math.log(float(one - (one - np.float32(KERAS_EPSILON)))))
+    sklearn = brief(-math.log(float(np.finfo(np.float64).eps)))
     binary = (
         f"exact inf, Keras {keras} ({keras_at_1} at p=1 in float32), "
-        f"PyTorch {_fmt(-TORCH_LOG_FLOOR)}, sklearn {sklearn}"
+        f"PyTorch {brief(-TORCH_LOG_FLOOR)}, sklearn {sklearn}"
     )
     return binary, f"exact inf, Keras {keras}, PyTorch nll inf, sklearn {sklearn}"
 
@@ -58,7 +49,7 @@ SATURATED_COST, SATURATED_COST_CATEGORICAL = _saturated_costs()
 
 def _judge_by_ne(h: Headline) -> str:
     """The hint of a flag that says the bands mislead here."""
-    return f"judge the model by NE ({_fmt(h.ne)}) rather than by the bands"
+    return f"judge the model by NE ({brief(h.ne)}) rather than by the bands"
 
 
 def _rows_text(
@@ -181,7 +172,7 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
     tally(
         "pred_out_of_range",
         "{count} row(s) have predictions outside [0, 1]{rows}"
-        + f" (min {_fmt(x_min)}, max {_fmt(x_max)})",
+        + f" (min {brief(x_min)}, max {brief(x_max)})",
         "they look like logits: re-run with --from-logits"
         if x_min < -ROUNDOFF or x_max > 1 + ROUNDOFF
         else "clip them to [0, 1]",
@@ -228,7 +219,7 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
                 "the model outputs a constant: check that it trained and that the prediction "
                 "column is the model's output"
             )
-        what = f"= {_fmt(value)}" if k == 1 else "constant in every column"
+        what = f"= {brief(value)}" if k == 1 else "constant in every column"
         dataset(
             "constant_predictions",
             n,
@@ -241,8 +232,8 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
         tally(
             "soft_labels",
             "{count} row(s) have soft labels (not a single class){rows}; the loss cannot go "
-            f"below their entropy, {_fmt(floor)} here (the entropy floor)",
-            f"judge the excess over the floor: mean - floor = {_fmt(h.mean_loss - floor)}",
+            f"below their entropy, {brief(floor)} here (the entropy floor)",
+            f"judge the excess over the floor: mean - floor = {brief(h.mean_loss - floor)}",
         )
     figures = _multiclass_flags(found) if opts.task.is_multiclass else _binary_flags(found)
 
@@ -258,9 +249,9 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
         dataset(
             "mean_above_1",
             n,
-            f"the mean loss {_fmt(h.mean_loss)} is above 1: on average the true class gets "
+            f"the mean loss {brief(h.mean_loss)} is above 1: on average the true class gets "
             f"less than {INV_E_TEXT} (geometric mean "
-            f"{_fmt(true_class_probability(h.mean_loss))})",
+            f"{brief(true_class_probability(h.mean_loss))})",
             "not a bug by itself, but rarely a healthy model: check the other flags "
             "(logits, inverted or misaligned labels)",
         )
@@ -268,8 +259,8 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
         dataset(
             "ne_above_1",
             n,
-            f"NE = {_fmt(h.ne)}: the loss is no better than always predicting the base rate "
-            f"(baseline {_fmt(h.baseline_loss)})",
+            f"NE = {brief(h.ne)}: the loss is no better than always predicting the base rate "
+            f"(baseline {brief(h.baseline_loss)})",
             "the model learned nothing usable here: check that labels and predictions are in "
             "the same row order and that the right columns were used",
         )
@@ -326,8 +317,8 @@ def _binary_flags(found: Findings) -> BinaryFigures:
             "one_hot_labels_bce",
             n,
             f"every label row is one-hot: {k} mutually exclusive classes scored with binary "
-            f"cross-entropy (mean over the {k} outputs, {_fmt(h.mean_loss)}); categorical "
-            f"cross-entropy of the same rows is {_fmt(cce)}. Keras' 'accuracy' with a BCE loss "
+            f"cross-entropy (mean over the {k} outputs, {brief(h.mean_loss)}); categorical "
+            f"cross-entropy of the same rows is {brief(cce)}. Keras' 'accuracy' with a BCE loss "
             f"is binary accuracy per output, inflated: predicting all zeros already scores "
             f"{zeros_acc:.0%}",
             "use --task categorical (a softmax output, categorical cross-entropy and argmax "
@@ -371,8 +362,8 @@ def _binary_flags(found: Findings) -> BinaryFigures:
             dataset(
                 "inverted_predictions",
                 n,
-                f"accuracy {acc_el:.1%} and Brier {_fmt(brier_el)}, but 1 - p would give "
-                f"accuracy about {1 - acc_el:.1%} and Brier {_fmt(brier_inv)}",
+                f"accuracy {acc_el:.1%} and Brier {brief(brier_el)}, but 1 - p would give "
+                f"accuracy about {1 - acc_el:.1%} and Brier {brief(brier_inv)}",
                 "the predictions look like the probability of the other class: check which "
                 "column or label is the positive class",
             )
@@ -380,7 +371,7 @@ def _binary_flags(found: Findings) -> BinaryFigures:
     if y_min is not None and y_max is not None:
         single = np.flatnonzero(np.atleast_1d(y_min == y_max))
         if len(single):
-            value = _fmt(float(np.atleast_1d(y_min)[single[0]]))
+            value = brief(float(np.atleast_1d(y_min)[single[0]]))
             where = "" if k == 1 else f" in {len(single)} of the {k} outputs"
             dataset(
                 "single_class",
@@ -397,7 +388,7 @@ def _binary_flags(found: Findings) -> BinaryFigures:
                 "class_imbalance",
                 n,
                 f"positives are {p:.1%} of the labels: always predicting {p:.3g} already "
-                f"scores {_fmt(h.baseline_loss)} (band: the bands assume balanced classes)",
+                f"scores {brief(h.baseline_loss)} (band: the bands assume balanced classes)",
                 _judge_by_ne(h),
             )
     if opts.compat.is_keras and acc.flags.count("clipped_predictions"):
@@ -459,7 +450,7 @@ def _multiclass_flags(found: Findings) -> MulticlassFigures:
             used, dividers = "the literal loss", "Keras does"
         renorm_text = (
             f"{used} uses them as they are; dividing each row by its sum (as {dividers}) "
-            f"would give {_fmt(renormalised)}"
+            f"would give {brief(renormalised)}"
         )
     tally(
         "rows_not_sum_1",
@@ -497,7 +488,7 @@ def _multiclass_flags(found: Findings) -> MulticlassFigures:
             n,
             f"no prediction row has a max/min ratio above e: the signature of "
             f"softmax(softmax(x)); such outputs cannot score below ln(1 + (K-1)/e) = "
-            f"{_fmt(floor)} for K = {k}",
+            f"{brief(floor)} for K = {k}",
             "a softmax was applied twice (a softmax layer plus a loss that applies its own): "
             "score the pre-softmax values with --from-logits, or drop one softmax",
         )
@@ -531,16 +522,16 @@ def _multiclass_flags(found: Findings) -> MulticlassFigures:
         dataset(
             "class_imbalance",
             n,
-            f"the classes are imbalanced: priors from {_fmt(float(pos.min()))} to "
-            f"{_fmt(float(pos.max()))}; predicting the prior alone scores "
-            f"{_fmt(h.baseline_loss)}",
+            f"the classes are imbalanced: priors from {brief(float(pos.min()))} to "
+            f"{brief(float(pos.max()))}; predicting the prior alone scores "
+            f"{brief(h.baseline_loss)}",
             _judge_by_ne(h),
         )
     if k >= 2:
         notes.append(
             f"The bands assume a balanced binary task; with {k} classes a uniform guess costs "
             f"ln {k} = {math.log(k):.4f} and predicting the class prior costs "
-            f"{_fmt(h.baseline_loss)}: read NE."
+            f"{brief(h.baseline_loss)}: read NE."
         )
     return MulticlassFigures(double_softmax_floor)
 
