@@ -283,7 +283,7 @@ def score_partition(df: pd.DataFrame, start: int, plan: PartitionPlan) -> Accumu
 
     scorer = Scorer(plan.opts, plan.n_outputs)
     if not plan.keep_losses:
-        scorer.accumulator.sketch.exact_values = None  # the median comes from the buckets
+        scorer.accumulator.sketch.buckets_only()  # the median comes from the buckets
     values = {c: column_values(df[c]) for c in plan.columns}
     n, at, rows = len(df), 0, plan.chunk_rows
     while at < n:
