@@ -40,26 +40,18 @@ def bands_rows() -> list[tuple[str, ...]]:
 
 
 def bands_renderables() -> list[RenderableType]:
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
+    from bcecli.render.terminal import table
+
     data = bands_data()
-    t = Table(
-        title="Mean cross-entropy (nats): rule-of-thumb bands",
-        box=box.SIMPLE_HEAD,
-        title_justify="left",
-    )
+    t = table("Mean cross-entropy (nats): rule-of-thumb bands")
     t.add_column("mean loss", justify="right")
     t.add_column("band")
     t.add_column("meaning")
     for b in BANDS:
         t.add_row(b.rule, b.label + (" *" if b.ours else ""), b.meaning)
-    ne = Table(
-        title="Normalized entropy NE = mean loss / loss of always predicting the base rate",
-        box=box.SIMPLE_HEAD,
-        title_justify="left",
-    )
+    ne = table("Normalized entropy NE = mean loss / loss of always predicting the base rate")
     ne.add_column("NE", justify="right")
     ne.add_column("meaning")
     for s in NE_SCALE:

@@ -39,18 +39,15 @@ def _ruler(width: int) -> str:
 
 def reliability_chart(report: Report) -> RenderableType:
     """A reliability dot plot, one line per calibration bin, about 40 columns wide."""
-    from rich import box
-    from rich.table import Table
+    from bcecli.render.terminal import table
 
     what = "top class, " if report.task.is_multiclass else ""
     if not what and len(report.prior) > 1:
         what = "all outputs, "
-    t = Table(
-        title=f"Reliability ({what}ECE {fmt.num(report.ece, 3)})",
-        title_justify="left",
+    t = table(
+        f"Reliability ({what}ECE {fmt.num(report.ece, 3)})",
         caption=f"{PREDICTED} predicted  {OBSERVED} observed  {GAP} gap",
         caption_justify="left",
-        box=box.SIMPLE_HEAD,
         padding=(0, 1),
     )
     t.add_column("bin", no_wrap=True)

@@ -46,9 +46,9 @@ def explain_rows(e: Explanation) -> list[tuple[str, ...]]:
 
 
 def explain_renderables(e: Explanation) -> list[RenderableType]:
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
+
+    from bcecli.render.terminal import table
 
     parts: list[RenderableType] = []
     head = Text()
@@ -63,11 +63,7 @@ def explain_renderables(e: Explanation) -> list[RenderableType]:
     for line in e.reading:
         parts.append(Text("• " + line))
     if e.values:
-        t = Table(
-            title=f"The same sample under each framework ({e.task.value if e.task else ''})",
-            box=box.SIMPLE_HEAD,
-            title_justify="left",
-        )
+        t = table(f"The same sample under each framework ({e.task.value if e.task else ''})")
         t.add_column("--compat")
         t.add_column("framework")
         t.add_column("dtype")

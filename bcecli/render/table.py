@@ -10,7 +10,7 @@ from bcecli.core.bands import ne_meaning
 from bcecli.core.flags import Severity
 from bcecli.core.report import Report
 from bcecli.render.charts import reliability_chart
-from bcecli.render.terminal import safe_text
+from bcecli.render.terminal import safe_text, table
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -24,16 +24,9 @@ BAND_STYLE = {
 BAR = "█"
 
 
-def _table(title: str | None = None, **kwargs: object) -> Table:
-    from rich import box
-    from rich.table import Table
-
-    return Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", **kwargs)  # type: ignore[arg-type]
-
-
 def header(report: Report) -> Table:
     r, c = report, report.context
-    t = _table(show_header=False, padding=(0, 1))
+    t = table(show_header=False, padding=(0, 1))
     t.add_column(style="bold")
     t.add_column()
     t.add_row("input", safe_text(", ".join(c.sources) or "-"))
@@ -63,7 +56,7 @@ def loss_table(report: Report) -> Table:
     from rich.text import Text
 
     r = report
-    t = _table("Loss", show_header=False, padding=(0, 1))
+    t = table("Loss", show_header=False, padding=(0, 1))
     t.add_column(style="bold")
     t.add_column(justify="right")
     t.add_column(style="dim")
@@ -113,7 +106,7 @@ def outputs_table(report: Report) -> Table | None:
     if not report.outputs:
         return None
     multiclass = report.task.is_multiclass
-    t = _table("Per class" if multiclass else "Per output")
+    t = table("Per class" if multiclass else "Per output")
     t.add_column("class" if multiclass else "output")
     t.add_column("support" if multiclass else "positives", justify="right")
     t.add_column("prior", justify="right")
@@ -137,7 +130,7 @@ def outputs_table(report: Report) -> Table | None:
 def mistakes_table(report: Report) -> Table | None:
     if not report.mistakes:
         return None
-    t = _table("Most common mistakes")
+    t = table("Most common mistakes")
     t.add_column("true class")
     t.add_column("predicted")
     t.add_column("rows", justify="right")
@@ -151,7 +144,7 @@ def worst_table(report: Report) -> Table | None:
         return None
     multiclass = report.task.is_multiclass
     names = report.context.output_names
-    t = _table("Worst samples")
+    t = table("Worst samples")
     t.add_column("row", justify="right")
     t.add_column("label", justify="right")
     t.add_column("argmax (p)" if multiclass else "prediction", justify="right")
@@ -189,7 +182,7 @@ def _vec(values: tuple[float, ...]) -> str:
 
 
 def histogram_table(report: Report) -> Table:
-    t = _table("Per-sample loss")
+    t = table("Per-sample loss")
     t.add_column("loss", justify="right")
     t.add_column("count", justify="right")
     t.add_column("", min_width=10)
@@ -206,7 +199,7 @@ def flags_table(report: Report) -> Table | None:
         return None
     from rich.text import Text
 
-    t = _table("Flags")
+    t = table("Flags")
     t.add_column("", no_wrap=True)
     t.add_column("flag", no_wrap=True)
     t.add_column("rows", justify="right")

@@ -9,6 +9,7 @@ from bcecli.text import escape
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
+    from rich.table import Table
     from rich.text import Text
 
 
@@ -25,6 +26,15 @@ def make_console(file: TextIO, *, color: bool | None = None, width: int | None =
     if width is not None:
         kwargs["width"] = width
     return Console(**kwargs)  # type: ignore[arg-type]
+
+
+def table(title: str | None = None, **kwargs: object) -> Table:
+    """A table in the house style: one rule under the header, the title on the left."""
+    from rich import box
+    from rich.table import Table
+
+    kwargs.setdefault("title_justify", "left")
+    return Table(title=title, box=box.SIMPLE_HEAD, **kwargs)  # type: ignore[arg-type]
 
 
 def safe_text(value: object, style: str = "") -> Text:
