@@ -204,7 +204,9 @@ def _enum(cls: type[E], value: E | str, param: str) -> E:
         ) from None
 
 
-def _weights(value: float | Sequence[float] | Mapping[int, float] | None, param: str) -> Any:
+def _weights(
+    value: float | Sequence[float] | Mapping[int, float] | None, param: str
+) -> tuple[float, ...] | None:
     """A weight, or one per class or output, as a tuple of floats."""
     if value is None:
         return None
@@ -247,11 +249,11 @@ def _dtype(value: Any) -> str | None:
 def _columns(value: str | Sequence[str] | None) -> tuple[str, ...] | None:
     """Column names: a sequence, or one string holding a comma-separated list (as the
     command line takes them)."""
-    if value is None:
-        return None
-    names = value.split(",") if isinstance(value, str) else list(value)
-    cleaned = tuple(str(v).strip() for v in names if str(v).strip())
-    return cleaned or None
+    from bcecli.readers.columns import split_list
+
+    if value is None or isinstance(value, str):
+        return split_list(value)
+    return tuple(str(v) for v in value) or None  # exact names: a comma may be part of one
 
 
 def _loss_options(

@@ -197,3 +197,17 @@ def test_nullable_pandas_columns_and_text_frames() -> None:
     got = bcecli.score(words, probs)
     assert got.task is bcecli.Task.SPARSE
     assert got.mean_loss == pytest.approx(-(math.log(0.7) + math.log(0.8) + math.log(0.6)) / 3)
+
+
+def test_score_file_takes_columns_as_a_sequence_or_as_the_cli_writes_them() -> None:
+    labels = ["y_true_dog", "y_true_cat"]
+    preds = ["prob_dog", "prob_cat"]
+    as_lists = bcecli.score_file(str(MULTILABEL), label_col=labels, pred_col=preds)
+    as_text = bcecli.score_file(
+        str(MULTILABEL), label_col=",".join(labels), pred_col="prob_dog,prob_cat"
+    )
+    assert as_lists.to_dict() == as_text.to_dict()
+    assert as_lists.to_dict() == cli_json(
+        str(MULTILABEL), "--label-col", ",".join(labels), "--pred-col", ",".join(preds)
+    )
+    assert [o.name for o in as_lists.outputs] == preds
