@@ -25,6 +25,7 @@ from bcecli.core.common import (
     per_row,
 )
 from bcecli.core.flags import ROUNDOFF
+from bcecli.core.init_sample import add_init_sample
 from bcecli.core.options import Compat, LossOptions
 from bcecli.core.summary import CALIBRATION_BINS, LABEL_CLASSES, BinaryTally
 from bcecli.errors import FrameworkRaises
@@ -224,6 +225,7 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     w_col: np.ndarray | float = 1.0 if weight is None else weight
     den = w_col if opts.compat in (Compat.EXACT, Compat.SKLEARN) else 1.0  # weighted means
     acc.add_head(start, num=place(wl), den=place(den), wl=place(wl), w=place(w_col), l=place(loss))
+    add_init_sample(t, opts, chunk, scored, place(wl), place(den))
 
     # --- row-level checks (each skipped where the ranges show it finds nothing) -------------
     if opts.from_logits:

@@ -28,6 +28,7 @@ from bcecli.core.common import (
     rows_off_sum_1,
     xlogy,
 )
+from bcecli.core.init_sample import add_init_sample
 from bcecli.core.options import Compat, LossOptions, Task
 from bcecli.core.summary import CALIBRATION_BINS, MulticlassTally
 from bcecli.errors import FrameworkRaises
@@ -253,6 +254,7 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     place = Placer(scored)
     w_col: np.ndarray | float = 1.0 if weight is None else weight
     acc.add_head(start, num=place(num), den=place(den), wl=place(wl), w=place(w_col), l=place(loss))
+    add_init_sample(t, opts, chunk, scored, place(num), place(den))
     if weight is None:
         t.w_sum.add_exact(m)
     else:

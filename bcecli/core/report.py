@@ -23,6 +23,7 @@ from bcecli.core.diagnose import (
     diagnose,
 )
 from bcecli.core.flags import CATALOGUE, Flag
+from bcecli.core.init_sample import InitSample, summarise
 from bcecli.core.options import FRAMEWORK_NAMES, Compat, Task
 from bcecli.core.sketch import HISTOGRAM_EDGES, RELATIVE_ERROR
 from bcecli.errors import InputError
@@ -101,6 +102,7 @@ class Report:
     notes: tuple[str, ...]
     mistakes: tuple[Mistake, ...]
     figures: BinaryFigures | MulticlassFigures  # what the task's checks measured
+    init_sample: InitSample  # what bce check-init weighs besides the loss
 
     @property
     def quantile_error(self) -> float:
@@ -276,6 +278,7 @@ def finalize(acc: Accumulator, context: Context) -> Report:
         notes=context.notes + found.notes,
         mistakes=found.mistakes,
         figures=found.figures,
+        init_sample=summarise(t, opts.task.is_multiclass, n, h.den, mean),
     )
 
 

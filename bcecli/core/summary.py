@@ -77,6 +77,19 @@ class Tally:
     x_outside: Range = field(default_factory=Range)  # predictions, where some are outside [0, 1]
     saturated_wrong: int = 0  # predictions of 0 for a labelled outcome (literal loss inf)
     floor_w: BlockSum = _sum()  # weighted label entropy (seen: some label is soft or smoothed)
+    # The init sample (bce check-init, core/init_sample.py): every row of the first 65,536,
+    # then every 64th, so its cost stays small on a large file and its rows depend only on
+    # their row numbers.
+    sample_rows: int = 0  # scored rows in the sample
+    sample_saturated: int = 0  # outputs (sigmoid) or rows (softmax) within 1e-7 of 0 or 1
+    sample_logit: BlockSum = field(init=False)  # per column: sum of the logits, then of squares
+    sample_p: BlockSum = field(init=False)  # per column: sum of the probabilities
+    sample_head: BlockSum = field(init=False)  # num^2, num den, den^2 (the mean's spread)
+
+    def __post_init__(self) -> None:
+        self.sample_logit = BlockSum(2 * self.k)
+        self.sample_p = BlockSum(self.k)
+        self.sample_head = BlockSum(3)
 
     def accuracy_counts(self) -> tuple[float, float]:
         """(correct, out of): the accuracy's numerator and denominator."""
@@ -127,6 +140,7 @@ class BinaryTally(Tally):
     cce_one_hot: BlockSum = _sum()  # categorical cross-entropy of the one-hot rows
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         cells = self.k * CALIBRATION_BINS * LABEL_CLASSES
         self.correct = np.zeros(self.k, dtype=np.int64)
         self.cells_n = np.zeros(cells, dtype=np.int64)
@@ -185,6 +199,7 @@ class MulticlassTally(Tally):
     cal_y: BlockSum = field(init=False)  # correct rows per bin
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         k = self.k
         self.cal_n = np.zeros(CALIBRATION_BINS, dtype=np.int64)
         self.cal_p = BlockSum(CALIBRATION_BINS)
