@@ -20,6 +20,7 @@ from bcecli.version import __version__
 
 if TYPE_CHECKING:
     from bcecli.api import Report, detect_task, score, score_file
+    from bcecli.checkinit import InitReport, check_init, check_init_file
     from bcecli.core.options import Compat, LossOptions, Reduction, Task
     from bcecli.errors import BceError, FrameworkRaises, InputError, OptionError
 
@@ -29,6 +30,9 @@ _HOME = {
     "score_file": "bcecli.api",
     "detect_task": "bcecli.api",
     "Report": "bcecli.api",
+    "check_init": "bcecli.checkinit",
+    "check_init_file": "bcecli.checkinit",
+    "InitReport": "bcecli.checkinit",
     "Task": "bcecli.core.options",
     "Compat": "bcecli.core.options",
     "Reduction": "bcecli.core.options",
@@ -43,6 +47,7 @@ __all__ = [
     "BceError",
     "Compat",
     "FrameworkRaises",
+    "InitReport",
     "InputError",
     "LossOptions",
     "OptionError",
@@ -50,6 +55,8 @@ __all__ = [
     "Report",
     "Task",
     "__version__",
+    "check_init",
+    "check_init_file",
     "detect_task",
     "score",
     "score_file",

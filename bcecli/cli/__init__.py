@@ -39,6 +39,7 @@ class Failure(click.ClickException):
 # builds no option of `bce plot`.
 COMMANDS = {
     "score": "bcecli.cli.score",
+    "check-init": "bcecli.cli.check_init",
     "explain": "bcecli.cli.explain",
     "bands": "bcecli.cli.bands",
     "plot": "bcecli.cli.plot",
@@ -53,7 +54,8 @@ class BceGroup(click.Group):
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             import importlib
 
-            command = getattr(importlib.import_module(COMMANDS[cmd_name]), cmd_name)
+            module = importlib.import_module(COMMANDS[cmd_name])
+            command = getattr(module, cmd_name.replace("-", "_"))
             self.add_command(command)
         return super().get_command(ctx, cmd_name)
 
@@ -125,6 +127,7 @@ def cli(debug: bool) -> None:
       bce score preds.csv --format json | jq .mean_loss
       bce explain 2.302585                    # what does a loss of 2.3 mean?
       bce bands                               # how to read a mean cross-entropy
+      bce check-init untrained.csv            # before training: is the starting loss right?
     """
 
 

@@ -1,0 +1,113 @@
+"""The human form of ``bce check-init``: rich renderables built from an InitReport."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import bcecli.text as fmt
+from bcecli.render.table import SEVERITY_STYLE, _table, header
+from bcecli.render.terminal import safe_text
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.table import Table
+
+    from bcecli.checkinit import InitReport
+
+MAX_OUTPUTS = 20
+VERDICT_STYLE = {True: "bold green", False: "bold red"}
+
+
+def init_table(r: InitReport) -> Table:
+    from rich.text import Text
+
+    t = _table("Loss at initialisation", show_header=False, padding=(0, 1))
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    t.add_column(style="dim")
+    se = "" if r.std_error is None else f"standard error {fmt.num(r.std_error, 3)}"
+    t.add_row("init loss", Text(fmt.loss(r.init_loss), style="bold"), se)
+    k = len(r.prior)
+    chance = f"ln {k}" if r.report.task.is_multiclass else "ln 2"
+    t.add_row(
+        "uniform",
+        fmt.loss(r.uniform_loss),
+        f"{chance}: logits near 0 (± {fmt.num(r.tolerance_uniform, 3)})",
+    )
+    t.add_row(
+        "prior",
+        fmt.loss(r.prior_loss),
+        f"the prior's entropy: bias = log prior (± {fmt.num(r.tolerance_prior, 3)})",
+    )
+    t.add_row(
+        "logit std", fmt.num(r.logit_std, 3), "spread of the logits around each output's mean"
+    )
+    t.add_row("saturated", fmt.pct(r.saturated_share), "outputs within 1e-7 of 0 or 1")
+    t.add_row(
+        "verdict",
+        Text(r.verdict.value, style=VERDICT_STYLE[r.passed]),
+        "exit 0" if r.passed else "exit 1",
+    )
+    return t
+
+
+def outputs_table(r: InitReport) -> Table:
+    multiclass = r.report.task.is_multiclass
+    t = _table("Per class" if multiclass else "Per output")
+    t.add_column("class" if multiclass else "output")
+    t.add_column("prior", justify="right")
+    t.add_column("mean prediction", justify="right")
+    t.add_column("recommended bias", justify="right")
+    for i, name in enumerate(r.names[:MAX_OUTPUTS]):
+        t.add_row(
+            safe_text(name),
+            fmt.num(r.prior[i], 4),
+            fmt.num(r.mean_prediction[i], 4),
+            fmt.num(r.recommended_bias[i], 4),
+        )
+    if len(r.names) > MAX_OUTPUTS:
+        t.caption = f"{len(r.names) - MAX_OUTPUTS} more in --format json"
+    return t
+
+
+def render_init(r: InitReport) -> list[RenderableType]:
+    """Everything, in reading order."""
+    from rich.text import Text
+
+    parts: list[RenderableType] = [header(r.report), init_table(r), outputs_table(r)]
+    verdict = Text()
+    verdict.append(f"{r.verdict.value}: ", style=VERDICT_STYLE[r.passed])
+    verdict.append_text(safe_text(r.message))
+    verdict.append("\n")
+    verdict.append_text(safe_text("→ " + r.hint, "dim"))
+    parts.append(verdict)
+    for f in r.flags:
+        line = Text()
+        line.append(f"{f.severity.value} ", style=SEVERITY_STYLE[f.severity])
+        line.append(f"{f.id}: ")
+        line.append_text(safe_text(f"{f.message}; {f.hint}"))
+        parts.append(line)
+    for note in r.notes:
+        parts.append(safe_text("note: " + note, "dim"))
+    return parts
+
+
+def init_rows(data: dict[str, object]) -> list[tuple[str, ...]]:
+    """TSV/CSV rows: one per top-level scalar, one per output (name, prior, mean prediction,
+    recommended bias), then one per flag."""
+    from bcecli.render.machine import report_rows
+
+    rows = [row for row in report_rows(data) if row[0] != "flag"]
+    names, prior, mean, bias = (
+        data[k] for k in ("names", "prior", "mean_prediction", "recommended_bias")
+    )
+    assert isinstance(names, list) and isinstance(prior, list)
+    assert isinstance(mean, list) and isinstance(bias, list)
+    for name, p, m, b in zip(names, prior, mean, bias, strict=True):
+        rows.append(("output", str(name), _cell(p), _cell(m), _cell(b)))
+    rows.extend(row for row in report_rows(data) if row[0] == "flag")
+    return rows
+
+
+def _cell(v: object) -> str:
+    return repr(v) if isinstance(v, float) else "" if v is None else str(v)
