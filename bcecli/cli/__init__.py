@@ -1,4 +1,5 @@
-"""The click layer: parse options, call the run, render, exit with the documented code.
+"""The click layer on the Python API: parse options, call ``bcecli.score_file``, render, exit
+with the documented code.
 
 Exit codes: 0 report produced; 1 a gate failed; 2 usage error; 3 the input cannot be scored.
 """
