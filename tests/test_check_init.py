@@ -294,3 +294,14 @@ def test_reduction_does_not_apply(runner: CliRunner, tmp_path: Path) -> None:
     path = _csv(tmp_path, binary_labels(0.5, n=20), np.full(20, 0.5))
     result = runner.invoke(cli, ["check-init", path, "--reduction", "sum"])
     assert result.exit_code == 2
+
+
+def test_the_table_shows_the_references_and_the_verdict(runner: CliRunner, tmp_path: Path) -> None:
+    y = binary_labels(0.08, n=400)
+    path = _csv(tmp_path, y, sigmoid(gaussian(0.3, (400,))))
+    result = runner.invoke(cli, ["check-init", path, "--format", "table"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for text in ("Loss at initialisation", "init loss", "ln 2", "prior's entropy", "uniform: "):
+        assert text in out, text
+    assert "recommended bias" in out and f"{math.log(y.mean() / (1 - y.mean())):.4f}" in out

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import bcecli.text as fmt
-from bcecli.render.table import SEVERITY_STYLE, _table, header
-from bcecli.render.terminal import safe_text
+from bcecli.render.table import SEVERITY_STYLE, header
+from bcecli.render.terminal import safe_text, table
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -21,7 +21,7 @@ VERDICT_STYLE = {True: "bold green", False: "bold red"}
 def init_table(r: InitReport) -> Table:
     from rich.text import Text
 
-    t = _table("Loss at initialisation", show_header=False, padding=(0, 1))
+    t = table("Loss at initialisation", show_header=False, padding=(0, 1))
     t.add_column(style="bold")
     t.add_column(justify="right")
     t.add_column(style="dim")
@@ -53,7 +53,7 @@ def init_table(r: InitReport) -> Table:
 
 def outputs_table(r: InitReport) -> Table:
     multiclass = r.report.task.is_multiclass
-    t = _table("Per class" if multiclass else "Per output")
+    t = table("Per class" if multiclass else "Per output")
     t.add_column("class" if multiclass else "output")
     t.add_column("prior", justify="right")
     t.add_column("mean prediction", justify="right")
