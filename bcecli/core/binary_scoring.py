@@ -137,8 +137,8 @@ class _Ranges:
         self.x_lo, self.x_hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
         self.ones = np.equal(y, 1.0)
         n_one = int(np.count_nonzero(self.ones))
-        self.n_zero = int(np.count_nonzero(np.equal(y, 0.0)))
-        self.hard = n_one + self.n_zero == y.size
+        self.n_zero = y.size - int(np.count_nonzero(y))
+        self.hard = n_one + self.n_zero == y.size  # every label that is not 0 is 1 (NaN is not)
         if self.hard:
             self.y_lo, self.y_hi = (0.0 if self.n_zero else 1.0), (1.0 if n_one else 0.0)
         else:

@@ -267,7 +267,8 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
 
     # --- statistics over the rows whose loss was computed ----------------------------------
     if prob is None:
-        prob = softmax(x.astype(np.float64)) if opts.from_logits else x.astype(np.float64)
+        as64 = x.astype(np.float64, copy=False)
+        prob = softmax(as64) if opts.from_logits else as64
     y_rows = None if sparse else y
     p_true = categorical_true_class(prob, idx if hard is None else None, y_rows)
     if not opts.from_logits:
@@ -453,9 +454,11 @@ def _statistics(
         y_eff = (np.eye(k)[true] if sparse else y) * (1 - ls) + ls / k
         t.class_w.add_columns(place.array(y_eff if w is None else w[:, None] * y_eff), start)
 
-    # Brier: p - y, each row's one-hot label taken from its class
-    target = y if not sparse and hard is not None and not hard.all() else np.eye(k)[true]
-    t.brier.add([place.array(prob - target)], start)  # summed as squares
+    # Brier per row: sum p^2 - 2 p_true + 1 for a row of one class, sum (p - y)^2 for the others
+    brier = np.einsum("ij,ij->i", prob, prob) - 2 * p_true + 1
+    if not sparse and hard is not None and not hard.all():
+        brier = np.where(hard, brier, ((prob - y) ** 2).sum(axis=1))
+    t.brier.add([place.array(brier)], start)
 
     # the label entropy: the loss a perfect model would still pay
     h = None

@@ -1,22 +1,23 @@
-"""Reductions of an (n, K) array along one axis, for the few columns of multi-label outputs and
-small softmax rows.
+"""Reductions of an (n, K) array along one axis, for the columns of multi-label outputs and
+softmax rows of up to ``FEW_COLUMNS`` classes.
 
 numpy reduces a C-ordered (n, K) array over either axis K elements at a time, which for small
-K is slow: for 65,536 x 2 float64, each row's minimum takes 1.9 ms, against 0.06 ms for one
-``np.minimum`` of the two columns, and each column's minimum 1.2 ms against 0.09. The gain
-shrinks as K grows and turns into a loss near K = 8 (the columns are strided views), so values
-are reduced one column at a time only up to ``FEW_COLUMNS``; true values are counted that way
-up to ``COUNT_COLUMNS`` (about four times faster at K = 5 and still twice at K = 16).
+K is slow: a chain of whole-column operations (``np.minimum`` of the columns, one column's
+minimum after another) is several times faster up to some 16 columns, where the strided
+columns start to cost more than they save (``benchmarks/variants.py`` times the shapes).
 Minima, maxima and counts do not depend on the order of the values; sums do, so ``row_sum``
-and ``column_sum`` serve tolerance checks and tallies only.
+and ``column_sum`` serve tolerance checks and tallies only (a tally takes them the same way
+for every chunk of a run).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-FEW_COLUMNS = 5
+FEW_COLUMNS = 16
 COUNT_COLUMNS = 16
+# row_argmax's column loop (a masked copy per column) pays only for the fewest columns
+ARGMAX_COLUMNS = 5
 
 
 def column_min(a: np.ndarray) -> np.ndarray:
@@ -88,7 +89,7 @@ def row_sum(a: np.ndarray) -> np.ndarray:
 def row_argmax(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row's first largest value's column and that value, for finite values (numpy's
     argmax also ranks NaN first)."""
-    if a.shape[1] > FEW_COLUMNS:
+    if a.shape[1] > ARGMAX_COLUMNS:
         pred = np.argmax(a, axis=1)
         return pred, a[np.arange(len(a)), pred]
     if a.shape[1] == 2:  # a softmax over two units

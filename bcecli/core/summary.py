@@ -71,8 +71,7 @@ class Tally:
     k: int
     n_elements: int = 0  # scored elements (rows x outputs for binary, rows for categorical)
     w_sum: BlockSum = _sum()  # sum of the effective weights (w x class weight)
-    # sum of (p - y)^2 over the elements (binary) or of each row's sum over the classes
-    brier: BlockSum = field(default_factory=lambda: BlockSum(squares=True))
+    brier: BlockSum = field(init=False)  # sum of (p - y)^2: see each task's
     raw: Range = field(default_factory=Range)  # probabilities per column (softmax of logits)
     x_outside: Range = field(default_factory=Range)  # predictions, where some are outside [0, 1]
     saturated_wrong: int = 0  # predictions of 0 for a labelled outcome (literal loss inf)
@@ -141,6 +140,7 @@ class BinaryTally(Tally):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.brier = BlockSum(squares=True)  # over the elements
         cells = self.k * CALIBRATION_BINS * LABEL_CLASSES
         self.correct = np.zeros(self.k, dtype=np.int64)
         self.cells_n = np.zeros(cells, dtype=np.int64)
@@ -201,6 +201,7 @@ class MulticlassTally(Tally):
     def __post_init__(self) -> None:
         super().__post_init__()
         k = self.k
+        self.brier = BlockSum()  # of each row's sum over the classes
         self.cal_n = np.zeros(CALIBRATION_BINS, dtype=np.int64)
         self.cal_p = BlockSum(CALIBRATION_BINS)
         self.cal_y = BlockSum(CALIBRATION_BINS)
