@@ -11,7 +11,8 @@ The modules, from the bottom up (each imports only those above it):
 - ``cells`` (what a text cell means), ``arrow`` (arrow arrays as numpy), ``detect`` (which
   format a file is, from its first bytes)
 - the formats: ``text`` (CSV/TSV, with ``csv_dialect`` and ``csv_scan``), ``arrays`` (NPY,
-  NPZ), ``parquet``; ``formats``: a path to the source of its format
+  NPZ), ``parquet``, ``memory`` (arrays already in memory); ``formats``: a path to the source
+  of its format
 - ``partitions`` (a directory or glob as one source), ``labels`` (text labels as numbers),
   ``columns`` (which columns by name), ``batches`` (chunks from batches)
 - ``input`` (an opened input) and ``resolve`` (``open_input``: which columns of which files)
