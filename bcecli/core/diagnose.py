@@ -462,13 +462,12 @@ def _multiclass_flags(found: Findings) -> MulticlassFigures:
     if opts.task is Task.SPARSE:
         lo = float(mc.label.lo[0]) if mc.label.lo is not None else np.nan
         if n >= MIN_ROWS_FOR_PATTERNS and k >= 3 and lo >= 1 and class_n.size and class_n[0] == 0:
+            highest = int(mc.label.hi[0]) if mc.label.hi is not None else 0
             dataset(
                 "labels_one_indexed",
                 n,
-                f"class 0 never appears and the labels start at 1 (highest "
-                f"{int(mc.label.hi[0]) if mc.label.hi is not None else 0}, {k} prediction "
-                "columns): they may be "
-                "1-indexed",
+                f"class 0 never appears and the labels start at 1 (highest {highest}, {k} "
+                "prediction columns): they may be 1-indexed",
                 "if the labels run 1 .. K, subtract 1 so they match the prediction columns "
                 "0 .. K-1",
             )
