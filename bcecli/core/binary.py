@@ -33,6 +33,10 @@ def _softplus_pair(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum(x, 0) + tail, np.maximum(-x, 0) + tail
 
 
+# What the caller knows of the values: whether every label is 0 or 1, and x's range (None: not
+# known).
+Hints = tuple[bool | None, tuple[float, float] | None]
+
 # Below this, -log(1 - p) loses relative precision to the rounding of 1 - p: use log1p.
 LOG1P_BELOW = 1e-4
 
@@ -83,21 +87,14 @@ def hard_losses(
 
 
 def element_losses(
-    y: np.ndarray,
-    x: np.ndarray,
-    opts: LossOptions,
-    pos_weight: np.ndarray | None,
-    *,
-    all_hard: bool | None = None,
-    x_range: tuple[float, float] | None = None,
+    y: np.ndarray, x: np.ndarray, opts: LossOptions, pos_weight: np.ndarray | None, hints: Hints
 ) -> np.ndarray:
     """Binary cross-entropy of every element under ``opts.compat``.
 
     ``pos_weight`` (shape ``(K,)``) is applied inside the loss (exact, PyTorch with logits);
     the Keras profiles emulate it as a sample weight instead, outside this function.
-    ``all_hard`` (every label 0 or 1) and ``x_range`` (x's min and max), where the caller
-    knows them, spare the passes that would find them.
     """
+    all_hard, x_range = hints
     y = smooth_labels(y, opts)
     if opts.from_logits:
         with np.errstate(all="ignore"):
@@ -185,13 +182,14 @@ def sample_losses(
     x_range: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample loss (shape ``(n,)``) and element losses (``(n, K)``), in the profile's type
-    (``all_hard`` and ``x_range`` as for ``element_losses``).
+    ``all_hard`` (every label is 0 or 1) and ``x_range`` (x's min and max), where the caller
+    knows them, spare the passes that would find them.
 
     Every framework takes the mean over the K outputs, except scikit-learn: its log_loss on an
     indicator matrix sums ``-y_k * log p_k`` over the outputs and ignores the ``1 - p`` terms.
     """
     dt = x.dtype.type
-    elements = element_losses(y, x, opts, pos_weight, all_hard=all_hard, x_range=x_range)
+    elements = element_losses(y, x, opts, pos_weight, (all_hard, x_range))
     if x.shape[1] == 1:
         return elements[:, 0], elements
     if opts.compat is Compat.SKLEARN:
