@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from bcecli.core.common import binary_true_class, clip_epsilon, negate, xlogy
+from bcecli.core.library_losses import binary_elements
 from bcecli.core.options import TORCH_LOG_FLOOR, Compat, LossOptions
 
 
@@ -96,6 +97,9 @@ def element_losses(
     """
     all_hard, x_range = hints
     y = smooth_labels(y, opts)
+    lib = opts.compat.library
+    if lib is not None:
+        return binary_elements(lib, opts.compat, y, x, opts.from_logits)
     if opts.from_logits:
         with np.errstate(all="ignore"):
             return _from_logits(y, x, opts.compat, pos_weight)

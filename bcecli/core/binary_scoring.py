@@ -26,6 +26,7 @@ from bcecli.core.common import (
 )
 from bcecli.core.flags import ROUNDOFF
 from bcecli.core.init_sample import add_init_sample
+from bcecli.core.library_losses import weight_denominator
 from bcecli.core.options import Compat, LossOptions
 from bcecli.core.summary import CALIBRATION_BINS, LABEL_CLASSES, BinaryTally
 from bcecli.errors import FrameworkRaises
@@ -107,6 +108,36 @@ def _framework_refusals(
                 f"{row}: {float(y[i, j])!r}",
                 "use {compat=exact} (or keras) for soft labels",
             )
+
+
+def _unit_labels(
+    opts: LossOptions,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    y_lo: float,
+    y_hi: float,
+    scored: np.ndarray | None,
+    start: int,
+) -> None:
+    """LightGBM's cross_entropy raises for a label outside [0, 1] and a negative weight."""
+    name = f"under {{compat={opts.compat.value}}}, LightGBM's cross_entropy raises"
+    if y_lo < 0 or y_hi > 1:
+        bad = (y < 0) | (y > 1)
+        i, j = np.argwhere(bad)[0]
+        row = start + int(i if scored is None else np.flatnonzero(scored)[i])
+        raise FrameworkRaises(
+            f"{name} (does not tolerate element outside [0, 1]): "
+            f"{int(np.count_nonzero(bad))} label(s), first at row {row}: {float(y[i, j])!r}",
+            "map the labels into [0, 1], or use {compat=exact}",
+        )
+    if w is not None and float(w.min()) < 0:
+        i = int(np.flatnonzero(w < 0)[0])
+        row = start + (i if scored is None else int(np.flatnonzero(scored)[i]))
+        raise FrameworkRaises(
+            f"{name} (does not tolerate negative weights): "
+            f"{int(np.count_nonzero(w < 0))} weight(s), first at row {row}: {float(w[i])!r}",
+            "drop the negative weights, or use {compat=exact}",
+        )
 
 
 def effective_weights(
@@ -205,6 +236,10 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
             row_of = None if scored is None else np.flatnonzero(scored)
             _framework_refusals(opts, y, x, row_of, start)
 
+    lib = opts.compat.library
+    if lib is not None and lib.unit_labels:
+        _unit_labels(opts, y, w, y_lo, y_hi, scored, start)
+
     # --- the loss, in the profile's float type ---------------------------------------------
     dt = opts.compute_dtype(chunk.preds.dtype)
     acc.compute_dtype = np.dtype(dt).name
@@ -223,7 +258,10 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         with np.errstate(invalid="ignore"):
             wl = np.where(weight != 0, weight * loss, 0.0)  # a zero weight drops even inf
     w_col: np.ndarray | float = 1.0 if weight is None else weight
-    den = w_col if opts.compat in (Compat.EXACT, Compat.SKLEARN) else 1.0  # weighted means
+    den = w_col if opts.weighted_mean else 1.0  # weighted means
+    lib = opts.compat.library
+    if lib is not None and weight is not None:
+        den = weight_denominator(lib, weight, k)
     acc.add_head(start, num=place(wl), den=place(den), wl=place(wl), w=place(w_col), l=place(loss))
     add_init_sample(t, opts, chunk, scored, place(wl), place(den))
 

@@ -24,9 +24,9 @@ from bcecli.core.diagnose import (
 )
 from bcecli.core.flags import CATALOGUE, Flag
 from bcecli.core.init_sample import InitSample, summarise
-from bcecli.core.options import FRAMEWORK_NAMES, Compat, Task
+from bcecli.core.options import FRAMEWORK_NAMES, Compat, EmptyWeights, Library, LossOptions, Task
 from bcecli.core.sketch import HISTOGRAM_EDGES, RELATIVE_ERROR
-from bcecli.errors import InputError
+from bcecli.errors import FrameworkRaises, InputError
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,9 @@ def _reduced(acc: Accumulator) -> tuple[float, float, float | None]:
     opts = acc.opts
     mean = _div(h.num, h.den)
     total = h.num
+    lib = opts.compat.library
+    if lib is not None and h.den <= 0:
+        mean = _empty_weights_mean(lib, opts, h.num, h.den)
     if opts.compat is Compat.TORCH and opts.task is Task.MULTILABEL:
         total *= acc.n_outputs  # reduction='sum' adds up every element
     metric = None
@@ -144,6 +147,21 @@ def _reduced(acc: Accumulator) -> tuple[float, float, float | None]:
         if w_all != h.den:
             metric = _div(h.wl, w_all)
     return mean, total, metric
+
+
+def _empty_weights_mean(lib: Library, opts: LossOptions, num: float, den: float) -> float:
+    """The mean a library reports when its weights sum to 0 (or below)."""
+    if lib.empty_weights is EmptyWeights.RAISES:
+        raise FrameworkRaises(
+            f"under {{compat={opts.compat.value}}}, LightGBM's cross_entropy raises "
+            f"(sum-of-weights = {den:f} is non-positive)",
+            "give some rows a positive weight",
+        )
+    if den < 0:
+        return _div(num, den)
+    if lib.empty_weights is EmptyWeights.SUM:
+        return num
+    return 0.0 if lib.empty_weights is EmptyWeights.ZERO else float("nan")
 
 
 def _prior_entropy(prior: np.ndarray) -> float:

@@ -1,0 +1,153 @@
+"""Every measured gradient-boosting and JAX case, through the command line and the Python API.
+
+The expected numbers come from running XGBoost 3.2, LightGBM 4.7, CatBoost 1.2.10 and optax 0.2.8
+on given predictions (tests/data/gbdt_cases.json, copied from the project's reference; the routes
+that make each library evaluate them are in docs/gbdt-semantics.md). float32 libraries (XGBoost,
+optax by default) must agree to 2e-6 relative, float64 ones to 1e-9; bce must fail with exit 3
+exactly where the library raises, and with a usage error (exit 2) where the library has no
+such option.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import bcecli
+from bcecli.cli import cli
+from bcecli.core.options import Compat
+from bcecli.errors import BceError, FrameworkRaises, OptionError
+from tests.conftest import DATA, number
+from tests.test_framework_cases import KIND, close, write_case
+
+# (profile, --dtype) -> the reference entry
+PROFILES = {
+    (Compat.XGBOOST, None): "xgboost",
+    (Compat.LIGHTGBM, None): "lightgbm",
+    (Compat.LIGHTGBM_XENTROPY, None): "lightgbm_xentropy",
+    (Compat.CATBOOST, None): "catboost",
+    (Compat.CATBOOST_XENTROPY, None): "catboost_xentropy",
+    (Compat.OPTAX, None): "optax_f32",
+    (Compat.OPTAX, "float64"): "optax",
+}
+FLOAT32 = {"xgboost", "optax_f32"}
+# "unsupported" entries that are an input the library cannot take (soft label rows): the
+# library's error, exit 3. Every other unsupported entry is an option (exit 2), and so is a
+# categorical task of one column (the libraries' multi-class metrics need two classes).
+DATA_KINDS = ("soft / non-one-hot label rows",)
+
+
+@cache
+def gbdt_cases() -> list[dict[str, Any]]:
+    with open(DATA / "gbdt_cases.json") as f:
+        return list(json.load(f)["cases"])
+
+
+def variants() -> list[Any]:
+    return [
+        pytest.param(case, compat, dtype, key, id=f"{case['id']}-{key}")
+        for case in gbdt_cases()
+        if case["kind"] in ("binary", "multilabel")
+        for (compat, dtype), key in PROFILES.items()
+    ]
+
+
+def tolerance(key: str) -> tuple[float, float]:
+    return (2e-6, 2e-7) if key in FLOAT32 else (1e-9, 1e-12)
+
+
+def expected_exit(case: dict[str, Any], ref: dict[str, Any]) -> int:
+    if "error" in ref:
+        return 3
+    one_column = np.asarray(case["y_pred"]).ndim == 2 and len(case["y_pred"][0]) == 1
+    return 3 if any(k in ref["unsupported"] for k in DATA_KINDS) and not one_column else 2
+
+
+def check_numbers(mean: float, total: float | None, losses: list[float], ref: dict[str, Any],
+                  key: str) -> None:  # fmt: skip
+    rtol, atol = tolerance(key)
+    assert close(mean, number(ref["mean"]), rtol, atol), (mean, ref["mean"])
+    if "sum" in ref and total is not None:  # the GBDT libraries report only the mean
+        assert close(total, number(ref["sum"]), rtol, atol), (total, ref["sum"])
+    want = [number(v) for v in ref["per_sample"]]
+    assert len(losses) == len(want)
+    for got_v, want_v in zip(losses, want, strict=True):
+        assert close(got_v, want_v, rtol, atol), (losses, want)
+
+
+@pytest.mark.parametrize(("case", "compat", "dtype", "key"), variants())
+def test_cli_matches_library(
+    case: dict[str, Any], compat: Compat, dtype: str | None, key: str, tmp_path: Path
+) -> None:
+    ref = case["results"][key]
+    _, args = write_case(case, tmp_path)
+    args += ["--compat", compat.value, "--format", "json", "--reduction", "none"]
+    args += ["--fail-on", "never"]
+    if dtype:
+        args += ["--dtype", dtype]
+    result = CliRunner().invoke(cli, ["score", *args])
+    assert "Traceback" not in result.output
+    if "mean" not in ref:
+        assert result.exit_code == expected_exit(case, ref), (result.output, ref)
+        lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+        return
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["compat"] == compat.value
+    assert data["dtype"] == ("float32" if key in FLOAT32 else "float64")
+    # JSON's null is a NaN loss (an excluded row, or the library's own nan)
+    losses = [math.nan if v is None else number(v) for v in data["losses"]]
+    check_numbers(number(data["mean_loss"]), number(data["sum_loss"]), losses, ref, key)
+
+
+@pytest.mark.parametrize(("case", "compat", "dtype", "key"), variants())
+def test_api_matches_library(
+    case: dict[str, Any], compat: Compat, dtype: str | None, key: str
+) -> None:
+    ref = case["results"][key]
+    o = case["options"]
+    y = np.asarray(case["y_true"], dtype=np.float64)
+    x = np.asarray(case["y_pred"], dtype=np.float64)
+    kw: dict[str, Any] = {
+        "task": KIND[case["kind"]].value,
+        "compat": compat.value,
+        "from_logits": bool(o["from_logits"]),
+        "label_smoothing": float(o["label_smoothing"] or 0.0),
+        "sample_weight": o["sample_weight"],
+        "class_weight": o["class_weight"],
+        "pos_weight": o["pos_weight"],
+        "ignore_class": o["ignore_class"],
+        "reduction": "none",
+        "dtype": dtype,
+    }
+    if "mean" not in ref:
+        want: type[BceError] = FrameworkRaises if expected_exit(case, ref) == 3 else OptionError
+        with pytest.raises(want):
+            bcecli.score(y, x, **kw)
+        return
+    report = bcecli.score(y, x, **kw)
+    losses = report.losses
+    assert losses is not None
+    check_numbers(report.mean_loss, report.sum_loss, [float(v) for v in losses], ref, key)
+
+
+def test_every_case_and_profile_is_measured() -> None:
+    """The table covers each case under each new profile, and the counts are the reference's."""
+    counts: dict[str, list[int]] = {}
+    for case in gbdt_cases():
+        if case["kind"] not in ("binary", "multilabel"):
+            continue
+        for key in PROFILES.values():
+            ref = case["results"][key]
+            c = counts.setdefault(key, [0, 0, 0])
+            c[0 if "mean" in ref else 1 if "error" in ref else 2] += 1
+    n = sum(case["kind"] in ("binary", "multilabel") for case in gbdt_cases())
+    assert n == 33 and all(math.fsum(c) == n for c in counts.values())
