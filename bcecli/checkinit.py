@@ -46,6 +46,7 @@ NOT_FOR_INIT = frozenset(
         "mean_above_1",
         "ne_above_1",
         "constant_predictions",
+        "constant_prior",
         "class_imbalance",
         "inverted_predictions",
         "columns_misordered",

@@ -305,3 +305,58 @@ def test_the_table_shows_the_references_and_the_verdict(runner: CliRunner, tmp_p
     for text in ("Loss at initialisation", "init loss", "ln 2", "prior's entropy", "uniform: "):
         assert text in out, text
     assert "recommended bias" in out and f"{math.log(y.mean() / (1 - y.mean())):.4f}" in out
+
+
+# --- bce score on an untrained model's outputs ------------------------------------------------
+
+
+def test_score_on_a_chance_level_model_points_to_check_init() -> None:
+    y = np.random.default_rng(3).integers(0, 10, N)
+    r = bcecli.score(y, softmax(gaussian(0.35, (N, 10))))
+    assert r.mean_loss == pytest.approx(math.log(10), rel=0.05)
+    mean_above = r.flag("mean_above_1")
+    assert mean_above is not None
+    assert "chance level, ln 10 = 2.303" in mean_above.hint and "bce check-init" in mean_above.hint
+    assert "rarely a healthy model" not in mean_above.hint
+    ne = r.flag("ne_above_1")
+    if ne is not None:  # NE is about 1: just above or below
+        assert "bce check-init" in ne.hint
+
+
+def test_score_on_an_imbalanced_default_init_says_untrained_not_row_order() -> None:
+    y = binary_labels(0.5)
+    r = bcecli.score(y, sigmoid(gaussian(0.3, (N,))))
+    ne = r.flag("ne_above_1")
+    assert ne is not None and "what an untrained model scores" in ne.hint
+
+
+def test_a_trained_model_keeps_the_old_hints() -> None:
+    y = binary_labels(0.5)
+    p = np.where(y == 1, 0.2, 0.8)  # confidently wrong: far from every reference
+    r = bcecli.score(y, p)
+    assert r.flag("mean_above_1") is not None
+    mean_above = r.flag("mean_above_1")
+    assert mean_above is not None and "rarely a healthy model" in mean_above.hint
+
+
+def test_constant_predictions_at_the_prior_are_a_warning_about_a_prior_bias() -> None:
+    y = binary_labels(0.08)
+    r = bcecli.score(y, np.full(N, y.mean()))
+    assert r.flag("constant_predictions") is None and r.flag("ne_above_1") is None
+    f = r.flag("constant_prior")
+    assert f is not None and f.severity.value == "warning"
+    assert "bias = log prior" in f.hint and "bce check-init" in f.hint
+
+
+def test_constant_predictions_not_at_the_prior_stay_an_error(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    y = binary_labels(0.08, n=300)
+    path = _csv(tmp_path, y, np.full(300, y.mean()))
+    assert runner.invoke(cli, ["score", path, "--format", "json"]).exit_code == 0
+    r = bcecli.score(y, np.full(300, 0.5))
+    f = r.flag("constant_predictions")
+    assert f is not None and f.severity.value == "error"
+    assert "kernel and bias are zero" in f.hint  # 0.5 is chance level: a zero final layer
+    f = bcecli.score(y, np.full(300, 0.9)).flag("constant_predictions")
+    assert f is not None and "check that it trained" in f.hint and "zero" not in f.hint

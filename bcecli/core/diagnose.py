@@ -17,6 +17,7 @@ from bcecli.core.accumulator import Accumulator
 from bcecli.core.bands import INV_E_TEXT, true_class_probability
 from bcecli.core.context import Context
 from bcecli.core.flags import ROUNDOFF, Flag, make_flag, ordered
+from bcecli.core.init_check import about, uniform_loss
 from bcecli.core.options import KERAS_EPSILON, TORCH_LOG_FLOOR, Compat, Task
 from bcecli.core.summary import BinaryTally
 from bcecli.text import brief
@@ -87,6 +88,7 @@ class Headline:
     ne: float
     prior: tuple[float, ...]
     entropy_floor: float | None
+    std_error: float | None = None  # of the mean loss (None: undefined)
 
 
 @dataclass(frozen=True)
@@ -214,18 +216,41 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
                 "a softmax over a single unit always outputs 1.0: use a sigmoid output with "
                 "binary cross-entropy, or 2 softmax units with categorical cross-entropy"
             )
+        elif about(h.mean_loss, uniform_loss(opts.task.is_multiclass, k), h.std_error):
+            hint = (
+                "a final layer whose kernel and bias are zero outputs this before training "
+                "(bce check-init checks the starting loss); after training, check that it "
+                "trained and that the prediction column is the model's output"
+            )
         else:
             hint = (
                 "the model outputs a constant: check that it trained and that the prediction "
                 "column is the model's output"
             )
         what = f"= {brief(value)}" if k == 1 else "constant in every column"
-        dataset(
-            "constant_predictions",
-            n,
-            f"all {n} predictions are the same ({what}); the loss only measures the base rate",
-            hint,
-        )
+        if about(h.mean_loss, h.baseline_loss, h.std_error) and h.baseline_loss > 0:
+            # The textbook prior-bias initialisation (a zero kernel, the bias at the log
+            # prior) outputs exactly this. The numbers are right and mean what they say (the
+            # loss is the baseline's, NE about 1), so it is a warning, not an error: the model
+            # carries no information yet, which is the ideal start before training and a
+            # failure after it.
+            dataset(
+                "constant_prior",
+                n,
+                f"all {n} predictions are the same ({what}) and match the label prior: the "
+                f"loss {brief(h.mean_loss)} is the prior's entropy (NE {brief(h.ne)})",
+                "a final layer initialised to the prior (zero kernel, bias = log prior) gives "
+                "exactly this: before training it is the ideal start (bce check-init); after "
+                "training the inputs do not reach the output: check the layers and that the "
+                "prediction column is the model's output",
+            )
+        else:
+            dataset(
+                "constant_predictions",
+                n,
+                f"all {n} predictions are the same ({what}); the loss only measures the base rate",
+                hint,
+            )
     soft_rows = acc.flags.count("soft_labels")
     if soft_rows:
         floor = h.entropy_floor if h.entropy_floor is not None else float("nan")
@@ -245,6 +270,7 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
         "a few are normal: one confident mistake costs -ln(p), 2.30 at p = 0.1; see the worst "
         "samples",
     )
+    untrained_hint = _untrained_hint(h, k, opts.task.is_multiclass)
     if h.mean_loss > 1:
         dataset(
             "mean_above_1",
@@ -252,16 +278,22 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
             f"the mean loss {brief(h.mean_loss)} is above 1: on average the true class gets "
             f"less than {INV_E_TEXT} (geometric mean "
             f"{brief(true_class_probability(h.mean_loss))})",
-            "not a bug by itself, but rarely a healthy model: check the other flags "
+            untrained_hint
+            or "not a bug by itself, but rarely a healthy model: check the other flags "
             "(logits, inverted or misaligned labels)",
         )
-    if not math.isnan(h.ne) and h.ne >= 1:
+    if (
+        not math.isnan(h.ne)
+        and h.ne >= 1
+        and not any(f.id == "constant_prior" for f in found.flags)
+    ):
         dataset(
             "ne_above_1",
             n,
             f"NE = {brief(h.ne)}: the loss is no better than always predicting the base rate "
             f"(baseline {brief(h.baseline_loss)})",
-            "the model learned nothing usable here: check that labels and predictions are in "
+            untrained_hint
+            or "the model learned nothing usable here: check that labels and predictions are in "
             "the same row order and that the right columns were used",
         )
     if t.w_sum.total() == 0 and opts.compat in (Compat.EXACT, Compat.SKLEARN):
@@ -272,6 +304,25 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
             "check the --sample-weight column",
         )
     return Diagnosis(ordered(found.flags), tuple(found.notes), found.mistakes, figures)
+
+
+def _untrained_hint(h: Headline, k: int, multiclass: bool) -> str | None:
+    """The hint for a loss at chance level (ln K) or at the prior's entropy (NE about 1, within
+    bce check-init's tolerance): what an untrained model scores. None for any other loss."""
+    chance = uniform_loss(multiclass, k)
+    if about(h.mean_loss, chance, h.std_error):
+        name = f"ln {k} = {brief(chance)}" if multiclass else f"ln 2 = {brief(chance)}"
+        what = f"chance level, {name}"
+    elif h.baseline_loss > 0 and about(h.mean_loss, h.baseline_loss, h.std_error):
+        what = f"the prior's entropy {brief(h.baseline_loss)}"
+    else:
+        return None
+    return (
+        f"the loss is about {what}: what an untrained model scores. Before training, bce "
+        "check-init checks the starting loss and the bias to set; after training, the model "
+        "learned nothing: check that labels and predictions are in the same row order and that "
+        "the right columns were used"
+    )
 
 
 def _binary_flags(found: Findings) -> BinaryFigures:

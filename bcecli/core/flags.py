@@ -35,6 +35,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "categorical_single_column": (Severity.ERROR, "categorical loss on a single column"),
     "weights_sum_zero": (Severity.ERROR, "the weights sum to zero"),
     # warnings
+    "constant_prior": (Severity.WARNING, "every prediction is the label prior"),
     "mean_above_1": (Severity.WARNING, "mean loss above 1"),
     "saturated_predictions": (Severity.WARNING, "predictions exactly 0 or 1"),
     "pred_roundoff": (Severity.WARNING, "predictions a round-off outside [0, 1]"),

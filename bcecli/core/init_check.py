@@ -73,6 +73,18 @@ class Verdict(str, Enum):
         return self in (Verdict.PRIOR, Verdict.UNIFORM)
 
 
+def tolerance(reference: float, std_error: float | None) -> float:
+    """How far a loss may be from ``reference`` and still be "about" it (see the module's
+    docstring): max(REL_TOL * reference, Z_SE * standard error)."""
+    se = std_error if std_error is not None and math.isfinite(std_error) else 0.0
+    return max(REL_TOL * reference, Z_SE * se)
+
+
+def about(loss: float, reference: float, std_error: float | None) -> bool:
+    """Whether ``loss`` is about ``reference``."""
+    return abs(loss - reference) <= tolerance(reference, std_error)
+
+
 # ---------------------------------------------------------------------------------------------
 # the references
 
@@ -182,8 +194,7 @@ class InitFigures:
 
     def tolerance(self, reference: float) -> float:
         """How far the loss may be from ``reference`` and still be "about" it."""
-        se = self.std_error if math.isfinite(self.std_error) else 0.0
-        return max(REL_TOL * reference, Z_SE * se)
+        return tolerance(reference, self.std_error)
 
 
 @dataclass(frozen=True)

@@ -249,6 +249,7 @@ def finalize(acc: Accumulator, context: Context) -> Report:
     t = acc.tally
     w_sum = t.w_sum.total()
     n_above = acc.flags.count("loss_above_1")
+    init_sample = summarise(t, opts.task.is_multiclass, n, h.den, mean)
     head = Headline(
         n=n,
         mean_loss=mean,
@@ -257,6 +258,7 @@ def finalize(acc: Accumulator, context: Context) -> Report:
         ne=_div(h.wl, h.w) / baseline if baseline > 0 else float("nan"),
         prior=tuple(float(v) for v in np.atleast_1d(prior)),
         entropy_floor=t.floor_w.total() / w_sum if t.floor_w.seen and w_sum > 0 else None,
+        std_error=init_sample.std_error,
     )
     found = diagnose(acc, head, context)
     band = band_for(mean)
@@ -296,7 +298,7 @@ def finalize(acc: Accumulator, context: Context) -> Report:
         notes=context.notes + found.notes,
         mistakes=found.mistakes,
         figures=found.figures,
-        init_sample=summarise(t, opts.task.is_multiclass, n, h.den, mean),
+        init_sample=init_sample,
     )
 
 
