@@ -54,7 +54,6 @@ def variants() -> list[Any]:
     return [
         pytest.param(case, compat, dtype, key, id=f"{case['id']}-{key}")
         for case in gbdt_cases()
-        if case["kind"] in ("binary", "multilabel")
         for (compat, dtype), key in PROFILES.items()
     ]
 
@@ -143,11 +142,12 @@ def test_every_case_and_profile_is_measured() -> None:
     """The table covers each case under each new profile, and the counts are the reference's."""
     counts: dict[str, list[int]] = {}
     for case in gbdt_cases():
-        if case["kind"] not in ("binary", "multilabel"):
-            continue
         for key in PROFILES.values():
             ref = case["results"][key]
             c = counts.setdefault(key, [0, 0, 0])
             c[0 if "mean" in ref else 1 if "error" in ref else 2] += 1
-    n = sum(case["kind"] in ("binary", "multilabel") for case in gbdt_cases())
-    assert n == 33 and all(math.fsum(c) == n for c in counts.values())
+    assert counts["xgboost"] == [43, 1, 15]
+    assert counts["lightgbm"] == [39, 1, 19]
+    assert counts["catboost"] == [43, 1, 15]
+    assert counts["optax"] == counts["optax_f32"] == [56, 0, 3]
+    assert all(math.fsum(c) == len(gbdt_cases()) for c in counts.values())

@@ -29,6 +29,7 @@ from bcecli.core.common import (
     xlogy,
 )
 from bcecli.core.init_sample import add_init_sample
+from bcecli.core.library_losses import categorical_losses as library_categorical_losses
 from bcecli.core.options import Compat, LossOptions, Task
 from bcecli.core.summary import CALIBRATION_BINS, MulticlassTally
 from bcecli.errors import FrameworkRaises
@@ -39,6 +40,9 @@ FRAMEWORK_OF = {
     Compat.KERAS2: "Keras 2 (SparseSoftmaxCrossEntropyWithLogits)",
     Compat.TORCH: "PyTorch (IndexError: Target is out of bounds)",
     Compat.SKLEARN: "sklearn's log_loss (y_true contains values not in labels)",
+    Compat.XGBOOST: "XGBoost's mlogloss (label must be in [0, num_class))",
+    Compat.LIGHTGBM: "LightGBM's multiclass objective (Label must be in [0, K))",
+    Compat.CATBOOST: "CatBoost's MultiClass (Inappropriate targetClass)",
 }
 
 
@@ -67,7 +71,8 @@ def _check_sparse_labels(
             "columns ({task=categorical})",
         )
     out = usable & ((lab < 0) | (lab >= k))
-    if out.any() and opts.compat is not Compat.KERAS:
+    lib = opts.compat.library
+    if out.any() and opts.compat is not Compat.KERAS and not (lib and lib.sparse_wraps):
         first = int(np.flatnonzero(out)[0])
         row = first_row(out)
         one_indexed = lab[usable].min() >= 1 and lab[usable].max() == k
@@ -89,6 +94,7 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     opts, k, t = acc.opts, acc.n_outputs, acc.multiclass
     start, n = chunk.start, len(chunk)
     sparse = opts.task is Task.SPARSE
+    lib = opts.compat.library
     finite = chunk.finite_rows()
     scored = None if bool(finite.all()) else finite  # None: every row has finite values
     y, x, sw = chunk.labels, chunk.preds, chunk.weights
@@ -123,6 +129,11 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
             if is_ignored.any():
                 ignored = is_ignored
                 row_flags["ignored_rows"] = ignored
+        if lib is not None and lib.sparse_wraps and lo < 0:
+            # optax's take_along_axis: a label -1 .. -K is a class counted from the end
+            wraps = (lab < 0) & (lab >= -k) & (True if ignored is None else ~ignored)
+            lab = np.where(wraps, lab + k, lab)
+            lo = float(lab.min())
         idx = lab.astype(np.intp) if 0 <= lo and hi < k else None
         if ignored is not None or idx is None or not np.array_equal(idx, lab):
             usable = np.ones(m, dtype=bool) if ignored is None else ~ignored
@@ -133,6 +144,14 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
             idx = np.where(usable & ~oor, lab, 0).astype(np.intp)
     else:
         idx = _one_hot_classes(y, k)
+        if idx is None and lib is not None and not lib.label_rows:
+            metric = lib.metric(opts.task)
+            raise FrameworkRaises(
+                f"under {{compat={opts.compat.value}}}, {metric} takes class indices: some "
+                "label rows are not one-hot",
+                "give one-hot label rows (or class indices with {task=sparse}), or use "
+                "{compat=exact} for soft labels",
+            )
         if idx is None:
             binary_like = (y == 0) | (y == 1)
             # one class per row; a single column holds a 0/1 label (a softmax over one unit)
@@ -199,7 +218,14 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     # whose sum over a one-hot row adds exact zeros to the true class's term)
     one_class = idx is not None and hard is None and not opts.label_smoothing
     one_log = one_class and not (opts.compat is Compat.TORCH and opts.class_weight is not None)
-    if one_log and opts.from_logits:
+    if lib is not None:
+        # optax scores label rows as rows: a 0 anywhere in the row gives 0 * -inf = nan
+        lib_idx = idx if sparse or (hard is None and not lib.label_rows) else None
+        if sparse and out_of_range is not None:  # optax: a label of K or more scores nan
+            assert idx is not None
+            lib_idx = np.where(out_of_range, k, idx)
+        loss_dt = library_categorical_losses(lib, opts, None if sparse else y, lib_idx, xd)
+    elif one_log and opts.from_logits:
         assert idx is not None
         loss_dt, prob = _softmax_loss(x, xd, idx)
     elif one_log and not (opts.compat is Compat.SKLEARN and k == 1):
@@ -219,7 +245,10 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         loss_dt, torch_value, torch_den = res.loss, res.torch_value, res.torch_den
     loss = loss_dt.astype(np.float64, copy=False)
     if valid is not None:
-        loss = np.where(valid, loss, 0.0)  # a label out of range: Keras on JAX's row of zeros
+        # a label out of range: Keras on JAX's row of zeros (optax's nan)
+        loss = np.where(valid, loss, 0.0)
+        if lib is not None and out_of_range is not None:
+            loss = np.where(out_of_range, np.nan, loss)
     loss_hi = float(loss.max())
     class_w = _class_weights(opts, idx, y, sparse, valid)
     weight = None

@@ -139,13 +139,15 @@ _XENT_EPS, _XENT_CAP = 1e-12, 27.631021115928547
 
 LIBRARIES: dict[Compat, Library] = {
     Compat.XGBOOST: Library(
-        metrics={"binary": "logloss", "multilabel": "logloss"},
+        metrics={"binary": "logloss", "multilabel": "logloss",
+                 "categorical": "mlogloss", "sparse": "mlogloss"},
         dtype="float32", floor=Floor.PER_TERM, eps=_EPS16, cap=_CAP16,
         labels=Labels.AS_GIVEN, float32_labels=True, raw_scores=False,
         empty_weights=EmptyWeights.SUM,
     ),
     Compat.LIGHTGBM: Library(
-        metrics={"binary": "binary_logloss"},
+        metrics={"binary": "binary_logloss",
+                 "categorical": "multi_logloss", "sparse": "multi_logloss"},
         dtype="float64", floor=Floor.TRUE_CLASS, eps=_EPS15, cap=_CAP15,
         labels=Labels.ABOVE_0, float32_labels=True, raw_scores=False,
         empty_weights=EmptyWeights.NAN,
@@ -157,7 +159,8 @@ LIBRARIES: dict[Compat, Library] = {
         empty_weights=EmptyWeights.RAISES, unit_labels=True,
     ),
     Compat.CATBOOST: Library(
-        metrics={"binary": "Logloss", "multilabel": "MultiLogloss"},
+        metrics={"binary": "Logloss", "multilabel": "MultiLogloss",
+                 "categorical": "MultiClass", "sparse": "MultiClass"},
         dtype="float64", floor=Floor.NONE, eps=None, cap=None,
         labels=Labels.ABOVE_HALF, float32_labels=True, raw_scores=True,
         empty_weights=EmptyWeights.ZERO, truncated_weight_sum=True,
@@ -170,7 +173,9 @@ LIBRARIES: dict[Compat, Library] = {
     ),
     Compat.OPTAX: Library(
         metrics={"binary": "sigmoid_binary_cross_entropy",
-                 "multilabel": "sigmoid_binary_cross_entropy"},
+                 "multilabel": "sigmoid_binary_cross_entropy",
+                 "categorical": "softmax_cross_entropy",
+                 "sparse": "softmax_cross_entropy_with_integer_labels"},
         dtype="float32", floor=Floor.NONE, eps=None, cap=None,
         labels=Labels.AS_GIVEN, float32_labels=False, raw_scores=True,
         empty_weights=EmptyWeights.NAN, dtype_choice=True, label_smoothing=True,
