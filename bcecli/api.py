@@ -25,6 +25,7 @@ from bcecli.version import __version__
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from bcecli.core.decomposition import Decomposition, Recalibration
     from bcecli.readers import Source
     from bcecli.spool import LossSpool
 
@@ -102,6 +103,8 @@ class Report(Statistics):
             "accuracy": n(r.accuracy),
             "brier": n(r.brier),
             "ece": n(r.ece),
+            "auc": n(r.auc),
+            "average_precision": n(r.average_precision),
             "prior": [n(p) for p in r.prior],
             "inputs": {
                 "sources": list(c.sources),
@@ -119,6 +122,8 @@ class Report(Statistics):
                 }
                 for b in r.calibration
             ],
+            "decomposition": _decomposition_json(r.decomposition),
+            "recalibration": _recalibration_json(r.recalibration),
             "outputs": [
                 {
                     "name": o.name,
@@ -127,6 +132,10 @@ class Report(Statistics):
                     "mean_loss": n(o.mean_loss),
                     "accuracy": n(o.accuracy),
                     "baseline": n(o.baseline),
+                    "auc": n(o.auc),
+                    "average_precision": n(o.average_precision),
+                    "decomposition": _decomposition_json(o.decomposition),
+                    "recalibration": _recalibration_json(o.recalibration),
                 }
                 for o in r.outputs
             ],
@@ -186,6 +195,35 @@ class Report(Statistics):
         from bcecli.render.terminal import html
 
         return html(render_report(self))
+
+
+def _decomposition_json(d: Decomposition | None) -> dict[str, Any] | None:
+    """S = miscalibration - discrimination + uncertainty; ``loss`` is S, the literal log loss
+    (the headline mean under compat exact); ``resolution`` the bins' logit width, null when
+    exact."""
+    if d is None:
+        return None
+    n = fmt.json_number
+    return {
+        "miscalibration": n(d.miscalibration),
+        "discrimination": n(d.discrimination),
+        "uncertainty": n(d.uncertainty),
+        "method": d.method,
+        "resolution": d.resolution or None,
+        "loss": n(d.mean_loss),
+    }
+
+
+def _recalibration_json(r: Recalibration | None) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    n = fmt.json_number
+    return {
+        "bias": {"loss": n(r.bias.loss), "b": n(r.bias.b)},
+        "temperature": {"loss": n(r.temperature.loss), "T": n(r.temperature.T)},
+        "platt": {"loss": n(r.platt.loss), "a": n(r.platt.a), "b": n(r.platt.b)},
+        "isotonic": {"loss": n(r.isotonic_loss)},
+    }
 
 
 # --------------------------------------------------------------------------------------------

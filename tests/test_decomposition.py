@@ -57,11 +57,13 @@ def summary_of(
     *,
     from_logits: bool = False,
     chunk: int | None = None,
+    start: int = 0,
 ) -> ScoreSummary:
     s = ScoreSummary(from_logits=from_logits)
     step = len(y) if chunk is None else chunk
     for i in range(0, len(y), max(step, 1)):
-        s.add(y[i : i + step], score[i : i + step], None if w is None else w[i : i + step])
+        part = slice(i, i + step)
+        s.add(y[part], score[part], None if w is None else w[part], start=start + i)
     return s
 
 
@@ -391,7 +393,9 @@ def test_chunked_and_merged_in_any_order_equal_whole(
     w = np.linspace(0.1, 3.0, len(y)) if weighted else None
     whole = summary_of(y, p, w)
     parts = [
-        summary_of(y[i : i + chunk], p[i : i + chunk], None if w is None else w[i : i + chunk])
+        summary_of(
+            y[i : i + chunk], p[i : i + chunk], None if w is None else w[i : i + chunk], start=i
+        )
         for i in range(0, len(y), chunk)
     ]
     rnd.shuffle(parts)  # type: ignore[attr-defined]
@@ -401,10 +405,10 @@ def test_chunked_and_merged_in_any_order_equal_whole(
     for binned in (False, True):
         a, b = whole.table(binned=binned), merged.table(binned=binned)
         np.testing.assert_array_equal(a.logit, b.logit)
-        if weighted:  # float sums rounded in another order
+        if weighted and binned:  # the bins' float sums, rounded in another order
             np.testing.assert_allclose(b.pos, a.pos, rtol=1e-12)
             np.testing.assert_allclose(b.neg, a.neg, rtol=1e-12)
-        else:  # counts: exact
+        else:  # counts, or the exact table's sums in row order: the same bits
             np.testing.assert_array_equal(a.pos, b.pos)
             np.testing.assert_array_equal(a.neg, b.neg)
 
@@ -413,7 +417,7 @@ def test_chunked_and_merged_in_any_order_equal_whole(
 
 
 def test_bins_hold_ends_infinities_and_their_mean_logits() -> None:
-    x = np.array([-np.inf, -700.0, -100.0, -64.0, -0.01, 0.0, 63.999, 64.0, 90.0, np.inf])
+    x = np.array([-np.inf, -700.0, -100.0, -63.0, -0.01, 0.0, 63.0, 64.0, 90.0, np.inf])
     y = np.array([0.0, 0, 1, 0, 1, 0, 1, 1, 1, 1])
     s = summary_of(y, x, from_logits=True)
     s.buckets_only()
@@ -421,7 +425,8 @@ def test_bins_hold_ends_infinities_and_their_mean_logits() -> None:
     assert t.logit[0] == -np.inf and t.logit[-1] == np.inf
     assert t.logit[1] == pytest.approx(-400.0)  # the low end bin's mean
     assert t.logit[-2] == pytest.approx(77.0)  # 64 and 90 share the high end bin
-    assert t.logit[2] == pytest.approx(-64 + ss.WIDTH / 2)
+    assert t.logit[2] == pytest.approx(-63.0, abs=ss.MAX_WIDTH)  # a fine bin's centre
+    assert t.logit[5] == pytest.approx(63.0, abs=ss.MAX_WIDTH)
     assert t.pos.tolist() == [0, 1, 0, 1, 0, 1, 2, 1]
     assert t.neg.tolist() == [1, 1, 1, 0, 1, 0, 0, 0]
     assert np.all(np.diff(t.logit) > 0)
@@ -441,8 +446,8 @@ def test_bins_from_probabilities_and_logits_agree() -> None:
 def test_nan_scores_raise() -> None:
     with pytest.raises(ValueError, match="NaN"):
         ScoreSummary().add(np.array([1.0, 0.0]), np.array([0.5, np.nan]))
-    with pytest.raises(ValueError, match="NaN"):
-        ScoreSummary().add(np.array([1.0]), np.array([1.5]))  # outside [0, 1]: NaN logit
+    with pytest.raises(ValueError, match="outside"):
+        ScoreSummary().add(np.array([1.0]), np.array([1.5]))
 
 
 def test_past_the_exact_bound_the_bins_answer(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -452,7 +457,7 @@ def test_past_the_exact_bound_the_bins_answer(monkeypatch: pytest.MonkeyPatch) -
     s = summary_of(y, p, chunk=60)
     assert not s.exact and not s.table().exact
     d = dec.decompose(s.table())
-    assert d.method == "isotonic (binned)" and d.resolution == ss.WIDTH
+    assert d.method == "isotonic (binned)" and d.resolution == ss.MAX_WIDTH
 
 
 def test_pickle_round_trip() -> None:
@@ -522,7 +527,7 @@ def test_packed_exact_rows_equal_the_general_path() -> None:
     y, p = random_binary(rng, 3000)
     p[:5] = -0.0  # sorts with 0.0
     packed, weighted = summary_of(y, p, chunk=1000), summary_of(y, p, np.ones(len(y)), chunk=1000)
-    assert all(isinstance(r, np.ndarray) for r in packed.exact_rows or [])
+    assert all(isinstance(rows, np.ndarray) for _, rows in packed.exact_rows or [])
     a, b = packed.table(), weighted.table()
     np.testing.assert_array_equal(a.score, b.score)
     np.testing.assert_array_equal(a.pos, b.pos)
@@ -544,7 +549,7 @@ def test_multilabel_decomposition_is_the_mean_over_outputs() -> None:
     p = np.round(sp.expit(1.4 * z), 4)
     summaries = ss.ScoreSummaries(k)
     for i in range(0, n, 512):
-        summaries.add(y[i : i + 512], p[i : i + 512], None, hard=True)
+        summaries.add(y[i : i + 512], p[i : i + 512], None, hard=True, from_logits=False)
     other = ss.ScoreSummaries(k)
     other.merge(summaries)  # into an empty one: the same
     analyses = dec.analyse_outputs(other, [None] * k)
@@ -561,3 +566,10 @@ def test_multilabel_decomposition_is_the_mean_over_outputs() -> None:
     bad.unusable()
     summaries.merge(bad)
     assert not summaries.usable and dec.analyse_outputs(summaries, [None] * k) is None
+
+
+def test_no_weight_leaves_everything_undefined() -> None:
+    s = summary_of(np.array([1.0, 0.0]), np.array([0.7, 0.2]), np.zeros(2))
+    a = dec.analyse(s, 0.5)
+    assert math.isnan(a.ranking.auc) and math.isnan(a.decomposition.miscalibration)
+    assert math.isnan(a.recalibration.temperature.T) and a.decomposition.mean_loss == 0.5

@@ -350,6 +350,7 @@ def tally_values(acc: object) -> dict[str, object]:
 
     from bcecli.core.accumulator import Accumulator
     from bcecli.core.blocksum import BlockSum
+    from bcecli.core.score_summary import ScoreSummaries
     from bcecli.core.summary import Range
 
     assert isinstance(acc, Accumulator)
@@ -362,6 +363,12 @@ def tally_values(acc: object) -> dict[str, object]:
             out[f.name] = None if v.lo is None or v.hi is None else (v.lo.tolist(), v.hi.tolist())
         elif isinstance(v, np.ndarray):
             out[f.name] = v.tolist()
+        elif isinstance(v, ScoreSummaries):  # what the report reads: each output's table
+            tables = [s.table() for s in v.outputs]
+            out[f.name] = (
+                v.usable,
+                [(t.score.tolist(), t.pos.tolist(), t.neg.tolist()) for t in tables],
+            )
         else:
             out[f.name] = v
     return out

@@ -322,6 +322,22 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     t.y.add(
         np.array([y_lo]) if k == 1 else column_min(y), np.array([y_hi]) if k == 1 else column_max(y)
     )
+    # the ranking metrics' and the decomposition's histogram: defined for labels and
+    # probabilities in [0, 1] and weights of at least 0 (else the flags say what is wrong)
+    in_unit = opts.from_logits or (0 <= x_lo and x_hi <= 1)
+    if 0 <= y_lo and y_hi <= 1 and in_unit and (w is None or float(w.min()) >= 0):
+        t.scores.add(
+            y,
+            x,
+            w,
+            hard=hard,
+            from_logits=opts.from_logits,
+            start=start,
+            lo=x_cols[0],
+            hi=x_cols[1],
+        )
+    else:
+        t.scores.unusable()
     _calibration(
         t,
         start,
@@ -357,8 +373,7 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
                 cce = np.where(one_hot, -np.log(np.where(one_hot, q, 1.0)), 0.0)
             t.cce_one_hot.add_binned(place.array(cce), None, start)
 
-    # |p - (1 - y)| is y p + (1 - y)(1 - p) only for p in [0, 1]
-    in_unit = opts.from_logits or (0 <= x_lo and x_hi <= 1)
+    # |p - (1 - y)| is y p + (1 - y)(1 - p) only for p in [0, 1] (in_unit)
     p_true = _LazyTrueClass(y, prob, hard and in_unit, scored)
     reported = wl if opts.per_sample_weighted else loss  # what reduction='none' returns
     weights = weight

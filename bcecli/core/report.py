@@ -15,6 +15,13 @@ from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
 from bcecli.core.bands import band_for
 from bcecli.core.binary import binary_entropy
 from bcecli.core.context import Context as Context  # re-exported: callers build one with a report
+from bcecli.core.decomposition import (
+    Decomposition,
+    Recalibration,
+    ScoreAnalysis,
+    analyse_outputs,
+    mean_decomposition,
+)
 from bcecli.core.diagnose import (
     BinaryFigures,
     Headline,
@@ -51,6 +58,11 @@ class OutputStats:
     mean_loss: float
     accuracy: float
     baseline: float
+    # ranking, decomposition and recalibration of this output (multi-label; None for a class)
+    auc: float | None = None
+    average_precision: float | None = None
+    decomposition: Decomposition | None = None
+    recalibration: Recalibration | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,13 @@ class Report:
     mistakes: tuple[Mistake, ...]
     figures: BinaryFigures | MulticlassFigures  # what the task's checks measured
     init_sample: InitSample  # what bce check-init weighs besides the loss
+    # Ranking metrics, the CORP decomposition of the literal log loss and the recalibration
+    # ladder (binary; multi-label: means over the outputs, the ladder per output only). None
+    # where they do not apply (a categorical task, labels or probabilities outside [0, 1]).
+    auc: float | None = None
+    average_precision: float | None = None
+    decomposition: Decomposition | None = None
+    recalibration: Recalibration | None = None
 
     @property
     def quantile_error(self) -> float:
@@ -263,6 +282,8 @@ def finalize(acc: Accumulator, context: Context) -> Report:
     found = diagnose(acc, head, context)
     band = band_for(mean)
     ece, calibration = _calibration(acc)
+    scores = _score_analyses(acc, n, mean)
+    top = _headline_scores(scores)
     return Report(
         task=opts.task,
         task_reason=context.task_reason,
@@ -291,7 +312,7 @@ def finalize(acc: Accumulator, context: Context) -> Report:
         brier=_div(t.brier.total(), n if opts.task.is_multiclass else n * acc.n_outputs),
         ece=ece,
         calibration=calibration,
-        outputs=_output_stats(acc, context, n, prior, per_output_baseline),
+        outputs=_output_stats(acc, context, n, prior, per_output_baseline, scores),
         worst=_worst(acc),
         histogram=_histogram(acc),
         flags=found.flags,
@@ -299,6 +320,67 @@ def finalize(acc: Accumulator, context: Context) -> Report:
         mistakes=found.mistakes,
         figures=found.figures,
         init_sample=init_sample,
+        auc=top.auc,
+        average_precision=top.average_precision,
+        decomposition=top.decomposition,
+        recalibration=top.recalibration,
+    )
+
+
+def _score_analyses(acc: Accumulator, n: int, mean: float) -> tuple[ScoreAnalysis, ...] | None:
+    """Ranking, decomposition and ladder per output (binary tasks), of the literal log loss
+    weighted by the sample weights: its mean is the headline one (or each output's mean) under
+    compat exact without class or positive weights or label smoothing, else the score
+    tables' own (exact up to their row bound)."""
+    opts = acc.opts
+    if opts.task.is_multiclass:
+        return None
+    b = acc.binary
+    literal = (
+        opts.compat is Compat.EXACT
+        and opts.class_weight is None
+        and opts.pos_weight is None
+        and not opts.label_smoothing
+    )
+    k = acc.n_outputs
+    means: list[float | None] = [None] * k
+    if literal and k == 1:
+        means = [mean]
+    elif literal and not b.pos_w.seen:  # no weights: each output's mean is its loss / n
+        means = [float(v) / n for v in b.elem_loss.totals()]
+    return analyse_outputs(b.scores, means)
+
+
+@dataclass(frozen=True)
+class _Scores:
+    """The ranking fields of a report or of one output (None: they do not apply)."""
+
+    auc: float | None = None
+    average_precision: float | None = None
+    decomposition: Decomposition | None = None
+    recalibration: Recalibration | None = None
+
+    @classmethod
+    def of(cls, a: ScoreAnalysis) -> _Scores:
+        r = a.ranking
+        return cls(r.auc, r.average_precision, a.decomposition, a.recalibration)
+
+
+def _headline_scores(scores: tuple[ScoreAnalysis, ...] | None) -> _Scores:
+    """The report's ranking fields: the one output's, or the means over the outputs."""
+    if not scores:
+        return _Scores()
+    if len(scores) == 1:
+        return _Scores.of(scores[0])
+
+    def mean(values: list[float]) -> float:
+        defined = [v for v in values if not math.isnan(v)]  # an output with one class: no AUC
+        return float(np.mean(defined)) if defined else math.nan
+
+    return _Scores(
+        auc=mean([a.ranking.auc for a in scores]),
+        average_precision=mean([a.ranking.average_precision for a in scores]),
+        decomposition=mean_decomposition([a.decomposition for a in scores]),
     )
 
 
@@ -317,6 +399,7 @@ def _output_stats(
     n: int,
     prior: np.ndarray,
     baseline: np.ndarray,
+    scores: tuple[ScoreAnalysis, ...] | None,
 ) -> tuple[OutputStats, ...]:
     k = acc.n_outputs
     if k < 2:
@@ -332,14 +415,21 @@ def _output_stats(
         b = acc.binary
         support = b.pos()
         loss, correct, per = b.elem_loss.totals(), b.correct, np.full(k, n)
-    return tuple(
-        OutputStats(
-            names[i],
-            int(round(float(support[i]))),
-            float(prior[i]),
-            _div(float(loss[i]), float(per[i])),
-            _div(float(correct[i]), float(per[i])),
-            float(baseline[i]),
+    out = []
+    for i in range(k):
+        extra = _Scores.of(scores[i]) if scores else _Scores()
+        out.append(
+            OutputStats(
+                names[i],
+                int(round(float(support[i]))),
+                float(prior[i]),
+                _div(float(loss[i]), float(per[i])),
+                _div(float(correct[i]), float(per[i])),
+                float(baseline[i]),
+                auc=extra.auc,
+                average_precision=extra.average_precision,
+                decomposition=extra.decomposition,
+                recalibration=extra.recalibration,
+            )
         )
-        for i in range(k)
-    )
+    return tuple(out)

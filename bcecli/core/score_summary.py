@@ -6,22 +6,24 @@ fits all depend on the data only through the weight of positives and of negative
 input size, and two summaries (two chunks, two files, two partitions) merge into the summary of
 both.
 
-The bins (``WIDTH`` = 1/256 logit wide, edges at multiples of it):
+The bins are read off the float bits of the odds ``p / (1 - p)`` (``exp(z)`` for a logit z): its
+exponent and top ``SUB_BITS`` mantissa bits, 1024 bins per octave of the odds, so no logarithm
+is taken per row, and a bin is the same for every chunk (the odds and their bits are exact
+functions of the score). In logit a bin is at most ``MAX_WIDTH`` = ln 2 / 1024 = 0.00068 wide
+(and at least half that):
 
 ====================  ==============================================================
 index                 holds
 ====================  ==============================================================
-0                     logit -inf (a probability exactly 0)
-1                     finite logits below -``RANGE`` (p < 1.6e-28), with their logit sum
-2 .. ``N_FINE`` + 1   [-64 + k/256, -64 + (k + 1)/256) for k = 0 .. 32767
-``N_FINE`` + 2        finite logits at or above ``RANGE``, with their logit sum
-``N_FINE`` + 3        logit +inf (a probability exactly 1)
+0                     odds 0: a probability of exactly 0, logit -inf
+1                     odds below 2**-92 (logit < -63.8, p < 2e-28), with their logit sum
+2 .. ``N_FINE`` + 1   odds in [2**-92, 2**92), 1024 bins per octave
+``N_FINE`` + 2        finite odds at or above 2**92, with their logit sum
+``N_FINE`` + 3        odds inf: a probability of exactly 1, logit +inf
 ====================  ==============================================================
 
-A fine bin's score is its centre (so it is a function of the index alone and the counts are the
-whole state); an end bin's is its weighted mean logit. Probabilities are binned by their logit
-``log(p) - log1p(-p)``, computed per row (two vectorised logs, cheaper than any shortcut through
-the float's bits that kept the bins uniform in logit).
+A fine bin's score is its centre in logit (a function of the index alone, so the counts are the
+whole state); an end bin's is its weighted mean logit.
 
 Weights: a row adds ``w * y`` to the positives and ``w * (1 - y)`` to the negatives, so soft labels
 and sample weights need no other case. With hard labels and no weights every weight is a count, an
@@ -36,6 +38,7 @@ exact answers; past that the bins alone answer and ``ScoreTable.exact`` says so.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -43,14 +46,19 @@ import numpy as np
 
 from bcecli.core.sketch import EXACT_LIMIT
 
-RANGE = 64.0  # fine bins cover logits in [-RANGE, RANGE)
-BINS_PER_UNIT = 1024
-WIDTH = 1.0 / BINS_PER_UNIT
-N_FINE = int(2 * RANGE * BINS_PER_UNIT)
+# a chunk's kept rows: (score, y, w or None), or packed keys (see ScoreSummary.exact_rows)
+_Rows = tuple[np.ndarray, np.ndarray, np.ndarray | None] | np.ndarray
+SUB_BITS = 10  # bins per octave of the odds: 2**SUB_BITS
+OCTAVES = 92  # fine bins cover odds in [2**-OCTAVES, 2**OCTAVES)
+RANGE = OCTAVES * math.log(2)  # in logit: [-63.8, 63.8)
+MAX_WIDTH = math.log(2) / (1 << SUB_BITS)
+N_FINE = (2 * OCTAVES) << SUB_BITS
 N_BINS = N_FINE + 4
 _NEG_INF, _LOW, _FIRST_FINE, _HIGH, _POS_INF = 0, 1, 2, N_FINE + 2, N_FINE + 3
-# t = logit * BINS_PER_UNIT + _SHIFT puts the fine bin k at [k + 2, k + 3)
-_SHIFT = RANGE * BINS_PER_UNIT + _FIRST_FINE
+_SHIFT = 52 - SUB_BITS  # a float64's bits >> _SHIFT: its exponent and top mantissa bits
+# (bits >> _SHIFT) - _OFFSET is the index of a fine bin
+_OFFSET = ((1023 - OCTAVES) << SUB_BITS) - _FIRST_FINE
+_ODDS_LO, _ODDS_HI = 2.0**-OCTAVES, 2.0**OCTAVES
 # add() bins a chunk this many rows at a time: the block's temporaries stay in the CPU's cache
 BLOCK = 1 << 16
 
@@ -120,12 +128,11 @@ class ScoreSummary:
     # the weighted logit sums of the two finite end bins (low, high)
     tail_logit: np.ndarray = field(default_factory=lambda: np.zeros(2))
     n: int = 0
-    # per chunk, while n <= EXACT_LIMIT: (score as given, y, w or None), or for probabilities
-    # with 0/1 labels and no weights one int64 per row, the float's bits * 2 + label (a
-    # non-negative float's bits order as the float does, and p <= 1 leaves the top bit free)
-    exact_rows: list[tuple[np.ndarray, np.ndarray, np.ndarray | None] | np.ndarray] | None = field(
-        default_factory=list
-    )
+    # per chunk, while n <= EXACT_LIMIT: its first row's number (None if not given) and its rows,
+    # (score as given, y, w or None), or for probabilities with 0/1 labels and no weights one
+    # int64 per row, the float's bits * 2 + label (a non-negative float's bits order as the
+    # float does, and p <= 1 leaves the top bit free)
+    exact_rows: list[tuple[int | None, _Rows]] | None = field(default_factory=list)
 
     def add(
         self,
@@ -134,11 +141,19 @@ class ScoreSummary:
         w: np.ndarray | None = None,
         *,
         hard: bool | None = None,
+        start: int | None = None,
+        lo: float | None = None,
+        hi: float | None = None,
     ) -> None:
         """Add a chunk: labels ``y`` in [0, 1] (soft allowed), scores (probabilities, or logits
         if ``from_logits``), non-negative weights ``w`` or None (1 each). ``hard``: whether every
-        label is 0 or 1, when the caller knows (else it is checked). Rows with a missing label,
-        score or weight are the caller's to exclude: a NaN score raises."""
+        label is 0 or 1, when the caller knows (else it is checked). ``lo`` and ``hi``: the
+        scores' least and largest, when the caller knows them (and knows none is NaN): they
+        spare two passes. ``start``: the global number
+        of the chunk's first row, which puts the rows kept for the exact table in row order
+        whatever order chunks and merges come in, so that with weights or soft labels its sums
+        are the same bits too. Rows with a missing label, score or weight are the caller's to
+        exclude: a NaN score raises."""
         y = np.asarray(y, dtype=np.float64).reshape(-1)
         score = np.asarray(score).reshape(-1)
         if len(y) != len(score) or (w is not None and len(w) != len(y)):
@@ -147,30 +162,46 @@ class ScoreSummary:
             return
         if hard is None:
             hard = bool(np.all((y == 0) | (y == 1)))
+        whole = lo is not None and hi is not None and len(y) <= BLOCK
         for i in range(0, len(y), BLOCK):
             part = slice(i, i + BLOCK)
-            self._count(y[part], score[part], None if w is None else w[part], hard)
+            sp = np.asarray(score[part], dtype=np.float64)
+            if whole:
+                assert lo is not None and hi is not None
+                block_lo, block_hi = lo, hi
+            else:
+                block_lo, block_hi = float(sp.min()), float(sp.max())
+            if math.isnan(block_lo) or math.isnan(block_hi):
+                what = "logits" if self.from_logits else "probabilities"
+                raise ValueError(f"the scores include NaN {what}: exclude those rows first")
+            if not self.from_logits and (block_lo < 0 or block_hi > 1):
+                raise ValueError("probabilities outside [0, 1]")
+            wp = None if w is None else w[part]
+            self._count(y[part], sp, wp, hard, block_lo, block_hi)
         self.n += len(y)
-        self._keep(score, y, w, hard)
+        self._keep(score, y, w, hard, start)
 
-    def _count(self, y: np.ndarray, score: np.ndarray, w: np.ndarray | None, hard: bool) -> None:
-        """Add one block of rows to the bins."""
-        x = (
-            np.asarray(score, dtype=np.float64)
-            if self.from_logits
-            else logit_of(np.asarray(score, dtype=np.float64))
-        )
-        idx, lo, hi = self._bins(x)
-        self._cover(lo, hi)
-        span = hi - lo + 1
-        at = slice(lo - self.first, hi - self.first + 1)
-        rel = np.subtract(idx, lo, out=idx)
-        tails = lo <= _LOW or hi >= _HIGH
-        bins = rel.copy() if tails else rel
+    def _count(
+        self,
+        y: np.ndarray,
+        score: np.ndarray,
+        w: np.ndarray | None,
+        hard: bool,
+        lo: float,
+        hi: float,
+    ) -> None:
+        """Add one block of rows, whose scores lie in [lo, hi], to the bins."""
+        idx, first, last = self._bins(score, lo, hi)
+        self._cover(first, last)
+        span = last - first + 1
+        at = slice(first - self.first, last - self.first + 1)
+        tails = first <= _LOW or last >= _HIGH
+        bins = idx.copy() if tails else idx
+        rel = np.subtract(idx, first, out=idx)
         if w is None and hard:
             # one count per row: bin * 2 + label, a single integer bincount
             key = np.left_shift(rel, 1, out=rel)
-            np.add(key, y, out=key, casting="unsafe")
+            np.bitwise_or(key, y == 1, out=key)  # (an add through float64 costs 4x the count)
             both = np.bincount(key, minlength=2 * span)
             self.pos[at] += both[1::2]
             self.neg[at] += both[0::2]
@@ -181,33 +212,42 @@ class ScoreSummary:
             self.pos[at] += np.bincount(rel, weights=wy, minlength=span)
             self.neg[at] += np.bincount(rel, weights=row_w - wy, minlength=span)
         if tails:
-            self._add_tails(x, bins + lo, row_w)
+            self._add_tails(score, bins, row_w)
 
-    def _bins(self, x: np.ndarray) -> tuple[np.ndarray, int, int]:
-        """The bin of each logit (see the module docstring), and the lowest and highest."""
-        lo, hi = float(x.min()), float(x.max())
-        if np.isnan(lo) or np.isnan(hi):
-            what = "logits" if self.from_logits else "probabilities (or values outside [0, 1])"
-            raise ValueError(f"the scores include NaN {what}: exclude those rows first")
-        t = np.multiply(x, BINS_PER_UNIT)
-        idx = t.view(np.int64)  # written in place of t, element by element
-        ends = np.array([lo, hi]) * BINS_PER_UNIT + _SHIFT  # the same arithmetic as the rows'
-        if -RANGE <= lo and hi < RANGE:
-            np.add(t, _SHIFT, out=idx, casting="unsafe")  # t + _SHIFT >= 2: truncation is floor
-            first, last = ends.astype(np.int64).tolist()
-            if last >= _HIGH:  # rounding carried a logit just below RANGE onto the end bin
-                np.minimum(idx, _HIGH - 1, out=idx)
-                last = _HIGH - 1
+    def _odds(self, score: np.ndarray) -> np.ndarray:
+        """The odds of each score: p / (1 - p), or exp(z) (a logit beyond +-700 counted as
+        +-700: its bin is an end bin either way, and exp stays finite and non-zero)."""
+        with np.errstate(divide="ignore", over="ignore"):
+            if self.from_logits:
+                return np.exp(np.clip(score, -700.0, 700.0))
+            odds = np.subtract(1.0, score)
+            return np.divide(score, odds, out=odds)
+
+    def _bins(self, score: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, int, int]:
+        """The bin of each score (see the module docstring), and the bins of ``lo`` and ``hi``
+        (the lowest and highest: the bins are monotone in the score)."""
+        idx = self._odds(score).view(np.int64)  # the odds' bits, turned into bins in place
+        np.right_shift(idx, _SHIFT, out=idx)
+        idx -= _OFFSET
+        ends = self._odds(np.array([lo, hi]))
+        special = not (-np.inf < lo and hi < np.inf) if self.from_logits else (lo == 0 or hi == 1)
+        if not special and _ODDS_LO <= ends[0] and ends[1] < _ODDS_HI:
+            # the common case: every row in a fine bin. The odds of lo and hi are the rows' own
+            # (subtract and divide round the same way on any array); exp might not, so logits'
+            # ends are read off the rows
+            if self.from_logits:
+                return idx, int(idx.min()), int(idx.max())
+            first, last = ((ends.view(np.int64) >> _SHIFT) - _OFFSET).tolist()
             return idx, first, last
-        t += _SHIFT
-        np.clip(t, _LOW, _HIGH, out=t)
-        np.multiply(t, 1.0, out=idx, casting="unsafe")
-        idx[x == -np.inf] = _NEG_INF
-        idx[x == np.inf] = _POS_INF
-        first, last = np.clip(ends, _LOW, _HIGH).astype(np.int64).tolist()
-        first = _NEG_INF if lo == -np.inf else first
-        last = _POS_INF if hi == np.inf else last
-        return idx, first, last
+        np.clip(idx, _LOW, _HIGH, out=idx)
+        if special:
+            if self.from_logits:
+                idx[score == -np.inf] = _NEG_INF
+                idx[score == np.inf] = _POS_INF
+            else:
+                idx[score == 0] = _NEG_INF
+                idx[score == 1] = _POS_INF
+        return idx, int(idx.min()), int(idx.max())
 
     def _cover(self, lo: int, hi: int) -> None:
         """Extend the arrays to cover bins ``lo`` .. ``hi``."""
@@ -224,15 +264,17 @@ class ScoreSummary:
         pos[at], neg[at] = self.pos, self.neg
         self.first, self.pos, self.neg = new_first, pos, neg
 
-    def _add_tails(self, x: np.ndarray, bins: np.ndarray, w: np.ndarray | None) -> None:
-        """The logit sums of the finite end bins."""
+    def _add_tails(self, score: np.ndarray, bins: np.ndarray, w: np.ndarray | None) -> None:
+        """The logit sums of the finite end bins (only their rows' logits are computed)."""
         for side, which in enumerate((_LOW, _HIGH)):
             rows = np.flatnonzero(bins == which)
             if len(rows):
-                vals = x[rows]
+                vals = score[rows] if self.from_logits else logit_of(score[rows])
                 self.tail_logit[side] += vals.sum() if w is None else dot(vals, w[rows])
 
-    def _keep(self, score: np.ndarray, y: np.ndarray, w: np.ndarray | None, hard: bool) -> None:
+    def _keep(
+        self, score: np.ndarray, y: np.ndarray, w: np.ndarray | None, hard: bool, start: int | None
+    ) -> None:
         if self.exact_rows is None:
             return
         if self.n > EXACT_LIMIT:
@@ -242,10 +284,10 @@ class ScoreSummary:
             key = np.add(score, 0.0, dtype=np.float64).view(np.int64)  # + 0.0: -0.0 becomes 0.0
             np.left_shift(key, 1, out=key)
             np.bitwise_or(key, y == 1, out=key)  # (not through float64: these ints need 63 bits)
-            self.exact_rows.append(key)
+            self.exact_rows.append((start, key))
             return
         kept_w = None if w is None else np.array(w, dtype=np.float64)
-        self.exact_rows.append((np.array(score), np.array(y), kept_w))
+        self.exact_rows.append((start, (np.array(score), np.array(y), kept_w)))
 
     def buckets_only(self) -> None:
         """Stop keeping the rows (for a run that will add more than ``EXACT_LIMIT``)."""
@@ -256,6 +298,10 @@ class ScoreSummary:
         return self.exact_rows is not None
 
     def merge(self, other: ScoreSummary) -> None:
+        if other.n == 0:
+            return
+        if self.n == 0:  # an empty summary takes the other's kind of scores
+            self.from_logits = other.from_logits
         if other.from_logits != self.from_logits:
             raise ValueError("cannot merge summaries of probabilities and of logits")
         if len(other.pos):
@@ -276,7 +322,7 @@ class ScoreSummary:
         if self.exact_rows is not None and not binned:
             return self._exact_table(self.exact_rows)
         index = np.arange(self.first, self.first + len(self.pos))
-        logit = -RANGE + (index - _FIRST_FINE + 0.5) * WIDTH  # the fine bins' centres
+        logit = _centres(index)
         logit[index == _NEG_INF] = -np.inf
         logit[index == _POS_INF] = np.inf
         for side, which, edge in ((0, _LOW, -RANGE), (1, _HIGH, RANGE)):
@@ -285,12 +331,12 @@ class ScoreSummary:
                 wt = self.pos[at] + self.neg[at]
                 logit[at] = self.tail_logit[side] / wt if wt > 0 else edge
         keep = (self.pos + self.neg) > 0
-        return ScoreTable(logit[keep], self.pos[keep], self.neg[keep], False, WIDTH)
+        return ScoreTable(logit[keep], self.pos[keep], self.neg[keep], False, MAX_WIDTH)
 
-    def _exact_table(
-        self, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray | None] | np.ndarray]
-    ) -> ScoreTable:
+    def _exact_table(self, chunks: list[tuple[int | None, _Rows]]) -> ScoreTable:
         probabilities = not self.from_logits
+        # in row order (a stable sort: chunks without a number stay in arrival order)
+        rows = [r for _, r in sorted(chunks, key=lambda c: 0 if c[0] is None else c[0])]
         packed = [r for r in rows if isinstance(r, np.ndarray)]
         if rows and len(packed) == len(rows):
             return _packed_table(np.concatenate(packed))
@@ -305,8 +351,9 @@ class ScoreSummary:
         else:
             w = np.ones(len(y))
         # grouped by the score as given: distinct probabilities stay distinct even where their
-        # logits round to the same float (near 0, log p has fewer digits than p)
-        order = np.argsort(score)
+        # logits round to the same float (near 0, log p has fewer digits than p). A stable sort:
+        # tied rows stay in row order, so each group's sum is the same bits however it arrived.
+        order = np.argsort(score, kind="stable")
         score = score[order]
         head = np.concatenate(([True], score[1:] != score[:-1]))
         group = np.cumsum(head) - 1
@@ -315,6 +362,16 @@ class ScoreSummary:
         neg = np.bincount(group, weights=(w - wy)[order])
         keep = (pos + neg) > 0
         return ScoreTable(score[head][keep], pos[keep], neg[keep], True, 0.0, probabilities)
+
+
+def _centres(index: np.ndarray) -> np.ndarray:
+    """The logit at the middle (in logit) of each fine bin: bin k of octave e holds the odds
+    2**e (1 + k / 1024) up to 2**e (1 + (k + 1) / 1024)."""
+    fine = np.clip(index - _FIRST_FINE, 0, N_FINE - 1)
+    octave = (fine >> SUB_BITS) - OCTAVES
+    k = (fine & ((1 << SUB_BITS) - 1)).astype(np.float64)
+    step = 1.0 / (1 << SUB_BITS)
+    return octave * math.log(2) + 0.5 * (np.log1p(k * step) + np.log1p((k + 1) * step))
 
 
 def _unpacked(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, None]:
@@ -337,32 +394,51 @@ def _packed_table(keys: np.ndarray) -> ScoreTable:
 
 @dataclass(eq=False)
 class ScoreSummaries:
-    """One ``ScoreSummary`` per output (binary: one; multi-label: one per label column; one-vs-rest
-    for a categorical task: one per class). ``usable`` turns False for good once a chunk held
-    labels outside [0, 1], probabilities outside [0, 1] or negative weights: the ranking metrics
-    and the decomposition are then undefined (the report's flags say why)."""
+    """One ``ScoreSummary`` per output (binary: one; multi-label: one per label column).
+    ``usable`` turns False for good once a chunk held labels outside [0, 1], probabilities
+    outside [0, 1] or negative weights: the ranking metrics and the decomposition are then
+    undefined (the report's flags say why)."""
 
     k: int
-    from_logits: bool = False
     outputs: list[ScoreSummary] = field(init=False)
     usable: bool = True
 
     def __post_init__(self) -> None:
-        self.outputs = [ScoreSummary(self.from_logits) for _ in range(self.k)]
+        self.outputs = [ScoreSummary() for _ in range(self.k)]
 
-    def add(self, y: np.ndarray, scores: np.ndarray, w: np.ndarray | None, *, hard: bool) -> None:
-        """Add a chunk of (n, k) labels and scores (NaN rows already excluded)."""
+    def add(
+        self,
+        y: np.ndarray,
+        scores: np.ndarray,
+        w: np.ndarray | None,
+        *,
+        hard: bool,
+        from_logits: bool,
+        start: int | None = None,
+        lo: np.ndarray | None = None,
+        hi: np.ndarray | None = None,
+    ) -> None:
+        """Add a chunk of (n, k) labels and scores (NaN rows already excluded); ``lo``, ``hi``:
+        each output's least and largest score, when the caller has them."""
         if not self.usable:
             return
         for j, s in enumerate(self.outputs):
-            s.add(y[:, j], scores[:, j], w, hard=hard)
+            if s.n == 0:
+                s.from_logits = from_logits
+            lo_j = None if lo is None else float(lo[j])
+            hi_j = None if hi is None else float(hi[j])
+            s.add(y[:, j], scores[:, j], w, hard=hard, start=start, lo=lo_j, hi=hi_j)
 
     def unusable(self) -> None:
         self.usable = False
-        self.outputs = [ScoreSummary(self.from_logits) for _ in range(self.k)]
+        self.outputs = [ScoreSummary() for _ in range(self.k)]
+
+    def buckets_only(self) -> None:
+        for s in self.outputs:
+            s.buckets_only()
 
     def merge(self, other: ScoreSummaries) -> None:
-        if other.k != self.k or other.from_logits != self.from_logits:
+        if other.k != self.k:
             raise ValueError("cannot merge score summaries of different runs")
         if not (self.usable and other.usable):
             self.unusable()

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from bcecli.core.blocksum import BlockSum
+from bcecli.core.score_summary import ScoreSummaries
 
 CALIBRATION_BINS = 10
 # The binary calibration table is kept by (output, bin, label class): the label is 0, 1, or
@@ -107,7 +108,7 @@ class Tally:
             if f.name == "k":
                 continue
             mine, theirs = getattr(self, f.name), getattr(other, f.name)
-            if isinstance(mine, (BlockSum, Range)):
+            if isinstance(mine, (BlockSum, Range, ScoreSummaries)):
                 mine.merge(theirs)
             elif isinstance(mine, np.ndarray):
                 mine += theirs
@@ -137,6 +138,9 @@ class BinaryTally(Tally):
     rows_sum_1: int = 0  # prediction rows summing to 1 (K > 1, probabilities)
     rows_one_hot: int = 0  # label rows that are one-hot (K > 1)
     cce_one_hot: BlockSum = _sum()  # categorical cross-entropy of the one-hot rows
+    # per output: the scores' logit histogram (counts; with weights or soft labels, float sums
+    # that agree to 1e-12 relative, not to the bit, whatever the split: see score_summary)
+    scores: ScoreSummaries = field(init=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -148,6 +152,7 @@ class BinaryTally(Tally):
         self.soft_y = BlockSum(self.k * CALIBRATION_BINS)
         self.pos_w = BlockSum(self.k)
         self.elem_loss = BlockSum(self.k)
+        self.scores = ScoreSummaries(self.k)
 
     def accuracy_counts(self) -> tuple[float, float]:
         return float(self.correct.sum()), float(self.n_elements)
