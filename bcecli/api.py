@@ -494,6 +494,8 @@ def score_file(
     label_col: str | Sequence[str] | None = None,
     pred_col: str | Sequence[str] | None = None,
     sample_weight: str | None = None,
+    header: bool | None = None,
+    index_col: bool | None = None,
     task: Task | str = "auto",
     compat: Compat | str = "exact",
     from_logits: bool = False,
@@ -516,6 +518,8 @@ def score_file(
     ``path`` and ``labels`` may also be sources already open (``bcecli.score`` passes its
     arrays so). ``labels``: a second file holding the labels. ``label_col`` / ``pred_col``:
     column names (a sequence, or a comma-separated string). ``sample_weight``: a column or a file.
+    ``header`` / ``index_col``: whether a CSV file's first line is a header and its first
+    column pandas' index (None: bce decides, from the rows and the other file, and says why).
     ``per_sample``: a binary stream that gets one record per input row as they are scored,
     as ``per_sample_format`` ("csv", "tsv" or "jsonl"). ``progress(rows_done, rows_total)``
     is called as the rows are scored.
@@ -545,7 +549,9 @@ def score_file(
         task, compat, from_logits, label_smoothing, class_weight, pos_weight, ignore_class, dtype
     )
     red = _enum(Reduction, reduction, "reduction")
-    columns = ColumnRequest(_columns(label_col), _columns(pred_col), sample_weight)
+    columns = ColumnRequest(
+        _columns(label_col), _columns(pred_col), sample_weight, header=header, index_col=index_col
+    )
     # the per-sample records hold every loss: with them, reduction="none" keeps no copy
     losses = LossSpool() if red is Reduction.NONE and per_sample is None else None
     sink: RowSink | None = losses

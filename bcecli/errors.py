@@ -18,7 +18,7 @@ PARAMETERS = frozenset(
     {
         "y_true", "y_pred", "labels", "label_col", "pred_col", "sample_weight", "task",
         "compat", "from_logits", "label_smoothing", "class_weight", "pos_weight",
-        "ignore_class", "reduction", "dtype", "engine", "scheduler",
+        "ignore_class", "reduction", "dtype", "engine", "scheduler", "header", "index_col",
     }
 )  # fmt: skip
 
@@ -28,7 +28,7 @@ Spelling = Callable[[str, "str | None"], str]
 
 
 # Parameters that are switches: a caller writes them with their value.
-SWITCHES = frozenset({"from_logits"})
+SWITCHES = frozenset({"from_logits", "header", "index_col"})
 
 
 def python_spelling(name: str, value: str | None) -> str:
@@ -48,6 +48,8 @@ FLAGS = {"y_pred": "PREDS", "y_true": "--labels"}
 def flag_spelling(name: str, value: str | None) -> str:
     """How the command line writes a parameter: ``--pos-weight``, ``--compat sklearn``."""
     flag = FLAGS.get(name, "--" + name.replace("_", "-"))
+    if name in SWITCHES and value in ("True", "False"):  # --header / --no-header
+        return flag if value == "True" else "--no-" + flag[2:]
     return flag if value is None else f"{flag} {value}"
 
 

@@ -85,6 +85,8 @@ class InputKw(TypedDict):
     label_col: str | None
     pred_col: str | None
     sample_weight: str | None
+    header: bool | None
+    index_col: bool | None
 
 
 class LossKw(TypedDict):
@@ -249,6 +251,18 @@ def input_options(f: F) -> F:
             "--sample-weight",
             metavar="COL|FILE",
             help="Per-sample weights: a column of the input, or a file.",
+        ),
+        click.option(
+            "--header/--no-header",
+            default=None,
+            help="A CSV file's first line is (not) a header [default: bce decides from the rows "
+            "below it and the other file, and says why].",
+        ),
+        click.option(
+            "--index-col/--no-index-col",
+            default=None,
+            help="A CSV file's first column is (not) pandas' index, to skip [default: an unnamed "
+            "first column of distinct integers is].",
         ),
     )(f)
 

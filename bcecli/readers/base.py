@@ -65,6 +65,11 @@ class Source(ABC):
     fmt_text: bool = False  # CSV/TSV text (where a header line can be read as a row)
     # Held in memory or memory-mapped: batches are views, so chunks can be small (in cache).
     mapped: bool = False
+    # A first line 0 .. K-1 (pandas' names for a frame's columns): read as the header
+    # (``numbered_header``), or as data because the rows below hold integers too
+    # (``header_open``: the other file may show that it is a header).
+    numbered_header: bool = False
+    header_open: bool = False
 
     @abstractmethod
     def kind(self, column: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bcecli.errors import InputError
+from bcecli.errors import InputError, OptionError
 from bcecli.readers.cells import NULL_VALUES, is_decimal_comma_number, looks_numeric
 from bcecli.readers.display import show_cell
 
@@ -67,6 +67,10 @@ class Dialect:
     data_line: int  # the first data row's line number (1-based)
     positional: bool  # no header: columns are known by position only
     decimal_comma: bool = False
+    # The first line is 0 .. K-1 (pandas' names for a frame's columns) and is read as data for
+    # now: a header or a data row, decided from the rows below it (``infer``) or the other file.
+    first_cells: tuple[str, ...] = ()
+    after_first_line: int = 0  # where the line after the first starts
 
     def read_options(self, block_size: int, *, threads: bool = True) -> Any:
         import pyarrow.csv as pacsv
@@ -104,6 +108,7 @@ class Sniffed:
     peek_rows: int  # complete data rows in ``data``
     data: bytes  # the data rows read so far (from the dialect's data_offset)
     notes: tuple[str, ...]
+    index_column: str | None = None  # pandas' index: skipped
 
 
 class SampleError(Exception):
@@ -116,10 +121,13 @@ class SampleError(Exception):
         self.error = error
 
 
-def read_header(head: Head, *, tab: bool, source: str) -> tuple[Dialect, list[str]]:
+def read_header(
+    head: Head, *, tab: bool, source: str, header: bool | None = None
+) -> tuple[Dialect, list[str]]:
     """The lines before the data: comments and 'sep=' skipped, then the header (or, where
     the first line holds numbers, no header); and the notes for the report. A TSV file's
-    default delimiter is a tab."""
+    default delimiter is a tab. ``header``: the user's word (None: decided here, and for a
+    first line 0 .. K-1 by ``infer`` from the rows below it)."""
     pos = len(codecs.BOM_UTF8) if head.data.startswith(codecs.BOM_UTF8) else 0
     lines_before = 0
     delimiter: str | None = None
@@ -159,35 +167,37 @@ def read_header(head: Head, *, tab: bool, source: str) -> tuple[Dialect, list[st
     if sep not in (",", "\t") and delimiter is None:
         notes.append(f"{source}: columns separated by {DELIMITER_NAMES[sep]}")
     try:
-        header = next(csv.reader([first_line], delimiter=sep))
+        row = next(csv.reader([first_line], delimiter=sep))
     except (csv.Error, StopIteration) as e:
         raise InputError(
             f"line {lines_before + 1} (the header) cannot be parsed ({e})",
             "check the quotes in the header",
             source=source,
         ) from None
-    cells = [h.strip() for h in header]
-    has_header = any(c and not looks_numeric(c) for c in cells) or not any(cells)
+    cells = [h.strip() for h in row]
+    numbered = header is None and is_numbered(cells)
+    if header is not None:
+        has_header = header
+    else:
+        has_header = not numbered and (
+            any(c and not looks_numeric(c) for c in cells) or not any(cells)
+        )
     if has_header:
         names = list(cells)
         data_offset, data_line = nxt, lines_before + 2
+        if header and not any(c and not looks_numeric(c) for c in cells):
+            notes.append(f"{source}: first line read as a header (--header)")
     else:
         names = [f"column_{i + 1}" for i in range(len(cells))]
         data_offset, data_line = pos, lines_before + 1
-        notes.append(
-            f"{source}: no header row (the first line holds numbers); columns named "
-            f"column_1 .. column_{len(cells)}"
-        )
-    _check_names(names, source)
-    taken = set(names)
-    for i, nm in enumerate(names):
-        if not nm:
-            new = f"column_{i + 1}"
-            while new in taken:
-                new = "_" + new
-            names[i] = new
-            taken.add(new)
-            notes.append(f"{source}: column {i + 1} has no name; called {new}")
+        if not numbered:
+            why = "--no-header" if header is False else "the first line holds numbers"
+            notes.append(
+                f"{source}: no header row ({why}); columns named column_1 .. column_{len(cells)}"
+            )
+    if has_header:
+        names, renamed = _named(cells, source)
+        notes.extend(renamed)
     dialect = Dialect(
         delimiter=sep,
         has_header=has_header,
@@ -197,15 +207,63 @@ def read_header(head: Head, *, tab: bool, source: str) -> tuple[Dialect, list[st
         data_offset=data_offset,
         data_line=data_line,
         positional=not has_header,
+        first_cells=tuple(cells) if numbered else (),
+        after_first_line=nxt,
     )
     return dialect, notes
 
 
-def infer(head: Head, dialect: Dialect, notes: list[str], *, source: str) -> Sniffed:
-    """The first rows parsed by pyarrow: each column's kind, and whether numbers are written
-    with a decimal comma (a ``SampleError`` where they cannot be parsed)."""
+def _named(cells: list[str], source: str) -> tuple[list[str], list[str]]:
+    """The header's cells as column names (an empty one called column_N), and the notes."""
+    names = list(cells)
+    _check_names(names, source)
+    notes = []
+    taken = set(names)
+    for i, nm in enumerate(names):
+        if not nm:
+            new = f"column_{i + 1}"
+            while new in taken:
+                new = "_" + new
+            names[i] = new
+            taken.add(new)
+            notes.append(f"{source}: column {i + 1} has no name; called {new}")
+    return names, notes
+
+
+def as_header(dialect: Dialect, source: str) -> tuple[Dialect, list[str]]:
+    """``dialect`` with its first line read as the header (a first line 0 .. K-1)."""
+    names, notes = _named(list(dialect.first_cells), source)
+    return replace(
+        dialect,
+        has_header=True,
+        header_cells=dialect.first_cells,
+        columns=tuple(names),
+        data_offset=dialect.after_first_line,
+        data_line=dialect.data_line + 1,
+        positional=False,
+        first_cells=(),
+    ), notes
+
+
+def is_numbered(cells: list[str]) -> bool:
+    """The cells are 0 .. K-1 as pandas names a frame's columns, after an empty cell where the
+    frame's index was written too (``,0,1,2``)."""
+    if len(cells) >= 2 and cells[0] in ("", "Unnamed: 0"):
+        cells = cells[1:]
+    return bool(cells) and cells == [str(i) for i in range(len(cells))]
+
+
+def infer(
+    head: Head, dialect: Dialect, notes: list[str], *, source: str, index_col: bool | None = None
+) -> Sniffed:
+    """The first rows parsed by pyarrow: whether a first line 0 .. K-1 is the header, each
+    column's kind, whether numbers are written with a decimal comma (a ``SampleError`` where
+    they cannot be parsed), and whether the first column is pandas' index (``index_col``: the
+    user's word)."""
     import pyarrow as pa
 
+    if dialect.first_cells:
+        dialect, notes = _numbered_first_line(head, dialect, notes, source)
     sample = _sample(head, dialect, source)
     data = head.data[dialect.data_offset :]
     if not sample.strip():
@@ -219,7 +277,96 @@ def infer(head: Head, dialect: Dialect, notes: list[str], *, source: str) -> Sni
     except pa.ArrowInvalid as e:
         raise SampleError(dialect, e) from None
     kinds = _kinds(table, exhausted=head.exhausted)
-    return Sniffed(dialect, kinds, table.num_rows, data, tuple(notes))
+    index, why = _index_column(dialect, table, index_col)
+    if index is not None:
+        notes = [n for n in notes if not n.startswith(f"{source}: column 1 has no name")]
+        notes.append(f"{source}: column 1 {why}")
+    return Sniffed(dialect, kinds, table.num_rows, data, tuple(notes), index)
+
+
+def _numbered_first_line(
+    head: Head, dialect: Dialect, notes: list[str], source: str
+) -> tuple[Dialect, list[str]]:
+    """A first line 0 .. K-1 (pandas' names for a frame's columns) is the header when the rows
+    below are written otherwise (decimals, text) in every column, a data row when they are
+    integers too (the other file may still say otherwise: ``first_cells`` stays set); where
+    columns disagree the two readings give different numbers, and the user chooses."""
+    import pyarrow as pa
+
+    cells = dialect.first_cells
+    shown = show_cell(",".join(cells if len(cells) <= 4 else [*cells[:2], "...", cells[-1]]))
+    header, renamed = as_header(dialect, source)
+    if cells[0] in ("", "Unnamed: 0"):  # an index's empty name: a data row never starts so
+        return header, [
+            *notes,
+            f"{source}: first line {shown} read as a header (pandas' "
+            "column names, after its index's empty one; --no-header reads it as data)",
+        ]
+    sample = _sample(head, header, source)
+    votes: set[str] = set()
+    if sample.strip():
+        try:
+            table = _parse(sample, header)
+        except pa.ArrowInvalid:
+            table = None
+        for col in [] if table is None else table.columns:
+            if pa.types.is_integer(col.type):
+                votes.add("data")
+            elif not pa.types.is_null(col.type):
+                votes.add("header")
+    if votes == {"header"}:
+        return header, [
+            *notes,
+            *renamed,
+            f"{source}: first line {shown} read as a header (pandas' "
+            "names for a frame's columns above rows of decimals; --no-header reads it "
+            "as data)",
+        ]
+    if votes == {"header", "data"}:
+        raise OptionError(
+            f"the first line {shown} may be a header (pandas' names for a frame's columns) or a "
+            "data row, and the two readings give different numbers",
+            "say which with {header=True} or {header=False}",
+            source=source,
+            param="header",
+        )
+    return dialect, [
+        *notes,
+        f"{source}: no header row (the first line {shown}, like the rows "
+        f"below it, holds integers); columns named column_1 .. column_{len(cells)}; "
+        "--header reads it as a header",
+    ]
+
+
+def _index_column(dialect: Dialect, table: Any, wanted: bool | None) -> tuple[str | None, str]:
+    """pandas' index, written first by ``DataFrame.to_csv`` by default: a column with an empty
+    or ``Unnamed: 0`` name holding distinct integers (0 .. N-1 unless the frame was shuffled
+    or split); or the first column where the user says so."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if wanted is False or len(dialect.columns) < 2 or table.num_columns < 2:
+        return None, ""
+    first = dialect.columns[0]
+    if wanted:
+        cell = dialect.header_cells[0] if dialect.has_header else ""
+        return (
+            first,
+            f"({show_cell(cell) if cell else 'no name'}) skipped as the index (--index-col)",
+        )
+    if not dialect.has_header or dialect.header_cells[0] not in ("", "Unnamed: 0"):
+        return None, ""
+    col = table.column(0)
+    if not pa.types.is_integer(col.type) or col.null_count or len(col) == 0:
+        return None, ""
+    n = len(col)
+    if pc.count_distinct(col).as_py() != n:
+        return None, ""
+    name = "has no name" if dialect.header_cells[0] == "" else "is named 'Unnamed: 0'"
+    held = "distinct integers"
+    if pc.all(pc.equal(col, pa.array(range(n), type=col.type))).as_py():
+        held = f"0 .. {n - 1}"
+    return first, f"{name} and holds {held}: pandas' index, skipped (--no-index-col reads it)"
 
 
 def _sniff_delimiter(header_line: str, default: str) -> str:

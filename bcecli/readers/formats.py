@@ -28,10 +28,13 @@ class Opened:
     fmt: str
 
 
-def open_source(path: str, role: str) -> Opened:
-    """Open ``path`` ('-' for stdin) as a source; ``role`` names a bare NPY array."""
+def open_source(
+    path: str, role: str, *, header: bool | None = None, index_col: bool | None = None
+) -> Opened:
+    """Open ``path`` ('-' for stdin) as a source; ``role`` names a bare NPY array. ``header``
+    and ``index_col``: the user's word on a CSV file's first line and first column."""
     if path == "-":
-        return _stream_of_text(path)
+        return _stream_of_text(path, header, index_col)
     name = display_name(path)
     if os.path.isdir(path):
         raise InputError(
@@ -40,7 +43,7 @@ def open_source(path: str, role: str) -> Opened:
     if os.path.exists(path) and not is_regular(path):
         # a pipe or a device (bce score <(zcat preds.csv.gz)): it can be read only once, so its
         # first bytes are not peeked at here; CSV text is the one format read from a stream
-        return _stream_of_text(path)
+        return _stream_of_text(path, header, index_col)
     head = read_head(path)
     fmt = sniff_format(path, head)
     if fmt in ("npy", "npz"):
@@ -63,10 +66,17 @@ def open_source(path: str, role: str) -> Opened:
         )
     from bcecli.readers.text import CsvSource
 
-    return Opened(CsvSource(path, tab=fmt == "tsv", claimed=BINARY_EXTENSIONS.get(ext)), fmt)
+    src = CsvSource(
+        path,
+        tab=fmt == "tsv",
+        claimed=BINARY_EXTENSIONS.get(ext),
+        header=header,
+        index_col=index_col,
+    )
+    return Opened(src, fmt)
 
 
-def _stream_of_text(path: str) -> Opened:
+def _stream_of_text(path: str, header: bool | None, index_col: bool | None) -> Opened:
     from bcecli.readers.text import CsvSource
 
-    return Opened(CsvSource(path), "csv")
+    return Opened(CsvSource(path, header=header, index_col=index_col), "csv")

@@ -25,6 +25,8 @@ class ColumnRequest:
     label_cols: tuple[str, ...] | None = None
     pred_cols: tuple[str, ...] | None = None
     sample_weight: str | None = None  # a column of an input, or a file of weights
+    header: bool | None = None  # a CSV file's first line is (not) a header; None: bce decides
+    index_col: bool | None = None  # a CSV file's first column is (not) pandas' index
 
 
 @dataclass(frozen=True)
@@ -55,12 +57,14 @@ def open_input(
         raise OptionError("only one input can come from stdin ('-')", "write one of them to a file")
     opened: list[Source] = []  # closed here on an error
     try:
-        preds = open_path(preds_path, "preds")
+        preds = open_path(preds_path, "preds", request)
         opened.append(preds)
         labels = None
         if labels_path is not None:
-            labels = open_path(labels_path, "labels")
+            labels = open_path(labels_path, "labels", request)
             opened.append(labels)
+            preds, labels = settle_first_lines(preds, labels, request)
+            opened[:] = [preds, labels]
         weights = find_weights(preds, labels, request.sample_weight)
         if weights is not None and weights.own_file:
             opened.append(weights.source)
@@ -87,14 +91,45 @@ def open_input(
         raise
 
 
-def open_path(path: str | Source, role: str) -> Source:
+def open_path(path: str | Source, role: str, req: ColumnRequest | None = None) -> Source:
     """A file, or the partition files of a directory or a glob read as one source (or a
     source already open)."""
     if isinstance(path, Source):
         return path
     if is_partitioned(path):
         return PartitionedSource(path, role)
-    return open_source(path, role).source
+    req = req or ColumnRequest()
+    return open_source(path, role, header=req.header, index_col=req.index_col).source
+
+
+def settle_first_lines(preds: Source, labels: Source, req: ColumnRequest) -> tuple[Source, Source]:
+    """A file whose first line is 0 .. K-1 above integers (labels as pandas writes them) has
+    that line as its header when the other file shows it: the other's first line is such a
+    header too, or this file has exactly one row more. Such a file is opened again with its
+    header (a pipe cannot be: the lengths' check then names the extra row)."""
+
+    def settled(src: Source, other: Source, role: str) -> Source:
+        path = getattr(src, "path", None)
+        if not src.header_open or not getattr(src, "regular", False) or path is None:
+            return src
+        if other.numbered_header:
+            why = f"as in {other.name}, whose first line is such a header above decimals"
+        elif src.n_rows is not None and src.n_rows == (other.n_rows or -2) + 1:
+            why = f"which leaves the {other.n_rows:,} rows of {other.name}"
+        else:
+            return src
+        again = open_source(path, role, header=True, index_col=req.index_col).source
+        src.close()
+        again.notes = tuple(
+            f"{again.name}: first line read as a header (pandas' names for a frame's columns), "
+            f"{why}; --no-header reads it as data"
+            if n == f"{again.name}: first line read as a header (--header)"
+            else n
+            for n in again.notes
+        )
+        return again
+
+    return settled(preds, labels, "preds"), settled(labels, preds, "labels")
 
 
 def find_weights(preds: Source, labels: Source | None, wanted: str | None) -> Weights | None:

@@ -27,6 +27,7 @@ from bcecli.readers.csv_dialect import (
     Head,
     SampleError,
     infer,
+    is_numbered,
     read_header,
 )
 from bcecli.readers.csv_scan import READ_ERRORS, find_bad_row
@@ -99,7 +100,15 @@ class CsvSource(Source):
 
     fmt_text = True
 
-    def __init__(self, path: str, *, tab: bool = False, claimed: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        tab: bool = False,
+        claimed: str | None = None,
+        header: bool | None = None,
+        index_col: bool | None = None,
+    ) -> None:
         self.path = path
         self.name = display_name(path)
         self.regular = path != "-" and is_regular(path)  # can be opened again to find an error
@@ -107,9 +116,9 @@ class CsvSource(Source):
         try:
             head = Head(self._input.read)
             self._check_text(head.data, claimed)
-            dialect, notes = read_header(head, tab=tab, source=self.name)
+            dialect, notes = read_header(head, tab=tab, source=self.name, header=header)
             try:
-                sniffed = infer(head, dialect, notes, source=self.name)
+                sniffed = infer(head, dialect, notes, source=self.name, index_col=index_col)
             except SampleError as e:
                 data = head.data[e.dialect.data_offset :]
                 raise self._arrow_error(e.error, 0, (), e.dialect, data) from None
@@ -119,8 +128,13 @@ class CsvSource(Source):
         self.dialect: Dialect = sniffed.dialect
         self._kinds = sniffed.kinds
         self._data = sniffed.data  # the data rows read so far, streamed first
-        self.columns = list(self.dialect.columns)
+        self.index_column = sniffed.index_column  # pandas' index: not offered as a column
+        self.columns = [c for c in self.dialect.columns if c != self.index_column]
         self.positional = self.dialect.positional
+        self.header_open = bool(self.dialect.first_cells)
+        self.numbered_header = self.dialect.has_header and is_numbered(
+            list(self.dialect.header_cells)
+        )
         self.notes = sniffed.notes
         if claimed is not None:
             self.notes += (

@@ -1,0 +1,211 @@
+"""Files as pandas and numpy write them by default, built here at test time, scored with no
+column hints: the number must be the framework's own (scikit-learn's ``log_loss`` with
+``labels=``), through the command line and the API alike, and where two readings of a file give
+different numbers bce says so instead of picking one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from sklearn.metrics import log_loss
+
+import bcecli
+from bcecli.cli import cli
+from bcecli.errors import BceError
+
+N = 120
+K = 10
+NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(19)
+    y = rng.integers(0, K, N)
+    p = rng.dirichlet(np.ones(K), N)
+    p[np.arange(N), y] += 1.5  # a model better than chance: a wrong mapping shows
+    p /= p.sum(axis=1, keepdims=True)
+    pb = rng.uniform(0.05, 0.95, N)
+    yb = (rng.uniform(size=N) < pb).astype(int)
+    return {"y": y, "p": p, "yb": yb, "pb": pb}
+
+
+def cli_json(*args: str) -> tuple[int, dict[str, Any], str]:
+    res = CliRunner().invoke(cli, ["score", *args, "--format", "json"])
+    if res.exit_code in (0, 1):
+        return res.exit_code, json.loads(res.stdout), res.stderr
+    return res.exit_code, {}, res.stderr
+
+
+def both(path: Path, labels: Path | None = None, **kw: Any) -> tuple[float, list[str]]:
+    """The mean loss by the command line and by the API (which must agree), and the notes."""
+    args = [str(path)] + ([] if labels is None else ["--labels", str(labels)])
+    for key, value in kw.items():
+        flag = "--" + key.replace("_", "-")
+        args += (
+            [flag if value is True else "--no-" + flag[2:]]
+            if isinstance(value, bool)
+            else [
+                flag,
+                str(value),
+            ]
+        )
+    code, out, err = cli_json(*args)
+    assert code == 0, err
+    report = bcecli.score_file(str(path), labels=None if labels is None else str(labels), **kw)
+    assert report.loss == pytest.approx(out["mean_loss"], rel=1e-12)
+    assert report.n == out["n"] == N
+    return out["mean_loss"], out["notes"]
+
+
+def multiclass(d: dict[str, np.ndarray]) -> float:
+    return float(log_loss(d["y"], d["p"], labels=range(K)))
+
+
+def binary(d: dict[str, np.ndarray]) -> float:
+    return float(log_loss(d["yb"], d["pb"], labels=[0, 1]))
+
+
+# -- 1. a numeric header line -------------------------------------------------------------------
+
+
+def test_one_output_and_its_labels_as_pandas_writes_them(tmp_path: Path, data: Any) -> None:
+    preds, labels = tmp_path / "p.csv", tmp_path / "y.csv"
+    pd.DataFrame(data["pb"]).to_csv(preds, index=False)  # header line "0"
+    pd.DataFrame(data["yb"]).to_csv(labels, index=False)  # "0" above integers: the other file
+    loss, notes = both(preds, labels)
+    assert loss == pytest.approx(binary(data), rel=1e-12)
+    assert any("p.csv: first line '0' read as a header" in n for n in notes)
+    assert any("y.csv: first line read as a header" in n and "p.csv, whose" in n for n in notes)
+
+
+def test_a_numeric_header_above_decimals_with_labels_in_npy(tmp_path: Path, data: Any) -> None:
+    preds, labels = tmp_path / "p.csv", tmp_path / "y.npy"
+    pd.DataFrame(data["p"]).to_csv(preds, index=False)  # header line "0,1,...,9"
+    np.save(labels, data["y"])
+    loss, notes = both(preds, labels)
+    assert loss == pytest.approx(multiclass(data), rel=1e-12)
+    assert any("'0,1,...,9' read as a header" in n for n in notes)
+    # read as data, the line is one row too many, which the lengths' check names
+    res = CliRunner().invoke(cli, ["score", str(preds), "--labels", str(labels), "--no-header"])
+    assert res.exit_code == 3 and "one extra row" in res.stderr
+
+
+def test_integer_labels_with_a_numeric_header_have_it_by_the_row_count(
+    tmp_path: Path, data: Any
+) -> None:
+    preds, labels = tmp_path / "p.npy", tmp_path / "y.csv"
+    np.save(preds, data["p"])
+    pd.DataFrame(data["y"]).to_csv(labels, index=False)  # "0" above integers, one row more
+    loss, notes = both(preds, labels)
+    assert loss == pytest.approx(multiclass(data), rel=1e-12)
+    assert any("which leaves the 120 rows of" in n for n in notes)
+
+
+def test_a_numeric_first_line_above_integers_alone_is_data(tmp_path: Path) -> None:
+    path = tmp_path / "ints.csv"
+    path.write_text("0,1\n1,0\n0,0\n1,1\n")  # labels and hard 0/1 predictions, no header
+    code, out, err = cli_json(str(path), "--fail-on", "never")
+    assert code == 0, err
+    assert out["n"] == 4
+    assert any("--header reads it as a header" in n for n in out["notes"])
+
+
+def test_two_readings_that_differ_exit_2_with_the_options(tmp_path: Path, data: Any) -> None:
+    path = tmp_path / "mixed.csv"
+    frame = pd.DataFrame({0: data["yb"], 1: data["pb"]})
+    frame.to_csv(path, index=False)  # "0,1" above an integer and a decimal column
+    res = CliRunner().invoke(cli, ["score", str(path)])
+    assert res.exit_code == 2, res.output
+    assert "--header or --no-header" in res.stderr
+    with pytest.raises(BceError, match=r"header=True or header=False"):
+        bcecli.score_file(str(path))
+    # read as data, the first line is a row (label 0, prediction 1: an infinite loss)
+    code, out, err = cli_json(str(path), "--no-header", "--fail-on", "never")
+    assert code == 0, err
+    assert out["n"] == N + 1 and out["mean_loss"] == "inf"
+    code, out, err = cli_json(str(path), "--header", "--label-col", "0", "--pred-col", "1")
+    assert code == 0, err
+    assert out["mean_loss"] == pytest.approx(binary(data), rel=1e-12)
+
+
+# -- 2. pandas' index column --------------------------------------------------------------------
+
+
+def test_the_default_to_csv_with_its_index(tmp_path: Path, data: Any) -> None:
+    path = tmp_path / "idx.csv"
+    frame = pd.DataFrame(data["p"])
+    frame.insert(0, "label", data["y"])
+    frame.to_csv(path)  # ",label,0,1,...,9" above 0..N-1
+    loss, notes = both(path)
+    assert loss == pytest.approx(multiclass(data), rel=1e-12)
+    assert any(f"has no name and holds 0 .. {N - 1}: pandas' index, skipped" in n for n in notes)
+    res = CliRunner().invoke(cli, ["score", str(path), "--no-index-col"])
+    assert res.exit_code == 3 and "column_1" in res.stderr
+
+
+def test_the_index_skipped_lets_pred_col_name_column_0(tmp_path: Path, data: Any) -> None:
+    path = tmp_path / "idx.csv"
+    pd.DataFrame({"label": data["yb"], 0: data["pb"]}).to_csv(path)  # ",label,0"
+    loss, _ = both(path, pred_col="0")
+    assert loss == pytest.approx(binary(data), rel=1e-12)
+    assert both(path)[0] == loss
+
+
+def test_a_split_frame_keeps_a_shuffled_index(tmp_path: Path, data: Any) -> None:
+    path = tmp_path / "split.csv"
+    frame = pd.DataFrame(data["p"], index=np.random.default_rng(1).permutation(5 * N)[:N])
+    frame.insert(0, "label", data["y"])
+    frame.to_csv(path)
+    loss, notes = both(path)
+    assert loss == pytest.approx(multiclass(data), rel=1e-12)
+    assert any("holds distinct integers: pandas' index" in n for n in notes)
+
+
+def test_predictions_alone_with_their_index_and_labels_as_a_series(
+    tmp_path: Path, data: Any
+) -> None:
+    preds, labels = tmp_path / "p.csv", tmp_path / "y.csv"
+    pd.DataFrame(data["p"]).to_csv(preds)  # ",0,1,...,9"
+    pd.Series(data["y"]).to_csv(labels)  # ",0" above "i,label"
+    loss, notes = both(preds, labels)
+    assert loss == pytest.approx(multiclass(data), rel=1e-12)
+    assert any("after its index's empty one" in n for n in notes)
+
+
+def test_index_col_skips_a_named_first_column(tmp_path: Path, data: Any) -> None:
+    path = tmp_path / "named.csv"
+    frame = pd.DataFrame({"k": np.arange(N) * 7, "y_true": data["yb"], "y_pred": data["pb"]})
+    frame.to_csv(path, index=False)
+    loss, notes = both(path, index_col=True)
+    assert loss == pytest.approx(binary(data), rel=1e-12)
+    assert any("column 1 ('k') skipped as the index (--index-col)" in n for n in notes)
+
+
+# -- numpy's own writers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["y_true,y_pred", ""])
+def test_savetxt_with_and_without_a_header(tmp_path: Path, data: Any, header: str) -> None:
+    path = tmp_path / "st.csv"
+    np.savetxt(path, np.c_[data["yb"], data["pb"]], delimiter=",", header=header, comments="")
+    assert both(path)[0] == pytest.approx(binary(data), rel=1e-12)
+
+
+def test_savetxt_with_its_default_comment_header(tmp_path: Path, data: Any) -> None:
+    path = tmp_path / "st.csv"
+    np.savetxt(path, np.c_[data["yb"], data["pb"]], delimiter=",", header="y_true,y_pred")
+    assert both(path)[0] == pytest.approx(binary(data), rel=1e-12)
+
+
+def test_savez_by_name(tmp_path: Path, data: Any) -> None:
+    path = tmp_path / "out.npz"
+    np.savez(path, y_true=data["y"], y_pred=data["p"])
+    assert both(path)[0] == pytest.approx(multiclass(data), rel=1e-12)
