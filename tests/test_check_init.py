@@ -360,3 +360,54 @@ def test_constant_predictions_not_at_the_prior_stay_an_error(
     assert "kernel and bias are zero" in f.hint  # 0.5 is chance level: a zero final layer
     f = bcecli.score(y, np.full(300, 0.9)).flag("constant_predictions")
     assert f is not None and "check that it trained" in f.hint and "zero" not in f.hint
+
+
+# --- K classes: chance beside the bands -------------------------------------------------------
+
+
+def test_explain_reads_a_value_for_k_classes(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["explain", "2.30", "--classes", "10", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["classes"] == 10 and data["chance_loss"] == pytest.approx(math.log(10), 1e-15)
+    reading = " ".join(data["reading"])
+    assert "About chance level for 10 classes" in reading and "not a broken model" in reading
+    assert data["band"] == "something is broken"  # the band is still there, labelled binary
+    assert "describe balanced binary tasks" in reading
+
+
+def test_explain_ln2_is_chance_not_better_than_a_coin_flip(runner: CliRunner) -> None:
+    for args in (["0.693", "--classes", "2"], ["0.693"]):
+        data = json.loads(runner.invoke(cli, ["explain", *args, "--format", "json"]).stdout)
+        reading = " ".join(data["reading"])
+        assert "Better than a coin flip" not in reading
+        assert "chance level" in reading
+
+
+def test_explain_below_and_above_chance(runner: CliRunner) -> None:
+    below = json.loads(
+        runner.invoke(cli, ["explain", "1.0", "--classes", "10", "-f", "json"]).stdout
+    )
+    # exp(-1) * 10 = 3.68 times the uniform 1/10
+    assert (
+        "Better than chance" in " ".join(below["reading"]) and "3.68 times" in below["reading"][1]
+    )
+    above = json.loads(
+        runner.invoke(cli, ["explain", "4.0", "--classes", "10", "-f", "json"]).stdout
+    )
+    assert "Worse than a uniform guess" in " ".join(above["reading"])
+    assert runner.invoke(cli, ["explain", "--classes", "3"]).exit_code == 2
+    assert runner.invoke(cli, ["explain", "1.0", "--classes", "1"]).exit_code == 2
+
+
+def test_score_table_shows_chance_and_ne_beside_the_band(runner: CliRunner, tmp_path: Path) -> None:
+    y = np.random.default_rng(3).integers(0, 10, 300)
+    p = softmax(gaussian(0.3, (300, 10)))
+    path = tmp_path / "k10.csv"
+    rows = ["label," + ",".join(f"prob_{i}" for i in range(10))]
+    rows += [f"{a}," + ",".join(repr(float(v)) for v in row) for a, row in zip(y, p, strict=True)]
+    path.write_text("\n".join(rows) + "\n")
+    result = runner.invoke(cli, ["score", str(path), "-f", "table"], env={"COLUMNS": "120"})
+    out = result.stdout
+    assert "a binary rule of thumb (bce bands), not for 10 classes" in out
+    assert "chance" in out and "2.302585" in out and "ln 10: a uniform guess" in out

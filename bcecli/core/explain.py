@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bcecli.core.bands import INV_E_TEXT, band_for, true_class_probability
+from bcecli.core.init_check import about
 from bcecli.core.options import FRAMEWORK_NAMES, Compat, LossOptions, Task
 from bcecli.errors import BceError, OptionError, flag_spelling, spell
 
@@ -32,6 +33,8 @@ class Explanation:
     label: str | None = None
     pred: str | None = None
     values: tuple[FrameworkValue, ...] = ()
+    classes: int | None = None  # the K the value was read for (bce explain --classes K)
+    chance_loss: float | None = None  # ln K: a uniform guess among them
 
 
 def _reading(loss: float, *, pair: bool) -> list[str]:
@@ -60,7 +63,13 @@ def _reading(loss: float, *, pair: bool) -> list[str]:
             "confident mistake, not a bug; a mean above 1 rarely comes from a healthy "
             "model."
         )
-    if loss > LN2:
+    if about(loss, LN2, None):
+        out.append(
+            f"About a coin flip on a balanced binary task (ln 2 = {LN2:.4f}): chance level, "
+            "what an untrained sigmoid output scores (bce check-init); guessing uniformly "
+            "among K classes costs ln K (ln 10 = 2.3026)."
+        )
+    elif loss > LN2:
         out.append(
             f"Worse than a coin flip on a balanced binary task (ln 2 = {LN2:.4f}); "
             "guessing uniformly among K classes costs ln K (ln 10 = 2.3026)."
@@ -70,11 +79,64 @@ def _reading(loss: float, *, pair: bool) -> list[str]:
     return out
 
 
-def explain_loss(loss: float) -> Explanation:
+def _reading_for_classes(loss: float, k: int) -> list[str]:
+    """How to read a mean loss on a K-class task: against chance, ln K, not the binary bands."""
+    p = true_class_probability(loss)
+    chance = math.log(k)
+    out = [
+        f"A loss of {loss:.6g} nats costs what a true-class probability of {p:.6g} costs "
+        "(p = exp(-loss)); as a mean, the geometric mean of the true-class probabilities."
+    ]
+    if math.isinf(loss):
+        return out
+    times = p * k  # against the uniform 1/K
+    if about(loss, chance, None):
+        out.append(
+            f"About chance level for {k} classes: a uniform guess costs ln {k} = "
+            f"{chance:.4f} ({loss / chance:.0%} of it here). That is what an untrained "
+            f"{'sigmoid output' if k == 2 else f'{k}-class softmax'} scores (bce check-init), "
+            "not a broken model."
+        )
+    elif loss < chance:
+        out.append(
+            f"Better than chance for {k} classes (ln {k} = {chance:.4f}): the true class "
+            f"gets {times:.3g} times the uniform 1/{k} on average (geometric)."
+        )
+    else:
+        out.append(
+            f"Worse than a uniform guess among {k} classes (ln {k} = {chance:.4f}): the "
+            f"true class gets {times:.3g} times the uniform 1/{k}, so the model is confidently "
+            "wrong on many rows."
+        )
+    if loss > 1 and loss <= chance * 1.15:
+        out.append(
+            f"Above 1, but with {k} classes chance itself costs {chance:.4f}: a mean above 1 "
+            "is normal before and early in training."
+        )
+    band = band_for(loss)
+    if band is not None and k > 2:
+        out.append(
+            f"The rule-of-thumb bands (here: {band.label}) describe balanced binary tasks, "
+            f"not {k} classes: read the loss against ln {k}, and NE against the class prior "
+            "(bce score)."
+        )
+    return out
+
+
+def explain_loss(loss: float, *, classes: int | None = None) -> Explanation:
+    """What a mean loss means: in general, or for a task of ``classes`` classes (2: binary)."""
     if math.isnan(loss) or loss < 0:
         raise OptionError(
             f"LOSS {loss} is not a cross-entropy", "a cross-entropy is a number >= 0 (in nats)"
         )
+    if classes is not None:
+        if classes < 2:
+            raise OptionError(
+                f"{classes} classes is not a task",
+                "give K >= 2 classes (2 for a binary task)",
+            )
+        explained = _explanation(loss, _reading_for_classes(loss, classes))
+        return replace(explained, classes=classes, chance_loss=math.log(classes))
     reading = _reading(loss, pair=False)
     band = band_for(loss)
     if band is not None:

@@ -16,6 +16,8 @@ def explain_data(e: Explanation) -> dict[str, Any]:
         "loss": fmt.json_number(e.loss),
         "p_true": fmt.json_number(e.p_true),
         "band": e.band,
+        "classes": e.classes,
+        "chance_loss": fmt.json_number(e.chance_loss),
         "task": e.task.value if e.task else None,
         "label": e.label,
         "pred": e.pred,
@@ -36,7 +38,7 @@ def explain_data(e: Explanation) -> dict[str, Any]:
 def explain_rows(e: Explanation) -> list[tuple[str, ...]]:
     data = explain_data(e)
     rows: list[tuple[str, ...]] = []
-    for key in ("loss", "p_true", "band", "task", "label", "pred"):
+    for key in ("loss", "p_true", "band", "classes", "chance_loss", "task", "label", "pred"):
         v = data[key]
         rows.append((key, "" if v is None else str(v)))
     for f in data["frameworks"]:
@@ -56,9 +58,12 @@ def explain_renderables(e: Explanation) -> list[RenderableType]:
     head.append(fmt.loss(e.loss))
     head.append("   p(true class) ", style="bold")
     head.append(f"{e.p_true:.6g}")
+    if e.chance_loss is not None:
+        head.append(f"   chance (ln {e.classes}) ", style="bold")
+        head.append(fmt.loss(e.chance_loss))
     if e.band:
         head.append("   band ", style="bold")
-        head.append(e.band)
+        head.append(e.band + (" (a binary rule of thumb)" if e.classes and e.classes > 2 else ""))
     parts.append(head)
     for line in e.reading:
         parts.append(Text("• " + line))

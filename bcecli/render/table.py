@@ -76,7 +76,17 @@ def loss_table(report: Report) -> Table:
         "true-class probability below 1/e = 0.368",
     )
     band = Text(r.band or "-", style=BAND_STYLE.get(r.band_id or "", ""))
-    t.add_row("band", band, "rule of thumb for balanced binary tasks (bce bands)")
+    k = len(r.prior)
+    if r.task.is_multiclass and k > 2:
+        # the bands describe balanced binary tasks: beside them, chance for K classes
+        t.add_row("band", band, f"a binary rule of thumb (bce bands), not for {k} classes")
+        t.add_row(
+            "chance",
+            fmt.loss(math.log(k)),
+            f"ln {k}: a uniform guess, an untrained model (NE {fmt.num(r.ne, 3)})",
+        )
+    else:
+        t.add_row("band", band, "rule of thumb for balanced binary tasks (bce bands)")
     t.add_row("baseline", fmt.loss(r.baseline_loss), _baseline_note(r))
     t.add_row("NE", fmt.num(r.ne, 3), ne_meaning(r.ne))
     if r.entropy_floor is not None:
