@@ -151,3 +151,81 @@ def test_every_case_and_profile_is_measured() -> None:
     assert counts["catboost"] == [43, 1, 15]
     assert counts["optax"] == counts["optax_f32"] == [56, 0, 3]
     assert all(math.fsum(c) == len(gbdt_cases()) for c in counts.values())
+
+
+# ----------------------------------------------------------------------------------------------
+# the traps: a note under the profile, with the literal value beside it
+
+
+def _case(case_id: str) -> dict[str, Any]:
+    return next(c for c in gbdt_cases() if c["id"] == case_id)
+
+
+@pytest.mark.parametrize(
+    ("case_id", "compat", "key", "rule"),
+    [
+        ("bin_soft_labels", Compat.LIGHTGBM, "lightgbm", "counts every label above 0"),
+        ("bin_logits_soft_labels", Compat.LIGHTGBM, "lightgbm", "counts every label above 0"),
+        ("bin_soft_labels", Compat.CATBOOST, "catboost", "above 0.5 as a positive"),
+        ("bin_near_one", Compat.XGBOOST, "xgboost", "reads predictions as float32"),
+        ("bin_tiny_probs", Compat.XGBOOST, "xgboost", "reads predictions as float32"),
+    ],
+)
+def test_a_library_trap_is_a_note_with_the_literal_value(
+    case_id: str, compat: Compat, key: str, rule: str
+) -> None:
+    from bcecli.text import brief
+
+    case = _case(case_id)
+    y = np.asarray(case["y_true"], dtype=np.float64)
+    x = np.asarray(case["y_pred"], dtype=np.float64)
+    if compat is Compat.XGBOOST:  # float32 turns them into exactly 0 or 1
+        x32 = x.astype(np.float32)
+        trap = ((x32 == 0) | (x32 == 1)) & (x != 0) & (x != 1)
+    else:
+        trap = (y != 0) & (y != 1)
+    lib = [number(v) for v in case["results"][key]["per_sample"]]
+    exact = [number(v) for v in case["results"]["exact"]["per_sample"]]
+    literal = float(np.mean(np.where(trap, exact, lib)))
+    report = bcecli.score(
+        y, x, task="binary", compat=compat.value, from_logits=case["options"]["from_logits"]
+    )
+    notes = [n for n in report.notes if rule in n]
+    assert len(notes) == 1, report.notes
+    assert f"{int(trap.sum())} row(s)" in notes[0]
+    assert f"the mean would be {brief(literal)}" in notes[0], (notes[0], literal)
+    assert f"reports {brief(number(case['results'][key]['mean']))}" in notes[0]
+    # the literal profile has no such note
+    plain = bcecli.score(y, x, task="binary", from_logits=case["options"]["from_logits"])
+    assert not [n for n in plain.notes if rule in n]
+
+
+def test_catboost_multilogloss_weight_rounding_is_a_note() -> None:
+    from bcecli.text import brief
+
+    case = _case("ml_sample_weight")
+    w = case["options"]["sample_weight"]
+    for compat, key in ((Compat.CATBOOST, "catboost"), (Compat.CATBOOST_XENTROPY,
+                                                         "catboost_xentropy")):  # fmt: skip
+        report = bcecli.score(
+            case["y_true"], case["y_pred"], task="multilabel", compat=compat.value,
+            sample_weight=w,
+        )  # fmt: skip
+        note = next(n for n in report.notes if "truncated to integers" in n)
+        assert f"({brief(float(np.trunc(w).sum()))}, where the weights sum to " in note
+        assert f"reports {brief(number(case['results'][key]['mean']))}" in note
+        assert f"the weighted mean is {brief(number(case['results']['exact']['mean']))}" in note
+    integer = bcecli.score(case["y_true"], case["y_pred"], task="multilabel", compat="catboost",
+                           sample_weight=[1, 0, 2, 3])  # fmt: skip
+    assert not [n for n in integer.notes if "truncated to integers" in n]
+
+
+@pytest.mark.parametrize("task", ["binary", "sparse"])
+def test_the_saturated_hint_names_each_library_cap(task: str) -> None:
+    y, x = ([1.0, 0.0], [0.0, 0.4]) if task == "binary" else ([0, 1], [[0.0, 1.0], [0.5, 0.5]])
+    report = bcecli.score(y, x, task=task, compat="lightgbm")
+    flag = report.flag("saturated_predictions")
+    assert flag is not None
+    for cap in ("xgboost 36.84", "lightgbm 34.54", "catboost inf", "optax inf"):
+        assert cap in flag.message, flag.message
+    assert ("lightgbm-xentropy 27.63" in flag.message) is (task == "binary")

@@ -26,7 +26,7 @@ from bcecli.core.common import (
 )
 from bcecli.core.flags import ROUNDOFF
 from bcecli.core.init_sample import add_init_sample
-from bcecli.core.library_losses import weight_denominator
+from bcecli.core.library_losses import trap_rows, weight_denominator
 from bcecli.core.options import Compat, LossOptions
 from bcecli.core.summary import CALIBRATION_BINS, LABEL_CLASSES, BinaryTally
 from bcecli.errors import FrameworkRaises
@@ -264,6 +264,10 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         den = weight_denominator(lib, weight, k)
     acc.add_head(start, num=place(wl), den=place(den), wl=place(wl), w=place(w_col), l=place(loss))
     add_init_sample(t, opts, chunk, scored, place(wl), place(den))
+    if lib is not None:
+        traps = trap_rows(lib, opts.compat, y, x, opts.from_logits, hard, (x_lo, x_hi))
+        if traps is not None:
+            _add_traps(t, opts, y, x, loss, weight, traps, place, start)
 
     # --- row-level checks (each skipped where the ranges show it finds nothing) -------------
     if opts.from_logits:
@@ -382,6 +386,32 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         weights = unpacked(np.ones(m) if weight is None else weight, scored, 0.0)
     acc.worst.offer(start, loss, chunk.labels, chunk.preds, p_true.of, max_loss=loss_hi)
     return ScoredChunk(chunk, reported, p_true, weights, row_flags)
+
+
+def _add_traps(
+    t: BinaryTally,
+    opts: LossOptions,
+    y: np.ndarray,
+    x: np.ndarray,
+    loss: np.ndarray,
+    weight: np.ndarray | None,
+    traps: np.ndarray,
+    place: Placer,
+    start: int,
+) -> None:
+    """Tally the rows a library's rule scores far from the literal formula: their weight, the
+    library's loss and the literal one (float64, as given), for the note that says so."""
+    rows = np.flatnonzero(traps)
+    literal = LossOptions(task=opts.task, from_logits=opts.from_logits)
+    exact, _ = sample_losses(y[rows].astype(np.float64), x[rows].astype(np.float64), literal, None)
+    w = np.ones(len(rows)) if weight is None else weight[rows]
+    cols = np.zeros((len(x), 3))
+    with np.errstate(invalid="ignore"):
+        cols[rows, 0] = w
+        cols[rows, 1] = np.where(w != 0, w * loss[rows], 0.0)
+        cols[rows, 2] = np.where(w != 0, w * exact, 0.0)
+    t.trap_rows += len(rows)
+    t.trap.add_columns(place.array(cols), start)
 
 
 def _calibration(

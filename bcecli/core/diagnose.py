@@ -18,7 +18,15 @@ from bcecli.core.bands import INV_E_TEXT, true_class_probability
 from bcecli.core.context import Context
 from bcecli.core.flags import ROUNDOFF, Flag, make_flag, ordered
 from bcecli.core.init_check import about, uniform_loss
-from bcecli.core.options import KERAS_EPSILON, TORCH_LOG_FLOOR, Compat, Task
+from bcecli.core.options import (
+    KERAS_EPSILON,
+    LIBRARIES,
+    TORCH_LOG_FLOOR,
+    Compat,
+    Labels,
+    LossOptions,
+    Task,
+)
 from bcecli.core.summary import BinaryTally
 from bcecli.text import brief
 
@@ -46,6 +54,35 @@ def _saturated_costs() -> tuple[str, str]:
 
 
 SATURATED_COST, SATURATED_COST_CATEGORICAL = _saturated_costs()
+
+
+def _library_costs(task: Task) -> str:
+    """What a probability of exactly 0 for the label costs under each library profile that
+    has a metric for ``task``: its cap, or inf (CatBoost and optax do not clip)."""
+    costs = []
+    for compat, lib in LIBRARIES.items():
+        if lib.metric(task) is not None:
+            cost = brief(lib.cap) if lib.cap is not None else "inf"
+            if lib.label_rows and task is Task.CATEGORICAL:
+                cost = "nan"  # softmax_cross_entropy: 0 * log 0 anywhere in the row
+            costs.append(f"{compat.value} {cost}")
+    right = "" if task.is_multiclass else " (catboost and optax: nan on the right side)"
+    return ", ".join(costs) + right
+
+
+def saturated_cost(opts: LossOptions) -> str:
+    """The saturated_predictions message's costs: the frameworks' under their profiles, the
+    libraries' under a library's."""
+    if opts.compat.library is None:
+        return SATURATED_COST_CATEGORICAL if opts.task.is_multiclass else SATURATED_COST
+    task = Task.BINARY if opts.task is Task.MULTILABEL else opts.task
+    return _library_costs(task)
+
+
+def compare_profiles(opts: LossOptions) -> str:
+    if opts.compat.library is None:
+        return COMPARE_PROFILES
+    return "compare --compat xgboost, lightgbm and catboost"
 
 
 def _judge_by_ne(h: Headline) -> str:
@@ -337,12 +374,12 @@ def _binary_flags(found: Findings) -> BinaryFigures:
         "saturated_predictions",
         "{count} row(s) have predictions of exactly 0 or 1{rows}"
         + (
-            f", {wrong} on the wrong side: each such value costs {SATURATED_COST}"
+            f", {wrong} on the wrong side: each such value costs {saturated_cost(opts)}"
             if wrong
             else " (all on the right side)"
         ),
-        f"the loss then depends on the framework's clip: {COMPARE_PROFILES}, or save unrounded "
-        "probabilities",
+        f"the loss then depends on the framework's clip: {compare_profiles(opts)}, or save "
+        "unrounded probabilities",
     )
     tally(
         "clipped_predictions",
@@ -453,7 +490,58 @@ def _binary_flags(found: Findings) -> BinaryFigures:
             "sklearn's log_loss on a multi-label indicator matrix sums -y*log(p) over the "
             "outputs and ignores the 1-p terms: it is not the mean binary cross-entropy."
         )
+    notes.extend(_library_notes(acc))
     return BinaryFigures(brier_if_inverted, categorical_loss)
+
+
+def _library_notes(acc: Accumulator) -> list[str]:
+    """Where a library's rule is a trap, say so, with the literal value beside it."""
+    opts, b = acc.opts, acc.binary
+    lib = opts.compat.library
+    if lib is None:
+        return []
+    out = []
+    h = acc.head_totals()
+    name = f"--compat {opts.compat.value}"
+    if b.trap_rows:
+        _, lib_wl, exact_wl = (float(v) for v in b.trap.totals())
+        literal = brief(_ratio(h.num - lib_wl + exact_wl, h.den))
+        if lib.labels is Labels.ABOVE_0:
+            rule = (
+                "LightGBM's binary_logloss counts every label above 0 as a positive (a soft "
+                "label 0.2 is scored as 1)"
+            )
+            other = "; --compat lightgbm-xentropy is LightGBM's metric that keeps them"
+        elif lib.labels is Labels.ABOVE_HALF:
+            rule = "CatBoost's Logloss counts every label above 0.5 as a positive (its border)"
+            other = "; --compat catboost-xentropy is CatBoost's metric that keeps them"
+        else:
+            rule = (
+                "XGBoost reads predictions as float32, so a probability within 3e-8 of 1 "
+                "(1 - 1e-10, say) becomes 1.0, and one below 1e-45 becomes 0, which cost its "
+                f"cap {brief(lib.cap or 0.0)} on the wrong side"
+            )
+            other = ""
+        what = "label(s) other than 0 and 1" if other else "such prediction(s)"
+        out.append(
+            f"{rule}: {b.trap_rows} row(s) hold {what}. {name} reports "
+            f"{brief(_ratio(h.num, h.den))}; with those rows scored as given (the literal "
+            f"formula, float64) the mean would be {literal}{other}."
+        )
+    w_sum = b.w_sum.total()
+    if lib.truncated_weight_sum and acc.n_outputs > 1 and b.w_sum.seen and h.den != w_sum:
+        metric = lib.metric(opts.task)
+        out.append(
+            f"CatBoost's {metric} divides by the sum of the weights truncated to integers "
+            f"({brief(h.den)}, where the weights sum to {brief(w_sum)}; a weight of 0.5 counts "
+            f"as 0): {name} reports {brief(_ratio(h.num, h.den))}, the weighted mean is "
+            f"{brief(_ratio(h.num, w_sum))}."
+        )
+    return out
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
 
 
 def _multiclass_flags(found: Findings) -> MulticlassFigures:
@@ -476,8 +564,8 @@ def _multiclass_flags(found: Findings) -> MulticlassFigures:
     tally(
         "saturated_predictions",
         "{count} row(s) give the true class a probability of exactly 0{rows}: each costs "
-        + SATURATED_COST_CATEGORICAL,
-        f"the number depends on the framework's clip: {COMPARE_PROFILES}",
+        + saturated_cost(acc.opts),
+        f"the number depends on the framework's clip: {compare_profiles(acc.opts)}",
     )
     tally(
         "sparse_label_out_of_range",

@@ -141,3 +141,27 @@ def weight_denominator(lib: Library, weight: np.ndarray, k: int) -> np.ndarray:
     if lib.truncated_weight_sum and k > 1:
         return np.trunc(weight)
     return weight
+
+
+# the largest float64 below 1 that float32 rounds to 1, and the largest that it rounds to 0
+_ROUNDS_TO_1 = 1 - 2.0**-25
+_ROUNDS_TO_0 = 2.0**-150
+
+
+def trap_rows(lib: Library, compat: Compat, y: np.ndarray, x: np.ndarray, from_logits: bool,
+              hard: bool, x_range: tuple[float, float]) -> np.ndarray | None:  # fmt: skip
+    """Rows the library scores far from the literal formula because of a rule a user would not
+    expect (None: none, found from the ranges where they show there can be none): a label
+    other than 0 and 1 that LightGBM's binary_logloss or CatBoost's Logloss binarises, a
+    probability that XGBoost's float32 rounds to exactly 0 or 1."""
+    if lib.labels is not Labels.AS_GIVEN and not hard:
+        rows = ((y != 0) & (y != 1)).any(axis=1)
+    elif compat is Compat.XGBOOST and not from_logits:
+        lo, hi = x_range
+        if not (lo <= _ROUNDS_TO_0 or hi >= _ROUNDS_TO_1):
+            return None
+        rounded = ((x > 0) & (x <= _ROUNDS_TO_0)) | ((x < 1) & (x >= _ROUNDS_TO_1))
+        rows = rounded.any(axis=1)
+    else:
+        return None
+    return rows if rows.any() else None

@@ -141,6 +141,11 @@ class BinaryTally(Tally):
     # per output: the scores' logit histogram (counts; with weights or soft labels, float sums
     # that agree to 1e-12 relative, not to the bit, whatever the split: see score_summary)
     scores: ScoreSummaries = field(init=False)
+    # rows a library's rule scores far from the literal formula (a soft label LightGBM counts
+    # as a positive, a probability XGBoost's float32 turns into 0 or 1): their count, and the
+    # sums of w, w * the library's loss, w * the literal loss over them
+    trap_rows: int = 0
+    trap: BlockSum = _sum(3)
 
     def __post_init__(self) -> None:
         super().__post_init__()
