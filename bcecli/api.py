@@ -85,6 +85,8 @@ class Report(Statistics):
             "dtype": r.dtype,
             "reduction": r.reduction.value,
             "loss": n(r.loss),
+            "valid": r.valid,
+            "invalid_reason": r.invalid_reason,
             "n_rows": r.n_rows,
             "n": r.n,
             "n_excluded": r.n_excluded,
@@ -180,7 +182,8 @@ class Report(Statistics):
             f"<bcecli.Report {self.task.value}, {self.compat.value}: {self.n:,} rows scored"
             + (f" ({self.n_excluded:,} excluded)" if self.n_excluded else "")
             + f", mean loss {fmt.loss(self.mean_loss)} ({self.band or '-'}), "
-            f"NE {fmt.num(self.ne, 3)}, accuracy {fmt.pct(self.accuracy)}; flags: {flags}>"
+            + ("" if self.valid else f"not a valid loss ({self.invalid_reason}), ")
+            + f"NE {fmt.num(self.ne, 3)}, accuracy {fmt.pct(self.accuracy)}; flags: {flags}>"
         )
 
     def __rich__(self) -> RenderableType:

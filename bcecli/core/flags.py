@@ -62,6 +62,16 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
 }
 
 
+# The error flags that put rows outside the loss's domain while they are still scored (not
+# excluded): the headline is then a number, but not a valid loss (see core.report.validity).
+INVALIDATING = (
+    "pred_out_of_range",
+    "label_out_of_range",
+    "categorical_single_column",
+    "weights_sum_zero",
+)
+
+
 @dataclass(frozen=True)
 class Flag:
     """A problem found in the input: how many rows, the first of them, and what to do."""

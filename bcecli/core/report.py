@@ -29,7 +29,7 @@ from bcecli.core.diagnose import (
     MulticlassFigures,
     diagnose,
 )
-from bcecli.core.flags import CATALOGUE, Flag
+from bcecli.core.flags import CATALOGUE, INVALIDATING, Flag
 from bcecli.core.init_sample import InitSample, summarise
 from bcecli.core.options import FRAMEWORK_NAMES, Compat, EmptyWeights, Library, LossOptions, Task
 from bcecli.core.sketch import HISTOGRAM_EDGES, RELATIVE_ERROR
@@ -97,8 +97,11 @@ class Report:
     n_above_1: int
     share_above_1: float
     mean_metric: float | None  # Keras' metric (weighted mean) where it differs from the loss
-    band: str | None
+    band: str | None  # "invalid" when the mean is not a valid loss
     band_id: str | None
+    valid: bool  # False: an error flag makes the mean meaningless (see validity)
+    invalid_reason: str | None  # why, naming the flag first
+    invalid_flag: str | None  # the id of that flag (None: valid, or no flag says why)
     prior: tuple[float, ...]
     baseline_loss: float
     ne: float
@@ -130,6 +133,29 @@ class Report:
 
     def flag(self, flag_id: str) -> Flag | None:
         return next((f for f in self.flags if f.id == flag_id), None)
+
+
+INVALID_BAND = "invalid"
+
+
+def validity(flags: tuple[Flag, ...], mean_loss: float) -> tuple[Flag | None, str] | None:
+    """Why the mean is not a valid loss, as (the flag that says so, the reason naming it first);
+    None: it is one.
+
+    The mean is invalid when an error flag puts scored rows outside the loss's domain
+    (``INVALIDATING``: predictions or labels outside [0, 1], a categorical loss over one column,
+    weights summing to zero), or when it is negative, which no cross-entropy of probabilities
+    with weights >= 0 can be. Rows that are excluded (NaN, ignored, sparse labels out of range)
+    leave the mean of the others valid."""
+    for f in flags:
+        if f.id in INVALIDATING:
+            return f, f"{f.id}: {CATALOGUE[f.id][1]}"
+    if mean_loss < 0:
+        neg = next((f for f in flags if f.id == "negative_weights"), None)
+        if neg is not None:
+            return neg, f"{neg.id}: {CATALOGUE[neg.id][1]} (the mean is negative)"
+        return None, "the mean is negative, which no cross-entropy of probabilities can be"
+    return None
 
 
 def _div(a: float, b: float) -> float:
@@ -280,6 +306,7 @@ def finalize(acc: Accumulator, context: Context) -> Report:
         std_error=init_sample.std_error,
     )
     found = diagnose(acc, head, context)
+    invalid = validity(found.flags, mean)
     band = band_for(mean)
     ece, calibration = _calibration(acc)
     scores = _score_analyses(acc, n, mean)
@@ -302,8 +329,11 @@ def finalize(acc: Accumulator, context: Context) -> Report:
         n_above_1=n_above,
         share_above_1=head.share_above_1,
         mean_metric=metric,
-        band=band.label if band else None,
-        band_id=band.id if band else None,
+        band=INVALID_BAND if invalid else band.label if band else None,
+        band_id=INVALID_BAND if invalid else band.id if band else None,
+        valid=invalid is None,
+        invalid_reason=None if invalid is None else invalid[1],
+        invalid_flag=None if invalid is None or invalid[0] is None else invalid[0].id,
         prior=head.prior,
         baseline_loss=baseline,
         ne=head.ne,

@@ -20,6 +20,7 @@ SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severi
 BAND_STYLE = {
     "perfect": "bold green", "great": "green", "on_track": "green", "fine": "green",
     "borderline": "yellow", "not_great": "yellow", "terrible": "red", "broken": "bold red",
+    "invalid": "bold red",
 }  # fmt: skip
 BAR = "█"
 
@@ -60,7 +61,14 @@ def loss_table(report: Report) -> Table:
     t.add_column(style="bold")
     t.add_column(justify="right")
     t.add_column(style="dim")
-    t.add_row("mean", Text(fmt.loss(r.mean_loss), style="bold"), _mean_note(r))
+    if r.valid:
+        t.add_row("mean", Text(fmt.loss(r.mean_loss), style="bold"), _mean_note(r))
+    else:
+        t.add_row(
+            "mean",
+            Text(fmt.loss(r.mean_loss), style="bold red"),
+            Text(f"NOT A VALID LOSS: {r.invalid_reason} (see Flags)", style="bold red"),
+        )
     if r.mean_metric is not None:
         t.add_row("weighted mean", fmt.loss(r.mean_metric), "what Keras' metric shows")
     t.add_row("sum", fmt.loss(r.sum_loss), "")
@@ -77,7 +85,9 @@ def loss_table(report: Report) -> Table:
     )
     band = Text(r.band or "-", style=BAND_STYLE.get(r.band_id or "", ""))
     k = len(r.prior)
-    if r.task.is_multiclass and k > 2:
+    if not r.valid:
+        t.add_row("band", band, "no band: the mean is not a valid loss")
+    elif r.task.is_multiclass and k > 2:
         # the bands describe balanced binary tasks: beside them, chance for K classes
         t.add_row("band", band, f"a binary rule of thumb (bce bands), not for {k} classes")
         t.add_row(
@@ -88,7 +98,7 @@ def loss_table(report: Report) -> Table:
     else:
         t.add_row("band", band, "rule of thumb for balanced binary tasks (bce bands)")
     t.add_row("baseline", fmt.loss(r.baseline_loss), _baseline_note(r))
-    t.add_row("NE", fmt.num(r.ne, 3), ne_meaning(r.ne))
+    t.add_row("NE", fmt.num(r.ne, 3), ne_meaning(r.ne) if r.valid else "meaningless: see the mean")
     if r.entropy_floor is not None:
         t.add_row("entropy floor", fmt.loss(r.entropy_floor), "the least a soft-label loss can be")
     acc_note = "argmax" if r.task.is_multiclass else "threshold 0.5"
@@ -229,7 +239,18 @@ def render_report(report: Report) -> list[RenderableType]:
     """Everything, in reading order."""
     from rich.columns import Columns
 
-    parts: list[RenderableType] = [header(report), loss_table(report)]
+    parts: list[RenderableType] = [header(report)]
+    if not report.valid:
+        flag = report.flag(report.invalid_flag) if report.invalid_flag else None
+        parts.append(
+            safe_text(
+                f"The mean below is not a valid loss: {report.invalid_reason}"
+                + (f"; {flag.hint}" if flag else "")
+                + ". It is shown as computed, for scripts; see Flags.",
+                "bold red",
+            )
+        )
+    parts.append(loss_table(report))
     for extra in (outputs_table(report), mistakes_table(report), worst_table(report)):
         if extra is not None:
             parts.append(extra)
