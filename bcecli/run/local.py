@@ -4,8 +4,13 @@ on in row order to the caller's row sink and progress callback."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from bcecli.core.blocksum import BLOCK
+from bcecli.core.chunk import Chunk
 from bcecli.errors import BceError
 from bcecli.run.prepare import Prepared, prepare
 from bcecli.run.request import LocalEngine, ScoreRequest
@@ -22,7 +27,8 @@ def run_local(
     try:
         if sink is not None:
             sink.begin(prep.row_columns())
-        _stream(prep, engine.threads, sink, progress)
+        # the reader's own chunks are re-cut; chunks of a size the caller chose pass as they are
+        _stream(prep, engine.threads, sink, progress, aligned=engine.chunk_rows is None)
         if sink is not None:
             sink.finish()
         try:
@@ -33,11 +39,22 @@ def run_local(
         prep.inp.close()
 
 
-def _stream(prep: Prepared, threads: int, sink: RowSink | None, progress: Progress | None) -> None:
-    """Score every chunk into ``prep.scorer``, passing each on as it comes."""
+def _stream(
+    prep: Prepared,
+    threads: int,
+    sink: RowSink | None,
+    progress: Progress | None,
+    *,
+    aligned: bool,
+) -> None:
+    """Score every chunk into ``prep.scorer``, passing each on as it comes (``aligned``: cut on
+    the sum blocks' boundaries first, ``block_aligned``)."""
     n_rows = prep.inp.layout.n_rows
     done = 0
-    stream = prep.scorer.score_all(itertools.chain([prep.first], prep.rest), workers=threads)
+    chunks: Iterable[Chunk] = itertools.chain([prep.first], prep.rest)
+    if aligned:
+        chunks = block_aligned(chunks)
+    stream = prep.scorer.score_all(chunks, workers=threads)
     while True:
         try:
             scored = next(stream, None)
@@ -50,3 +67,49 @@ def _stream(prep: Prepared, threads: int, sink: RowSink | None, progress: Progre
         done += len(scored.chunk)
         if progress is not None:
             progress(done, n_rows)
+
+
+def block_aligned(chunks: Iterable[Chunk]) -> Iterator[Chunk]:
+    """The same rows in the same order, in chunks that end on a boundary of the summary's sum
+    blocks (a multiple of ``BLOCK`` rows; only the last chunk may end elsewhere).
+
+    A block that two chunks share is summed once both halves are in, and with chunk i scored
+    on thread i % threads the halves sit in two threads' tallies until the end of the run: a
+    reader whose chunks end anywhere (a CSV file's batches) would leave two pieces of a block
+    at every chunk boundary, memory that grows with the rows. The rows after a chunk's last
+    boundary (fewer than ``BLOCK``) are carried into the next chunk instead; chunks that
+    already end on a boundary (NPY, Parquet) pass as they are, with no copy.
+    """
+    carry: Chunk | None = None
+    for chunk in chunks:
+        if carry is not None:
+            chunk = _joined(carry, chunk)
+            carry = None
+        end = (chunk.start + len(chunk)) // BLOCK * BLOCK - chunk.start
+        if end <= 0:  # not yet at a boundary
+            carry = chunk
+            continue
+        if end < len(chunk):
+            carry = _rows(chunk, end, len(chunk))
+            chunk = _rows(chunk, 0, end)
+        yield chunk
+    if carry is not None:
+        yield carry
+
+
+def _rows(chunk: Chunk, a: int, b: int) -> Chunk:
+    w = None if chunk.weights is None else chunk.weights[a:b]
+    return Chunk(chunk.start + a, chunk.labels[a:b], chunk.preds[a:b], w)
+
+
+def _joined(head: Chunk, rest: Chunk) -> Chunk:
+    w = None
+    if head.weights is not None or rest.weights is not None:
+        assert head.weights is not None and rest.weights is not None  # one reader's chunks
+        w = np.concatenate([head.weights, rest.weights])
+    return Chunk(
+        head.start,
+        np.concatenate([head.labels, rest.labels]),
+        np.concatenate([head.preds, rest.preds]),
+        w,
+    )
