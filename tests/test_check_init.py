@@ -20,7 +20,7 @@ from bcecli.core.init_check import (
     recommended_bias,
     uniform_loss,
 )
-from bcecli.core.init_sample import SAMPLE_EVERY, SAMPLE_HEAD, sample_positions
+from bcecli.core.init_sample import SAMPLE_HEAD, sample_positions
 
 N = 4000
 
@@ -101,17 +101,22 @@ def test_a_positive_weight_moves_the_best_constant() -> None:
     assert recommended_bias([p], False, [w])[0] == pytest.approx(found.x, abs=1e-6)
 
 
-def test_the_sample_is_every_row_then_every_64th() -> None:
-    rows, end = [], 10 * 7_777
-    for start in range(0, end, 7_777):
-        index, pos = sample_positions(start, 7_777)
-        got = (start + pos).tolist()
-        rows.extend(got)
-        if got:  # the sample index of a chunk's rows is consecutive
-            first = got[0]
-            tail = SAMPLE_HEAD + (first - SAMPLE_HEAD) // SAMPLE_EVERY
-            assert index == (first if first < SAMPLE_HEAD else tail)
-    assert rows == list(range(SAMPLE_HEAD)) + list(range(SAMPLE_HEAD, end, SAMPLE_EVERY))
+def test_the_sample_is_the_first_rows() -> None:
+    rows = []
+    for start in range(0, SAMPLE_HEAD + 20_000, 7_777):
+        rows.extend((start + sample_positions(start, 7_777)).tolist())
+    assert rows == list(range(SAMPLE_HEAD))
+
+
+def test_a_large_file_takes_the_spread_from_its_first_rows() -> None:
+    n = SAMPLE_HEAD + 30_000
+    y = binary_labels(0.5, n=n)
+    z = gaussian(0.5, (n,))
+    z[SAMPLE_HEAD:] *= 10  # rows past the sample do not move the spread
+    r = bcecli.check_init(y, sigmoid(z))
+    assert r.logit_std == pytest.approx(0.5, rel=0.02)
+    p = sigmoid(z)
+    assert r.mean_prediction[0] == pytest.approx(p.mean(), rel=1e-12)  # every row
 
 
 # --- the verdicts ----------------------------------------------------------------------------

@@ -1,18 +1,19 @@
 """The init sample: what ``bce check-init`` measures besides the loss, tallied while scoring.
 
 The logits' spread needs a logarithm per output (logits recovered from probabilities), which
-would cost a run on a large file more than the whole loss does. It is measured on a sample fixed
-by the row numbers alone: every row of the first ``SAMPLE_HEAD``, then every ``SAMPLE_EVERY``-th.
-An input of a batch or a few thousand rows (what an untrained model is checked on) is measured
-whole; a large file's estimate rests on tens of thousands of rows, far more than a standard
-deviation needs. Because the sampled rows depend only on their global row numbers, and their
-sample index is consecutive within a chunk, the sums are ``BlockSum``s over the sample index and
+would cost a run on a large file more than the whole loss does; any work per chunk costs a
+large file (some 150 chunks of a 10M-row NPY pair) a measurable share of its run. So it is
+measured on the first ``SAMPLE_HEAD`` rows only, and a chunk past them returns at once. A
+batch or a few thousand rows (what an untrained model is checked on) is measured whole; on a
+larger file the first 65,536 rows stand for the rest, which misleads only where the file is
+sorted (by label or by score). The sample's sums are ``BlockSum``s over the row number and
 follow the summary's determinism rule (the same bits whatever the chunking).
 
 The sample holds per column the sum of the logits and of their squares (softmax logits centred
-per row: a softmax ignores a constant), the sum of the probabilities (the mean prediction), the
-count of saturated outputs, and the sums that give the standard error of the profile's mean
-(num^2, num * den, den^2, of ``sum(num) / sum(den)``).
+per row: a softmax ignores a constant), the sum of the probabilities (the mean prediction of a
+softmax; a sigmoid's comes from every row, ``BinaryTally.p_sum``), the count of saturated
+outputs, and the sums that give the standard error of the profile's mean (num^2, num * den,
+den^2, of ``sum(num) / sum(den)``).
 """
 
 from __future__ import annotations
@@ -25,21 +26,14 @@ import numpy as np
 from bcecli.core.chunk import Chunk
 from bcecli.core.init_check import LOGIT_CAP, SATURATION
 from bcecli.core.options import LossOptions
-from bcecli.core.summary import Tally
+from bcecli.core.summary import BinaryTally, Tally
 
 SAMPLE_HEAD = 1 << 16
-SAMPLE_EVERY = 64
 
 
-def sample_positions(start: int, n: int) -> tuple[int, np.ndarray]:
-    """(the sample index of the chunk's first sampled row, the sampled rows' positions in
-    the chunk) for rows ``start .. start + n - 1``."""
-    head = np.arange(0, max(0, min(start + n, SAMPLE_HEAD) - start))
-    tail_from = max(start, SAMPLE_HEAD)
-    first = SAMPLE_HEAD + -(-(tail_from - SAMPLE_HEAD) // SAMPLE_EVERY) * SAMPLE_EVERY
-    tail = np.arange(first - start, n, SAMPLE_EVERY)
-    index = start if start < SAMPLE_HEAD else SAMPLE_HEAD + (first - SAMPLE_HEAD) // SAMPLE_EVERY
-    return index, np.concatenate([head, tail]).astype(np.intp)
+def sample_positions(start: int, n: int) -> np.ndarray:
+    """The positions in the chunk of rows ``start .. start + n - 1`` that are in the sample."""
+    return np.arange(0, max(0, min(start + n, SAMPLE_HEAD) - start))
 
 
 def _at(v: np.ndarray | float, pos: np.ndarray) -> np.ndarray:
@@ -56,9 +50,9 @@ def add_init_sample(
 ) -> None:
     """Add the chunk's sampled rows to ``t``: ``scored`` marks the chunk's scored rows (None:
     every row); ``num`` and ``den`` are the headline's per-row terms, over the chunk's rows."""
-    index, pos = sample_positions(chunk.start, len(chunk))
-    if len(pos) == 0:
+    if chunk.start >= SAMPLE_HEAD:
         return
+    index, pos = chunk.start, sample_positions(chunk.start, len(chunk))
     keep = np.ones(len(pos), dtype=bool) if scored is None else scored[pos]
     x = np.where(keep[:, None], chunk.preds[pos].astype(np.float64), 0.5)
     # huge logits (1e300) overflow their squares: the spread is then inf, as it should read
@@ -124,7 +118,7 @@ def summarise(t: Tally, multiclass: bool, n: int, den_total: float, mean: float)
     which takes 1/K of the variance of K independent logits away: it is given back (K / (K -
     1)), so Gaussian logits of standard deviation s read s for a sigmoid and a softmax alike.
     The standard error is the ratio estimator's: sum((num - mean den)^2) / sum(den)^2, the
-    sample's sum scaled to the n rows (with the n / (n - 1) correction)."""
+    sample's sum scaled to the n rows (with the m / (m - 1) correction for its m rows)."""
     m, k = t.sample_rows, t.k
     if m == 0:
         nan = float("nan")
@@ -148,10 +142,14 @@ def summarise(t: Tally, multiclass: bool, n: int, den_total: float, mean: float)
     if m > 1 and den_total > 0 and math.isfinite(spread):
         se = math.sqrt(spread * (n / m) * (m / (m - 1))) / den_total
     per = m if multiclass else m * k
+    if isinstance(t, BinaryTally):  # every row's probabilities are summed for calibration
+        mean_prediction = t.p_sum() / n
+    else:
+        mean_prediction = t.sample_p.totals() / m
     return InitSample(
         rows=m,
         std_error=se,
-        mean_prediction=tuple(float(v) for v in t.sample_p.totals() / m),
+        mean_prediction=tuple(float(v) for v in mean_prediction),
         logit_std=math.sqrt(variance),
         saturated_share=t.sample_saturated / per,
         constant=_constant(t, n),

@@ -77,9 +77,8 @@ class Tally:
     x_outside: Range = field(default_factory=Range)  # predictions, where some are outside [0, 1]
     saturated_wrong: int = 0  # predictions of 0 for a labelled outcome (literal loss inf)
     floor_w: BlockSum = _sum()  # weighted label entropy (seen: some label is soft or smoothed)
-    # The init sample (bce check-init, core/init_sample.py): every row of the first 65,536,
-    # then every 64th, so its cost stays small on a large file and its rows depend only on
-    # their row numbers.
+    # The init sample (bce check-init, core/init_sample.py): the first 65,536 rows, so a
+    # large file's later chunks pay nothing for it.
     sample_rows: int = 0  # scored rows in the sample
     sample_saturated: int = 0  # outputs (sigmoid) or rows (softmax) within 1e-7 of 0 or 1
     sample_logit: BlockSum = field(init=False)  # per column: sum of the logits, then of squares
