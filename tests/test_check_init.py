@@ -416,3 +416,11 @@ def test_score_table_shows_chance_and_ne_beside_the_band(runner: CliRunner, tmp_
     out = result.stdout
     assert "a binary rule of thumb (bce bands), not for 10 classes" in out
     assert "chance" in out and "2.302585" in out and "ln 10: a uniform guess" in out
+
+
+def test_score_names_a_relu_output_rather_than_logits() -> None:
+    y = binary_labels(0.5)
+    relu = bcecli.score(y, np.maximum(gaussian(2.0, (N,)), 0.0)).flag("pred_out_of_range")
+    assert relu is not None and "a ReLU output layer?" in relu.hint
+    linear = bcecli.score(y, gaussian(2.0, (N,))).flag("pred_out_of_range")
+    assert linear is not None and linear.hint == "they look like logits: re-run with --from-logits"

@@ -212,9 +212,7 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
         "pred_out_of_range",
         "{count} row(s) have predictions outside [0, 1]{rows}"
         + f" (min {brief(x_min)}, max {brief(x_max)})",
-        "they look like logits: re-run with --from-logits"
-        if x_min < -ROUNDOFF or x_max > 1 + ROUNDOFF
-        else "clip them to [0, 1]",
+        _out_of_range_hint(x_min, x_max),
     )
     tally(
         "pred_roundoff",
@@ -341,6 +339,19 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
             "check the --sample-weight column",
         )
     return Diagnosis(ordered(found.flags), tuple(found.notes), found.mistakes, figures)
+
+
+def _out_of_range_hint(x_min: float, x_max: float) -> str:
+    if x_min == 0 and x_max > 1 + ROUNDOFF:
+        # non-negative with exact zeros: what a ReLU gives, not a probability nor a logit
+        return (
+            "non-negative, with exact zeros and values above 1: a ReLU output layer? a "
+            "classifier's output needs a sigmoid (or a softmax for K classes); if these are "
+            "logits, re-run with --from-logits"
+        )
+    if x_min < -ROUNDOFF or x_max > 1 + ROUNDOFF:
+        return "they look like logits: re-run with --from-logits"
+    return "clip them to [0, 1]"
 
 
 def _untrained_hint(h: Headline, k: int, multiclass: bool) -> str | None:
