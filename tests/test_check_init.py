@@ -424,3 +424,29 @@ def test_score_names_a_relu_output_rather_than_logits() -> None:
     assert relu is not None and "a ReLU output layer?" in relu.hint
     linear = bcecli.score(y, gaussian(2.0, (N,))).flag("pred_out_of_range")
     assert linear is not None and linear.hint == "they look like logits: re-run with --from-logits"
+
+
+def test_sigmoids_over_k_classes_are_not_a_softmax() -> None:
+    y = np.random.default_rng(0).integers(0, 5, N)
+    r = bcecli.check_init(y, sigmoid(gaussian(0.3, (N, 5))))
+    assert r.verdict.value == "invalid" and "not a softmax" in r.message
+
+
+def test_nan_outputs_are_invalid_and_flagged() -> None:
+    y = binary_labels(0.3)
+    p = sigmoid(gaussian(0.3, (N,)))
+    p[5] = np.nan
+    r = bcecli.check_init(y, p)
+    assert r.verdict.value == "invalid" and [f.id for f in r.flags] == ["non_finite"]
+
+
+def test_a_zero_final_layer_is_uniform() -> None:
+    y = binary_labels(0.5)
+    r = bcecli.check_init(y, np.full(N, 0.5))
+    assert r.verdict.value == "uniform"
+    assert r.init_loss == pytest.approx(math.log(2), rel=1e-15)
+
+
+def test_one_softmax_column_is_constant() -> None:
+    r = bcecli.check_init(np.zeros(N), np.ones(N), task="categorical")
+    assert r.verdict.value == "constant" and "softmax over a single unit" in r.hint
