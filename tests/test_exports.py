@@ -209,3 +209,69 @@ def test_savez_by_name(tmp_path: Path, data: Any) -> None:
     path = tmp_path / "out.npz"
     np.savez(path, y_true=data["y"], y_pred=data["p"])
     assert both(path)[0] == pytest.approx(multiclass(data), rel=1e-12)
+
+
+# -- 3. class-named prediction columns, 4. labels that name them ---------------------------------
+
+
+def class_frame(d: dict[str, np.ndarray], label: str = "species") -> pd.DataFrame:
+    """``pd.DataFrame(clf.predict_proba(X), columns=clf.classes_)`` beside the labels, with
+    classes whose sorted order is not the columns' (eight, five, four, ... sorted)."""
+    frame = pd.DataFrame(d["p"], columns=NAMES)
+    frame.insert(0, label, [NAMES[i] for i in d["y"]])
+    return frame
+
+
+@pytest.mark.parametrize("label", ["species", "label"])
+@pytest.mark.parametrize("index", [False, True])
+def test_class_named_columns_beside_text_labels(
+    tmp_path: Path, data: Any, label: str, index: bool
+) -> None:
+    path = tmp_path / "proba.csv"
+    class_frame(data, label).to_csv(path, index=index)
+    loss, notes = both(path)
+    assert loss == pytest.approx(multiclass(data), rel=1e-12)
+    assert any("matched to the prediction columns' class names" in n for n in notes)
+    if label == "species":
+        assert any("whose values are the other columns' names" in n for n in notes)
+
+
+def test_labels_in_their_own_file_map_to_the_columns_they_name(tmp_path: Path, data: Any) -> None:
+    preds, labels = tmp_path / "proba.csv", tmp_path / "y.csv"
+    pd.DataFrame(data["p"], columns=NAMES).to_csv(preds, index=False)
+    pd.DataFrame({"species": [NAMES[i] for i in data["y"]]}).to_csv(labels, index=False)
+    loss, _ = both(preds, labels)
+    assert loss == pytest.approx(multiclass(data), rel=1e-12)
+
+
+def test_named_columns_map_the_labels_by_name_not_sorted_order(tmp_path: Path, data: Any) -> None:
+    path = tmp_path / "proba.csv"
+    class_frame(data).to_csv(path, index=False)
+    loss, _ = both(path, label_col="species", pred_col=",".join(NAMES))
+    assert loss == pytest.approx(multiclass(data), rel=1e-12)
+
+
+def test_a_column_beside_the_named_classes_is_refused(tmp_path: Path, data: Any) -> None:
+    path = tmp_path / "proba.csv"
+    frame = class_frame(data)
+    frame["sepal_length"] = 5.0
+    frame.to_csv(path, index=False)
+    res = CliRunner().invoke(cli, ["score", str(path)])
+    assert res.exit_code == 3, res.output
+    assert "sepal_length is not among them" in res.stderr and "--pred-col" in res.stderr
+
+
+def test_sorted_order_is_a_warning(tmp_path: Path, data: Any) -> None:
+    path = tmp_path / "pets.csv"
+    pets = np.array(["cat", "dog"])[data["yb"]]
+    pd.DataFrame({"y_true": pets, "prob": data["pb"]}).to_csv(path, index=False)
+    code, out, err = cli_json(str(path))
+    assert code == 0, err
+    assert out["mean_loss"] == pytest.approx(binary(data), rel=1e-12)  # dog = 1
+    flag = next(f for f in out["flags"] if f["id"] == "labels_sorted_order")
+    assert flag["severity"] == "warning" and "cat = 0, dog = 1" in flag["message"]
+    assert CliRunner().invoke(cli, ["score", str(path), "--fail-on", "warning"]).exit_code == 1
+    # labels that name the columns raise no such warning
+    named = tmp_path / "named.csv"
+    class_frame(data).to_csv(named, index=False)
+    assert all(f["id"] != "labels_sorted_order" for f in cli_json(str(named))[1]["flags"])

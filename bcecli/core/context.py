@@ -16,6 +16,9 @@ class Context:
     sources: tuple[str, ...] = ()
     output_names: tuple[str, ...] = ()  # one per output (multi-label) or class (categorical)
     notes: tuple[str, ...] = ()
+    # Text labels mapped to classes in sorted order (the mapping, as the notes give it): a
+    # guess the report warns about.
+    labels_sorted: str = ""
     # A partitioned input: (global row of its first row, file name) per partition, in order.
     partitions: tuple[tuple[int, str], ...] = ()
 

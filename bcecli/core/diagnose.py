@@ -199,6 +199,15 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
     n = h.n
     k = acc.n_outputs
 
+    if context.labels_sorted:  # the readers' guess, said where it cannot be missed
+        dataset(
+            "labels_sorted_order",
+            n,
+            f"{context.labels_sorted}: nothing in the file said which label is which class",
+            "name the prediction columns after the labels (pd.DataFrame(proba, "
+            "columns=clf.classes_)), or write the labels as class indices",
+        )
+
     # --- rows that were excluded or are malformed -----------------------------------------
     tally(
         "non_finite",

@@ -44,6 +44,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "one_hot_labels_bce": (Severity.WARNING, "one-hot labels scored with BCE"),
     "labels_one_indexed": (Severity.WARNING, "labels look 1-indexed"),
     "labels_pm1": (Severity.WARNING, "labels coded -1/+1"),
+    "labels_sorted_order": (Severity.WARNING, "text labels mapped to classes in sorted order"),
     "logits_flag_on_probabilities": (Severity.WARNING, "{from_logits} on values all in [0, 1]"),
     "double_sigmoid": (Severity.WARNING, "predictions look like a sigmoid applied twice"),
     "double_softmax": (Severity.WARNING, "predictions look like a softmax applied twice"),

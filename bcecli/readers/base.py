@@ -92,6 +92,10 @@ class Source(ABC):
         nothing cheap to name)."""
         return None
 
+    def text_values(self, column: str) -> tuple[str, ...] | None:
+        """The distinct values of a text column in the first rows (None: not known cheaply)."""
+        return None
+
     def files(self, columns: list[str]) -> Files | None:
         """The files holding ``columns``, for another reader (None: not Parquet or CSV files
         that can be opened again)."""

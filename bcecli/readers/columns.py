@@ -5,13 +5,15 @@ explicit ``--label-col`` / ``--pred-col``; one column with a known name (``y_tru
 ``target`` ... / ``y_pred``, ``prob``, ``score`` ...); a family of columns sharing a known prefix
 and an index or class suffix (``prob_0 .. prob_9``, ordered by the number); the one column left;
 with the labels found, every other column numbered from 0 or 1 under one prefix (``0 .. 9`` as
-pandas names a frame's columns, ``class_1 .. class_10``). Anything else is ambiguous and says
-which flag settles it.
+pandas names a frame's columns, ``class_1 .. class_10``); a text column whose values are the
+other columns' names (``species`` above ``setosa, versicolor, virginica``: the labels, and those
+columns the classes). Anything else is ambiguous and says which flag settles it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bcecli.errors import InputError, OptionError
@@ -88,6 +90,40 @@ def _numbered(columns: list[str]) -> tuple[list[str], list[str]]:
     return [c for _, c in numbered], [str(k) for k in numbers]
 
 
+def _named_by_labels(
+    pool: list[str], values: Mapping[str, tuple[str, ...]], label: str | None, source: str
+) -> tuple[str | None, list[str]]:
+    """The label column whose values (in the first rows) are the names of the other columns,
+    and those columns, the predictions: ``pd.DataFrame(clf.predict_proba(X),
+    columns=clf.classes_)`` beside the labels. ``label``: the label column already chosen
+    (None: any text column may be it). Other columns beside them are refused: a class missing
+    from the first rows and a feature column cannot be told apart."""
+    found: list[tuple[str, list[str], list[str]]] = []
+    for c in [label] if label is not None else [c for c in pool if c in values]:
+        named = {v.strip().lower() for v in values.get(c, ()) if v.strip()}
+        others = [
+            o
+            for o in pool
+            if o != c and normalize(o) not in ID_NAMES and normalize(o) not in WEIGHT_NAMES
+        ]
+        classes = [o for o in others if o.strip().lower() in named]
+        if len(named) >= 2 and len(classes) == len(named):
+            found.append((c, classes, [o for o in others if o not in classes]))
+    if len(found) != 1:
+        return None, []
+    column, classes, extra = found[0]
+    if extra:
+        raise InputError(
+            f"the values of column {show(column)} name the columns {show_names(classes)}, but "
+            f"{show_names(extra)} {'is' if len(extra) == 1 else 'are'} not among them (a class "
+            "missing from the first rows, or not a prediction?)",
+            "name the prediction columns with {pred_col} (and the labels with {label_col})",
+            source=source,
+            param="pred_col",
+        )
+    return column, classes
+
+
 def split_list(value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
@@ -138,6 +174,18 @@ def _by_name(
     return family, suffixes
 
 
+def _by_classes(label: str, classes: list[str], *, label_too: bool) -> str:
+    """Why the columns named by the labels' values were chosen (and the labels), for the
+    report."""
+    named = f"{show(classes[0])} .. {show(classes[-1])}"
+    if label_too:
+        return (
+            f"labels: column {show(label)}, whose values are the other columns' names; "
+            f"predictions: those columns ({named})"
+        )
+    return f"predictions: the columns that the values of {show(label)} name ({named})"
+
+
 def select_columns(
     columns: list[str],
     *,
@@ -147,8 +195,11 @@ def select_columns(
     pred_cols: tuple[str, ...] | None,
     exclude: tuple[str, ...],
     source: str,
+    values: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Selection:
-    """Pick label and prediction columns among ``columns`` (names as in the file)."""
+    """Pick label and prediction columns among ``columns`` (names as in the file); ``values``:
+    the distinct values of the text columns in the first rows."""
+    values = values or {}
     pool = [c for c in columns if c not in exclude]
     reasons: list[str] = []
     labels: list[str] = []
@@ -166,9 +217,19 @@ def select_columns(
         labels, _ = _by_name(
             [c for c in pool if c not in preds], LABEL_NAMES, "labels", reasons, source
         )
+    if want_labels and want_preds and not labels and not preds and values:
+        label, preds = _named_by_labels(pool, values, None, source)
+        if label is not None:
+            labels, suffixes = [label], list(preds)
+            reasons.append(_by_classes(label, preds, label_too=True))
     if want_preds and not preds:
         rest = [c for c in pool if c not in labels]
         preds, suffixes = _by_name(rest, PRED_NAMES, "predictions", reasons, source)
+    if want_preds and not preds and len(labels) == 1 and labels[0] in values:
+        _, preds = _named_by_labels(pool, values, labels[0], source)
+        if preds:
+            suffixes = list(preds)
+            reasons.append(_by_classes(labels[0], preds, label_too=False))
     # One side found by name and exactly one candidate column left: that is the other side.
     leftovers = [
         c

@@ -21,6 +21,7 @@ PEEK_BYTES = 1 << 20  # read up front: header, type inference, error scans on st
 CSV_BLOCK_BYTES = 1 << 24  # the longest CSV line bce reads (a pyarrow block must hold it)
 DELIMITER_NAMES = {",": "commas", "\t": "tabs", ";": "semicolons", "|": "pipes"}
 _LINE_END_BYTES = re.compile(rb"\r\n|\n|\r")
+MAX_TEXT_VALUES = 1000  # a text column with more distinct values is not read as class names
 
 
 class Head:
@@ -109,6 +110,7 @@ class Sniffed:
     data: bytes  # the data rows read so far (from the dialect's data_offset)
     notes: tuple[str, ...]
     index_column: str | None = None  # pandas' index: skipped
+    texts: dict[str, tuple[str, ...]] | None = None  # a text column's distinct values (few)
 
 
 class SampleError(Exception):
@@ -281,7 +283,21 @@ def infer(
     if index is not None:
         notes = [n for n in notes if not n.startswith(f"{source}: column 1 has no name")]
         notes.append(f"{source}: column 1 {why}")
-    return Sniffed(dialect, kinds, table.num_rows, data, tuple(notes), index)
+    texts = _texts(table, kinds)
+    return Sniffed(dialect, kinds, table.num_rows, data, tuple(notes), index, texts)
+
+
+def _texts(table: Any, kinds: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """The distinct values of each text column of the sample, where there are few (labels)."""
+    import pyarrow.compute as pc
+
+    out = {}
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if kinds.get(name) == "string":
+            distinct = pc.unique(col)
+            if len(distinct) <= MAX_TEXT_VALUES:
+                out[name] = tuple(v for v in distinct.to_pylist() if v is not None)
+    return out
 
 
 def _numbered_first_line(

@@ -25,6 +25,7 @@ class LabelMapper:
         self.source = source
         self.mapping: dict[str, float] | None = None
         self.description = ""
+        self.sorted_order = False  # the last resort: nothing said which label is which class
 
     def _decide(self, values: list[str]) -> None:
         numbers = {v: _number(v) for v in values}
@@ -52,6 +53,7 @@ class LabelMapper:
             f"text labels mapped in sorted order (like sklearn's LabelEncoder): "
             f"{shown}{', ...' if len(ordered) > 10 else ''}"
         )
+        self.sorted_order = True
 
     def map(self, values: Column, start: int, column: str = "") -> np.ndarray:
         if isinstance(values, TextColumn):

@@ -41,6 +41,15 @@ class ArraySource(Source):
         a = self._arrays[column]
         return "text" if isinstance(a, TextColumn) else str(a.dtype)
 
+    def text_values(self, column: str) -> tuple[str, ...] | None:
+        import pyarrow.compute as pc
+
+        a = self._arrays[column]
+        if not isinstance(a, TextColumn):
+            return None
+        distinct = pc.unique(a.values[:BATCH_ROWS])
+        return tuple(v for v in distinct.to_pylist() if v is not None)
+
     def batches(self, columns: list[str]) -> Iterator[Batch]:
         for s in range(0, self.n_rows or 0, BATCH_ROWS):
             yield {c: self._arrays[c][s : s + BATCH_ROWS] for c in columns}

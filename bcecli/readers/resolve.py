@@ -185,7 +185,7 @@ def choose_columns(
             sel = _positional(preds, req) or select_columns(
                 preds.columns, want_labels=True, want_preds=True,
                 label_cols=req.label_cols, pred_cols=req.pred_cols, exclude=exclude(preds),
-                source=preds.name,
+                source=preds.name, values=text_values(preds),
             )  # fmt: skip
         except InputError as e:
             if not preds.positional:
@@ -199,7 +199,7 @@ def choose_columns(
                 param="label_col",
             ) from e
         part = Part(preds, [*sel.labels, *sel.preds], list(sel.labels), list(sel.preds), None)
-        return Columns([part], sel.how, sel.suffixes)
+        return Columns([part], sel.how, class_names(sel))
     psel = select_columns(
         preds.columns, want_labels=False, want_preds=True, label_cols=None,
         pred_cols=req.pred_cols, exclude=exclude(preds), source=preds.name,
@@ -212,7 +212,25 @@ def choose_columns(
         Part(preds, list(psel.preds), [], list(psel.preds), None),
         Part(labels, list(lsel.labels), list(lsel.labels), [], None),
     ]
-    return Columns(parts, f"{psel.how} in {preds.name}; {lsel.how} in {labels.name}", psel.suffixes)
+    how = f"{psel.how} in {preds.name}; {lsel.how} in {labels.name}"
+    return Columns(parts, how, class_names(psel))
+
+
+def text_values(src: Source) -> dict[str, tuple[str, ...]]:
+    """The distinct values of each text column in the first rows, where the source knows them."""
+    out = {}
+    for c in src.columns:
+        if src.kind(c) == "string":
+            found = src.text_values(c)
+            if found is not None:
+                out[c] = found
+    return out
+
+
+def class_names(sel: Selection) -> tuple[str, ...]:
+    """The classes' names: a family's suffixes (prob_cat -> cat), else the prediction columns'
+    own names where there are several (text labels equal to them map to them)."""
+    return sel.suffixes or (sel.preds if len(sel.preds) >= 2 else ())
 
 
 def attach_weights(parts: list[Part], weights: Weights | None) -> list[Part]:

@@ -127,6 +127,7 @@ class CsvSource(Source):
             raise
         self.dialect: Dialect = sniffed.dialect
         self._kinds = sniffed.kinds
+        self._texts = sniffed.texts or {}
         self._data = sniffed.data  # the data rows read so far, streamed first
         self.index_column = sniffed.index_column  # pandas' index: not offered as a column
         self.columns = [c for c in self.dialect.columns if c != self.index_column]
@@ -209,6 +210,9 @@ class CsvSource(Source):
 
     def width(self, column: str) -> int:
         return 1
+
+    def text_values(self, column: str) -> tuple[str, ...] | None:
+        return self._texts.get(column)
 
     def text_problem(self, column: str) -> tuple[str, str] | None:
         # the same scan as after a parse error, so a repeated header or a comment line is named

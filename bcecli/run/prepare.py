@@ -81,6 +81,7 @@ class Prepared:
             sources=layout.sources,
             output_names=layout.class_names or output_names(layout.pred_columns, width),
             notes=(f"columns: {layout.how}", *notes),
+            labels_sorted=mapper.description if mapper is not None and mapper.sorted_order else "",
             partitions=partitions,
         )
 
