@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from bcecli.cli import cli
 from bcecli.core.chunk import Chunk
@@ -168,6 +168,23 @@ def write_case(case: dict[str, Any], folder: Path) -> tuple[Path, list[str]]:
     return path, args
 
 
+def run_case(case: dict[str, Any], compat: Compat, dtype: str | None, folder: Path) -> Result:
+    """bce score on the case under a profile: JSON with the per-sample losses, no gate."""
+    _, args = write_case(case, folder)
+    args += ["--compat", compat.value, "--format", "json", "--reduction", "none"]
+    args += ["--fail-on", "never"]
+    if dtype:
+        args += ["--dtype", dtype]
+    result = CliRunner().invoke(cli, ["score", *args])
+    assert "Traceback" not in result.output
+    return result
+
+
+def assert_one_error_line(result: Result) -> None:
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+
+
 @pytest.mark.parametrize(("case", "compat", "key", "dtype"), variants())
 def test_cli_matches_framework(
     case: dict[str, Any], compat: Compat, key: str, dtype: str | None, tmp_path: Path
@@ -175,18 +192,11 @@ def test_cli_matches_framework(
     ref = case["results"].get(key)
     if ref is None:
         pytest.skip(f"no {key} entry")
-    _, args = write_case(case, tmp_path)
-    args += ["--compat", compat.value, "--format", "json", "--reduction", "none"]
-    args += ["--fail-on", "never"]
-    if dtype:
-        args += ["--dtype", dtype]
-    result = CliRunner().invoke(cli, ["score", *args])
-    assert "Traceback" not in result.output
+    result = run_case(case, compat, dtype, tmp_path)
     if "mean" not in ref:
         # the framework raises (exit 3) or has no such option (exit 2): one Error line
         assert result.exit_code in (2, 3), result.output
-        lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-        assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+        assert_one_error_line(result)
         return
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

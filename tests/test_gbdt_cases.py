@@ -18,14 +18,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 import bcecli
-from bcecli.cli import cli
 from bcecli.core.options import Compat
 from bcecli.errors import BceError, FrameworkRaises, OptionError
 from tests.conftest import DATA, number
-from tests.test_framework_cases import KIND, close, write_case
+from tests.test_framework_cases import KIND, assert_one_error_line, close, run_case
 
 # (profile, --dtype) -> the reference entry
 PROFILES = {
@@ -86,17 +84,10 @@ def test_cli_matches_library(
     case: dict[str, Any], compat: Compat, dtype: str | None, key: str, tmp_path: Path
 ) -> None:
     ref = case["results"][key]
-    _, args = write_case(case, tmp_path)
-    args += ["--compat", compat.value, "--format", "json", "--reduction", "none"]
-    args += ["--fail-on", "never"]
-    if dtype:
-        args += ["--dtype", dtype]
-    result = CliRunner().invoke(cli, ["score", *args])
-    assert "Traceback" not in result.output
+    result = run_case(case, compat, dtype, tmp_path)
     if "mean" not in ref:
         assert result.exit_code == expected_exit(case, ref), (result.output, ref)
-        lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-        assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+        assert_one_error_line(result)
         return
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
