@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from bcecli.core.scratch import scratch
+
 SUB_BITS = 10  # 2**10 buckets per octave
 E_MIN = -64  # losses below 2**-64 (and zero, and negative literal values) share the "low" bucket
 E_MAX = 16  # losses at or above 2**16 share the "high" bucket
@@ -128,7 +130,7 @@ class LossSketch:
         """Bucket counts of values all within [lo, hi], inside the bucketed range."""
         v = np.ascontiguousarray(vals, dtype=np.float64)
         first, last = _bucket_of_float(lo), _bucket_of_float(hi)
-        idx = np.right_shift(v.view(np.int64), _SHIFT)
+        idx = np.right_shift(v.view(np.int64), _SHIFT, out=scratch(v.shape, np.int64))
         np.subtract(idx, first + _OFFSET, out=idx)
         self.counts[first + 1 : last + 2] += np.bincount(idx, minlength=last - first + 1)
 
