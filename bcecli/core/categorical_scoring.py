@@ -187,6 +187,10 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
                 row_flags["rows_not_sum_1"] = off
             else:
                 off = None
+    elif k >= 2 and x_lo >= 0 and x_hi <= 1:
+        # "logits" all in [0, 1]: softmax outputs fed to a loss that applies its own softmax?
+        as_probs = _rows(~rows_off_sum_1(row_sum(x)), valid)
+        t.logit_rows_sum_1 += int(np.count_nonzero(as_probs))
     soft = None
     if not sparse:
         if float(y.min()) < 0 or float(y.max()) > 1:

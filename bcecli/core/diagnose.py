@@ -632,6 +632,19 @@ def _multiclass_flags(found: Findings) -> MulticlassFigures:
             )
     ratio = mc.row_ratio.hi
     double_softmax_floor = None
+    if opts.from_logits and k >= 2 and n > 0 and mc.logit_rows_sum_1 >= n:
+        # softmax(p) of a probability row has max/min <= e: the double-softmax floor applies
+        floor = math.log(1 + (k - 1) / math.e)
+        double_softmax_floor = floor
+        dataset(
+            "logits_flag_on_probabilities",
+            n,
+            "--from-logits was given but every row is in [0, 1] and sums to 1: these look like "
+            f"softmax outputs, and a softmax of them cannot score below ln(1 + (K-1)/e) = "
+            f"{brief(floor)} for K = {k} (the mean here: {brief(h.mean_loss)})",
+            "drop --from-logits; PyTorch's CrossEntropyLoss applies its own softmax: feed it the "
+            "logits, or give log-probabilities to NLLLoss",
+        )
     if (
         ratio is not None
         and k >= 2
@@ -657,7 +670,13 @@ def _multiclass_flags(found: Findings) -> MulticlassFigures:
         dataset(
             "missing_classes",
             len(missing),
-            f"{len(missing)} of {k} classes never appear in the labels: {shown}",
+            f"{len(missing)} of {k} classes never appear in the labels: {shown}"
+            + (
+                "; sklearn's log_loss raises here unless labels=range(K) is passed, and this "
+                "is the value it gives with them"
+                if opts.compat is Compat.SKLEARN
+                else ""
+            ),
             "their columns only add loss through the probability they take from the others; "
             "check the label encoding",
         )

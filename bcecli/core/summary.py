@@ -202,6 +202,7 @@ class MulticlassTally(Tally):
     label: Range = field(default_factory=Range)  # sparse labels
     row_ratio: Range = field(default_factory=Range)  # hi: the largest max / min of a row
     soft_target_rows: int = 0  # label rows that are not one-hot
+    logit_rows_sum_1: int = 0  # with --from-logits: rows in [0, 1] that sum to 1 (softmax outputs)
     renorm_shift_w: BlockSum = _sum()  # sum of w log(row sum) over rows that do not sum to 1
     cal_n: np.ndarray = field(init=False)  # calibration of the top probability: count per bin
     cal_p: BlockSum = field(init=False)  # sum of the top probability per bin
