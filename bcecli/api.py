@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from bcecli.core.decomposition import Decomposition, Recalibration
+    from bcecli.gates import Gates
     from bcecli.readers import Source
     from bcecli.spool import LossSpool
 
@@ -70,10 +71,13 @@ class Report(Statistics):
         """The per-sample losses a block at a time (nothing without ``reduction="none"``)."""
         return iter(()) if self.loss_spool is None else self.loss_spool.blocks()
 
-    def to_dict(self, *, losses: bool = True) -> dict[str, Any]:
+    def to_dict(self, *, losses: bool = True, gates: Gates | None = None) -> dict[str, Any]:
         """The JSON object of ``bce score --format json`` (schema 1): infinities and NaN as the
         strings "inf", "-inf", "nan", a value that does not apply as None. ``losses=False``
-        leaves out the per-sample ``losses`` list of ``reduction="none"``."""
+        leaves out the per-sample ``losses`` list of ``reduction="none"``; ``gate`` is the
+        verdict of ``gates`` (default: ``Gates()``, fail on an error flag)."""
+        from bcecli.gates import Gates, evaluate
+
         r, c, n = self, self.context, fmt.json_number
         out: dict[str, Any] = {
             "schema": SCHEMA,
@@ -168,6 +172,7 @@ class Report(Statistics):
                 for f in r.flags
             ],
             "notes": list(r.notes),
+            "gate": evaluate(r, gates or Gates()).to_dict(),
         }
         if losses and self.loss_spool is not None:
             # JSON's null for an excluded row (NaN), "inf" for an infinite loss

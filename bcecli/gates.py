@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from bcecli.core.flags import Severity
 from bcecli.core.report import Report
@@ -35,6 +36,7 @@ class Gate(str, Enum):
     FAIL_ON = "fail_on"
     MAX_LOSS = "max_loss"
     MAX_NE = "max_ne"
+    MAX_SAMPLE_LOSS = "max_sample_loss"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Gates:
     max_loss: float | None = None
     max_ne: float | None = None
     ignore: tuple[str, ...] = ()  # flag ids that never trip fail_on
+    max_sample_loss: float | None = None  # the worst sample's loss (max_loss gates the mean)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class FlagsRaised:
     def gate(self) -> Gate:
         return Gate.FAIL_ON
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"gate": self.gate.value, "message": self.message, "flags": list(self.flag_ids)}
+
     @property
     def message(self) -> str:
         kinds = "error" if self.fail_on is FailOn.ERROR else "error/warning"
@@ -69,14 +75,31 @@ class FlagsRaised:
 class AboveLimit:
     """A number above its limit (or undefined: NaN passes no limit)."""
 
-    gate: Gate  # MAX_LOSS or MAX_NE
+    gate: Gate  # MAX_LOSS, MAX_NE or MAX_SAMPLE_LOSS
     value: float
     limit: float
+    invalid: str | None = None  # why the value is not a valid loss (it then passes no limit)
+
+    def to_dict(self) -> dict[str, Any]:
+        from bcecli.text import json_number
+
+        return {
+            "gate": self.gate.value,
+            "message": self.message,
+            "value": json_number(self.value),
+            "limit": json_number(self.limit),
+        }
 
     @property
     def message(self) -> str:
+        option = "--" + self.gate.value.replace("_", "-")
+        if self.invalid is not None:
+            reason = f"the mean is not a valid loss ({self.invalid})"
+            return f"{option} {self.limit:g} cannot pass: {reason}"
         if self.gate is Gate.MAX_LOSS:
             return f"mean loss {self.value:.6g} > --max-loss {self.limit:g}"
+        if self.gate is Gate.MAX_SAMPLE_LOSS:
+            return f"worst sample loss {self.value:.6g} > --max-sample-loss {self.limit:g}"
         shown = "undefined" if math.isnan(self.value) else f"{self.value:.4g}"
         return f"NE {shown} > --max-ne {self.limit:g}"
 
@@ -94,6 +117,10 @@ class GateResult:
     def passed(self) -> bool:
         return not self.reasons
 
+    def to_dict(self) -> dict[str, Any]:
+        """The ``gate`` object of the JSON: ``passed`` and one reason per failed gate."""
+        return {"passed": self.passed, "reasons": [r.to_dict() for r in self.reasons]}
+
 
 def evaluate(report: Report, gates: Gates) -> GateResult:
     """Apply ``gates`` to ``report``."""
@@ -106,7 +133,12 @@ def evaluate(report: Report, gates: Gates) -> GateResult:
     for gate, value, limit in (
         (Gate.MAX_LOSS, report.mean_loss, gates.max_loss),
         (Gate.MAX_NE, report.ne, gates.max_ne),
+        (Gate.MAX_SAMPLE_LOSS, report.max_loss, gates.max_sample_loss),
     ):
-        if limit is not None and not value <= limit:  # written so that NaN fails
+        if limit is None:
+            continue
+        if not report.valid:  # an invalid mean passes no limit, whatever its value
+            reasons.append(AboveLimit(gate, value, limit, report.invalid_reason))
+        elif not value <= limit:  # written so that NaN fails
             reasons.append(AboveLimit(gate, value, limit))
     return GateResult(tuple(reasons))

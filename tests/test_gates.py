@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -90,3 +91,51 @@ def test_every_gate_reports_in_one_verdict(broken: Report) -> None:
     assert [r.gate for r in verdict.reasons] == [Gate.FAIL_ON, Gate.MAX_LOSS, Gate.MAX_NE]
     assert verdict.reasons[2].message == "NE undefined > --max-ne 10"
     assert not verdict.passed
+
+
+def test_max_sample_loss_gates_the_worst_sample(healthy: Report) -> None:
+    p_true = [p if y else 1 - p for y, p in zip(LABELS, PREDS, strict=True)]
+    worst = max(-math.log(p) for p in p_true)  # -ln 0.05, by hand
+    assert healthy.max_loss == pytest.approx(worst, rel=1e-12)
+    assert evaluate(healthy, Gates(max_sample_loss=worst)).passed
+    (reason,) = evaluate(healthy, Gates(max_sample_loss=2.0)).reasons
+    assert reason == AboveLimit(Gate.MAX_SAMPLE_LOSS, healthy.max_loss, 2.0)
+    assert reason.message == f"worst sample loss {worst:.6g} > --max-sample-loss 2"
+    # --max-loss gates the mean, which passes a limit the worst sample does not
+    assert evaluate(healthy, Gates(max_loss=2.0)).passed
+
+
+def test_an_invalid_mean_passes_no_limit() -> None:
+    import bcecli
+
+    r = bcecli.score([0, 1, 0, 1], [-2.0, 3.0, -1.0, 2.0])  # logits read as probabilities
+    assert not r.valid and r.mean_loss < 0
+    verdict = evaluate(r, Gates(FailOn.NEVER, max_loss=10.0))
+    (reason,) = verdict.reasons
+    assert reason.gate is Gate.MAX_LOSS and "not a valid loss" in reason.message
+
+
+def test_the_verdict_in_json_and_tsv_with_or_without_quiet() -> None:
+    from click.testing import CliRunner
+
+    from bcecli.cli import cli
+    from tests.conftest import SAMPLES
+
+    path = str(SAMPLES / "healthy_binary.csv")
+    runner = CliRunner()
+    for quiet in ([], ["-q"]):
+        args = ["score", path, "--max-loss", "0.1", "--max-sample-loss", "100", *quiet]
+        js = runner.invoke(cli, [*args, "--format", "json"])
+        assert js.exit_code == 1
+        data = json.loads(js.stdout)
+        assert data["gate"]["passed"] is False
+        (reason,) = data["gate"]["reasons"]
+        assert reason["gate"] == "max_loss" and reason["limit"] == 0.1
+        assert reason["value"] == data["mean_loss"]
+        tsv = runner.invoke(cli, [*args, "--format", "tsv"]).stdout.splitlines()
+        assert "gate\tfailed" in tsv
+        assert [line.split("\t")[1] for line in tsv if line.startswith("gate_reason")] == [
+            "max_loss"
+        ]
+    ok = json.loads(runner.invoke(cli, ["score", path, "--format", "json"]).stdout)
+    assert ok["gate"] == {"passed": True, "reasons": []}

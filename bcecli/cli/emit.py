@@ -67,19 +67,21 @@ def per_sample_format(out: Output, *, per_sample: bool, raw: bool) -> str | None
     return {Format.AUTO: "tsv", Format.JSON: "jsonl"}.get(out.fmt, out.fmt.value)
 
 
-def report_document(report: Report) -> Document:
+def report_document(report: Report, gates: Gates | None = None) -> Document:
     from bcecli.render.machine import report_rows
     from bcecli.render.table import render_report
 
     return Document(
         table=lambda: render_report(report),
-        data=lambda: report.to_dict(losses=False),
-        rows=lambda: report_rows(report.to_dict(losses=False)),
+        data=lambda: report.to_dict(losses=False, gates=gates),
+        rows=lambda: report_rows(report.to_dict(losses=False, gates=gates)),
         losses=None if report.loss_spool is None else report.loss_blocks,
     )
 
 
-def emit_report(report: Report, out: Output, *, per_sample: bool, raw: bool) -> None:
+def emit_report(
+    report: Report, out: Output, *, per_sample: bool, raw: bool, gates: Gates | None = None
+) -> None:
     """``bce score``'s output: the report (or only its loss with --raw; only a summary line on
     stderr when the records went to stdout), then errors and warnings on stderr."""
     if raw:
@@ -87,7 +89,7 @@ def emit_report(report: Report, out: Output, *, per_sample: bool, raw: bool) -> 
     elif per_sample:
         _note(_one_line_summary(report), out.quiet)
     else:
-        emit(report_document(report), out)
+        emit(report_document(report, gates), out)
         if out.fmt.resolved() is Format.TABLE:
             return  # the table shows its flags
     for f in report.flags:

@@ -346,15 +346,21 @@ def semantics_options(f: F) -> F:
     )(f)
 
 
-def _gates(fail_on: FailOn, max_loss: float | None, max_ne: float | None, ignore: Any) -> Gates:
+def _gates(
+    fail_on: FailOn,
+    max_loss: float | None,
+    max_ne: float | None,
+    max_sample_loss: float | None,
+    ignore: Any,
+) -> Gates:
     from bcecli.gates import Gates
 
-    return Gates(fail_on, max_loss, max_ne, tuple(ignore))
+    return Gates(fail_on, max_loss, max_ne, tuple(ignore), max_sample_loss=max_sample_loss)
 
 
 def gate_options(f: F) -> F:
     return _stack(
-        _group("gates", ("fail_on", "max_loss", "max_ne", "ignore"), _gates),
+        _group("gates", ("fail_on", "max_loss", "max_ne", "max_sample_loss", "ignore"), _gates),
         click.option(
             "--fail-on",
             type=EnumChoice(_fail_on, ("error", "warning", "never")),
@@ -362,7 +368,19 @@ def gate_options(f: F) -> F:
             show_default=True,
             help="Exit 1 when a flag of this severity (or worse) is raised.",
         ),
-        click.option("--max-loss", type=float, metavar="X", help="Exit 1 if the mean loss > X."),
+        click.option(
+            "--max-loss",
+            type=float,
+            metavar="X",
+            help="Exit 1 if the mean loss > X (the headline; JSON max_loss is the worst sample, "
+            "see --max-sample-loss) or is not a valid loss.",
+        ),
+        click.option(
+            "--max-sample-loss",
+            type=float,
+            metavar="X",
+            help="Exit 1 if the worst sample's loss (JSON max_loss) > X.",
+        ),
         click.option(
             "--max-ne",
             type=float,

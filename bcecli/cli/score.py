@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 EXIT_CODES = """\b
 Exit codes: 0 report produced; 1 a gate failed (--fail-on, --max-loss,
---max-ne); 2 usage error; 3 the input cannot be scored. Data goes to stdout,
+--max-ne, --max-sample-loss); 2 usage error; 3 the input cannot be scored. Data goes to stdout,
 notes and warnings to stderr.
 """
 
@@ -93,7 +93,7 @@ def score(
     finally:
         progress.close()
     try:
-        emit_report(report, out, per_sample=per_sample, raw=raw)
+        emit_report(report, out, per_sample=per_sample, raw=raw, gates=gates)
     finally:
         if report.loss_spool is not None:
             report.loss_spool.close()

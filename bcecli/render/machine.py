@@ -81,7 +81,8 @@ def _cell(v: Any) -> str:
 
 
 def report_rows(data: dict[str, Any]) -> list[tuple[str, ...]]:
-    """The TSV/CSV rows of a report: one per top-level scalar, then one per flag."""
+    """The TSV/CSV rows of a report: one per top-level scalar, one per flag, then the gate's
+    verdict (``gate``, passed or failed) and one ``gate_reason`` per failed gate."""
     rows: list[tuple[str, ...]] = []
     for key, v in data.items():
         if isinstance(v, (dict, list)):
@@ -89,6 +90,11 @@ def report_rows(data: dict[str, Any]) -> list[tuple[str, ...]]:
         rows.append((key, _cell(v)))
     for f in data["flags"]:
         rows.append(("flag", f["id"], f["severity"], str(f["count"])))
+    gate = data.get("gate")
+    if gate is not None:  # the verdict, then one line per failed gate
+        rows.append(("gate", "passed" if gate["passed"] else "failed"))
+        for reason in gate["reasons"]:
+            rows.append(("gate_reason", reason["gate"], reason["message"]))
     return rows
 
 
