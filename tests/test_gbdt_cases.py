@@ -220,3 +220,22 @@ def test_the_saturated_hint_names_each_library_cap(task: str) -> None:
     for cap in ("xgboost 36.84", "lightgbm 34.54", "catboost inf", "optax inf"):
         assert cap in flag.message, flag.message
     assert ("lightgbm-xentropy 27.63" in flag.message) is (task == "binary")
+
+
+@pytest.mark.parametrize("compat", ["xgboost", "lightgbm", "catboost"])
+def test_a_fractional_class_label_is_truncated_as_the_library_casts_it(compat: str) -> None:
+    # XGBoost's mlogloss, LightGBM's multi_logloss and CatBoost's MultiClass cast the float
+    # label to an int (docs/gbdt-semantics.md: 1.7 is class 1), so 1.7 and 2.2 score as 1 and 2
+    p = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1], [0.1, 0.1, 0.8]])
+    frac = bcecli.score([1.7, 0.0, 2.2], p, task="sparse", compat=compat)
+    whole = bcecli.score([1, 0, 2], p, task="sparse", compat=compat)
+    assert frac.mean_loss == whole.mean_loss
+    expected = -(math.log(0.5) + math.log(0.6) + math.log(0.8)) / 3
+    assert math.isclose(frac.mean_loss, expected, rel_tol=2e-6)
+
+
+@pytest.mark.parametrize("compat", ["exact", "optax", "torch"])
+def test_a_fractional_class_label_is_refused_where_the_framework_refuses_it(compat: str) -> None:
+    p = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]])
+    with pytest.raises(FrameworkRaises, match=r"not integers, first at row 0: 1\.7"):
+        bcecli.score([1.7, 0.0], p, task="sparse", compat=compat)

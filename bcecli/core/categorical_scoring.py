@@ -66,7 +66,7 @@ def _check_sparse_labels(
         bad = usable & (lab != np.floor(lab))
         raise FrameworkRaises(
             f"{int(np.count_nonzero(bad))} sparse label(s) are not integers, first at row "
-            f"{first_row(bad)}: {lab[np.flatnonzero(bad)[0]]!r}",
+            f"{first_row(bad)}: {float(lab[np.flatnonzero(bad)[0]])!r}",
             "sparse labels are class indices 0 .. K-1; for one-hot or soft labels give K label "
             "columns ({task=categorical})",
         )
@@ -129,6 +129,11 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
             if is_ignored.any():
                 ignored = is_ignored
                 row_flags["ignored_rows"] = ignored
+        truncates = lib is not None and lib.truncated_class_labels
+        if truncates and not np.array_equal(lab, np.trunc(lab)):
+            # XGBoost, LightGBM and CatBoost cast the float label to an int (toward zero)
+            lab = np.trunc(lab)
+            lo, hi = float(lab.min()), float(lab.max())
         if lib is not None and lib.sparse_wraps and lo < 0:
             # optax's take_along_axis: a label -1 .. -K is a class counted from the end
             wraps = (lab < 0) & (lab >= -k) & (True if ignored is None else ~ignored)

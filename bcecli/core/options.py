@@ -127,6 +127,7 @@ class Library:
     unit_labels: bool = False  # raises for labels outside [0, 1] and negative weights
     sparse_wraps: bool = False  # a label -1 takes the last class, K and above give nan
     label_rows: bool = False  # categorical labels as rows (soft ones too), not class indices
+    truncated_class_labels: bool = False  # a class index is cast to int: 1.7 is class 1
 
     def metric(self, task: Task) -> str | None:
         return self.metrics.get(task.value)
@@ -143,14 +144,14 @@ LIBRARIES: dict[Compat, Library] = {
                  "categorical": "mlogloss", "sparse": "mlogloss"},
         dtype="float32", floor=Floor.PER_TERM, eps=_EPS16, cap=_CAP16,
         labels=Labels.AS_GIVEN, float32_labels=True, raw_scores=False,
-        empty_weights=EmptyWeights.SUM,
+        empty_weights=EmptyWeights.SUM, truncated_class_labels=True,
     ),
     Compat.LIGHTGBM: Library(
         metrics={"binary": "binary_logloss",
                  "categorical": "multi_logloss", "sparse": "multi_logloss"},
         dtype="float64", floor=Floor.TRUE_CLASS, eps=_EPS15, cap=_CAP15,
         labels=Labels.ABOVE_0, float32_labels=True, raw_scores=False,
-        empty_weights=EmptyWeights.NAN,
+        empty_weights=EmptyWeights.NAN, truncated_class_labels=True,
     ),
     Compat.LIGHTGBM_XENTROPY: Library(
         metrics={"binary": "cross_entropy"},
@@ -164,6 +165,7 @@ LIBRARIES: dict[Compat, Library] = {
         dtype="float64", floor=Floor.NONE, eps=None, cap=None,
         labels=Labels.ABOVE_HALF, float32_labels=True, raw_scores=True,
         empty_weights=EmptyWeights.ZERO, truncated_weight_sum=True,
+        truncated_class_labels=True,
     ),
     Compat.CATBOOST_XENTROPY: Library(
         metrics={"binary": "CrossEntropy", "multilabel": "MultiCrossEntropy"},
