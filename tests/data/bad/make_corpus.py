@@ -196,7 +196,7 @@ def csv_cases() -> None:
     text(
         "blank_column_name.csv",
         ",y_true,y_pred\n0,1,0.9\n1,0,0.2\n2,1,0.7\n3,0,0.4\n",
-        "a pandas index column without a name: named column_1, with a note",
+        "a pandas index column without a name (holding 0 .. N-1): skipped, with a note",
         [0],
         json_values={"n": 4, "inputs.pred_columns": ["y_pred"]},
         notes=["has no name"],
