@@ -63,7 +63,20 @@ def test_inverted_predictions(tmp_path: Path) -> None:
     y, p = good()
     _, flags, data = run(write(tmp_path / "x.csv", y_true=y, y_pred=1 - p))
     assert "inverted_predictions" in flags and "ne_above_1" in flags
+    assert "biased_predictions" not in flags
+    assert data["auc"] < 0.4  # type: ignore[operator]
     assert data["accuracy"] < 0.3  # type: ignore[operator]
+
+
+def test_a_wrong_sign_bias_is_not_called_inverted_labels(tmp_path: Path) -> None:
+    # an untrained sigmoid whose bias has the wrong sign: every prediction near 0.97 on a task
+    # with 8% positives, the ranking no better than chance (issue 20's 3.37 bias)
+    y = (RNG.uniform(size=2000) < 0.08).astype(float)
+    p = 1 / (1 + np.exp(-(3.37 + RNG.normal(0, 0.3, len(y)))))
+    _, flags, data = run(write(tmp_path / "x.csv", y_true=y, y_pred=p))
+    assert "biased_predictions" in flags and "inverted_predictions" not in flags
+    assert 0.4 <= data["auc"] <= 0.6  # type: ignore[operator]
+    assert "bce check-init" in str(flags["biased_predictions"]["hint"])
 
 
 @pytest.mark.parametrize("outputs", [1, 3])

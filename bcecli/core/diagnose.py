@@ -32,6 +32,8 @@ from bcecli.text import brief
 
 SIGMOID_1 = 1 / (1 + math.exp(-1))  # sigmoid(sigmoid(x)) never leaves [0.5, 0.7311]
 # Patterns over the whole file (inverted, double sigmoid) need this many rows to mean anything.
+# Below this AUC the ranking itself is inverted: labels or columns swapped, not a bias.
+INVERTED_AUC = 0.4
 MIN_ROWS_FOR_PATTERNS = 10
 # How the profiles differ on a saturated prediction: the hint of every such flag.
 COMPARE_PROFILES = "compare --compat keras, torch and sklearn"
@@ -126,6 +128,7 @@ class Headline:
     prior: tuple[float, ...]
     entropy_floor: float | None
     std_error: float | None = None  # of the mean loss (None: undefined)
+    auc: float | None = None  # ROC AUC (binary tasks; mean over outputs), None: not computed
 
 
 @dataclass(frozen=True)
@@ -467,14 +470,30 @@ def _binary_flags(found: Findings) -> BinaryFigures:
         acc_el = float(b.correct.sum()) / n_el
         brier_if_inverted = brier_inv
         if n >= MIN_ROWS_FOR_PATTERNS and acc_el < 0.3 and brier_inv < 0.5 * brier_el:
-            dataset(
-                "inverted_predictions",
-                n,
+            found_what = (
                 f"accuracy {acc_el:.1%} and Brier {brief(brier_el)}, but 1 - p would give "
-                f"accuracy about {1 - acc_el:.1%} and Brier {brief(brier_inv)}",
-                "the predictions look like the probability of the other class: check which "
-                "column or label is the positive class",
+                f"accuracy about {1 - acc_el:.1%} and Brier {brief(brier_inv)}"
             )
+            # Inverted labels invert the ranking too (AUC well below 0.5); predictions that all
+            # lean to the wrong class while ranking no worse than chance are a bias instead,
+            # e.g. an untrained model whose final bias has the wrong sign.
+            if h.auc is not None and h.auc >= INVERTED_AUC:
+                dataset(
+                    "biased_predictions",
+                    n,
+                    f"{found_what}; yet the ranking is not inverted (AUC {h.auc:.3f})",
+                    "the predictions lean to the wrong class as a whole, as a final-layer bias "
+                    "of the wrong sign does (an untrained model? see bce check-init); the labels "
+                    "are not the cause: fix the bias, or recalibrate",
+                )
+            else:
+                dataset(
+                    "inverted_predictions",
+                    n,
+                    found_what,
+                    "the predictions look like the probability of the other class: check "
+                    "which column or label is the positive class",
+                )
     y_min, y_max = b.y.lo, b.y.hi
     if y_min is not None and y_max is not None:
         single = np.flatnonzero(np.atleast_1d(y_min == y_max))

@@ -50,6 +50,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "double_softmax": (Severity.WARNING, "predictions look like a softmax applied twice"),
     "ne_above_1": (Severity.WARNING, "no better than predicting the base rate"),
     "inverted_predictions": (Severity.WARNING, "predictions look inverted"),
+    "biased_predictions": (Severity.WARNING, "predictions lean to the wrong class"),
     "columns_misordered": (Severity.WARNING, "prediction columns look mis-ordered"),
     "negative_weights": (Severity.WARNING, "negative weights"),
     # info

@@ -295,6 +295,8 @@ def finalize(acc: Accumulator, context: Context) -> Report:
     w_sum = t.w_sum.total()
     n_above = acc.flags.count("loss_above_1")
     init_sample = summarise(t, opts.task.is_multiclass, n, h.den, mean)
+    scores = _score_analyses(acc, n, mean)
+    top = _headline_scores(scores)
     head = Headline(
         n=n,
         mean_loss=mean,
@@ -304,13 +306,12 @@ def finalize(acc: Accumulator, context: Context) -> Report:
         prior=tuple(float(v) for v in np.atleast_1d(prior)),
         entropy_floor=t.floor_w.total() / w_sum if t.floor_w.seen and w_sum > 0 else None,
         std_error=init_sample.std_error,
+        auc=top.auc,
     )
     found = diagnose(acc, head, context)
     invalid = validity(found.flags, mean)
     band = band_for(mean)
     ece, calibration = _calibration(acc)
-    scores = _score_analyses(acc, n, mean)
-    top = _headline_scores(scores)
     return Report(
         task=opts.task,
         task_reason=context.task_reason,
