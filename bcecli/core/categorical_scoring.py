@@ -189,7 +189,9 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
             row_sums = row_sum(x)
             off = _rows(rows_off_sum_1(row_sums), valid)
             if off.any():
-                row_flags["rows_not_sum_1"] = off
+                flagged = _not_rounding(t, x, row_sums, off)
+                if flagged.any():
+                    row_flags["rows_not_sum_1"] = flagged
             else:
                 off = None
     elif k >= 2 and x_lo >= 0 and x_hi <= 1:
@@ -354,6 +356,51 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         weight_out = unpacked(np.ones(m) if weight_out is None else weight_out, scored, 0.0)
     acc.worst.offer(start, worst_loss, chunk.labels, chunk.preds, p_true_out, max_loss=loss_hi)
     return ScoredChunk(chunk, rep, p_true_out, weight_out, row_flags)
+
+
+MAX_WRITTEN_DECIMALS = 6  # rounder than this, a row that does not sum to 1 is not rounding
+
+
+def _written_decimals(x: np.ndarray) -> np.ndarray:
+    """Per row, the fewest decimals (1 .. MAX_WRITTEN_DECIMALS) that every value of the row has
+    (``float_format="%.3f"`` gives 3); 0 where there is no such number. A value has d decimals
+    when 10^d times it is an integer up to the float type's round-off."""
+    eps = 8 * float(np.finfo(x.dtype if x.dtype.kind == "f" else np.float64).eps)
+    found = np.zeros(len(x), dtype=np.int64)
+    todo = np.arange(len(x))
+    for digits in range(1, MAX_WRITTEN_DECIMALS + 1):
+        scaled = x[todo].astype(np.float64) * 10.0**digits
+        on_grid = (np.abs(scaled - np.rint(scaled)) <= eps * np.maximum(np.abs(scaled), 1)).all(
+            axis=1
+        )
+        found[todo[on_grid]] = digits
+        todo = todo[~on_grid]
+        if not len(todo):
+            break
+    return found
+
+
+def _not_rounding(
+    t: MulticlassTally, x: np.ndarray, row_sums: np.ndarray, off: np.ndarray
+) -> np.ndarray:
+    """The rows of ``off`` (rows not summing to 1) that rounding does not explain. K values
+    rounded to d decimals are each within half a unit of the d-th decimal, so their sum is
+    within K / 2 * 10^-d of 1; rows within that are tallied as rounded, not flagged."""
+    rows = np.flatnonzero(off)
+    digits = _written_decimals(x[rows])
+    k = x.shape[1]
+    with np.errstate(over="ignore"):
+        bound = np.where(digits > 0, k * 0.5 * 10.0 ** (-digits.astype(np.float64)), 0.0)
+    dev = np.abs(row_sums[rows] - 1)
+    rounded = (digits > 0) & (dev <= bound * (1 + 1e-9))
+    if rounded.any():
+        t.rounded_rows += int(np.count_nonzero(rounded))
+        t.rounded_decimals.add(float(digits[rounded].min()), float(digits[rounded].max()))
+        sums = row_sums[rows[rounded]]
+        t.rounded_sums.add(float(sums.min()), float(sums.max()))
+        off = off.copy()
+        off[rows[rounded]] = False
+    return off
 
 
 def _both(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:

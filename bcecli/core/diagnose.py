@@ -630,12 +630,23 @@ def _multiclass_flags(found: Findings) -> MulticlassFigures:
             f"{used} uses them as they are; dividing each row by its sum (as {dividers}) "
             f"would give {brief(renormalised)}"
         )
+    logits_like = mc.x_outside.lo is not None  # some value outside [0, 1]
     tally(
         "rows_not_sum_1",
-        "{count} prediction row(s) do not sum to 1{rows}; " + renorm_text,
-        "these are not softmax outputs: check the columns (all K classes?), or pass logits "
-        "with --from-logits",
+        "{count} prediction row(s) do not sum to 1{rows}, beyond the rounding of the decimals "
+        "they were written with; " + renorm_text,
+        "these are not softmax outputs: check the columns (all K classes?)"
+        + (", or pass logits with --from-logits" if logits_like else ""),
     )
+    if mc.rounded_rows and mc.rounded_decimals.hi is not None and mc.rounded_sums.hi is not None:
+        lo_d, hi_d = int(mc.rounded_decimals.lo[0]), int(mc.rounded_decimals.hi[0])  # type: ignore[index]
+        decimals = f"{lo_d}" if lo_d == hi_d else f"{lo_d} to {hi_d}"
+        notes.append(
+            f"{mc.rounded_rows} prediction row(s) were written with {decimals} decimals and sum "
+            f"to 1 only to that precision (sums from {brief(float(mc.rounded_sums.lo[0]))} to "  # type: ignore[index]
+            f"{brief(float(mc.rounded_sums.hi[0]))}, within K/2 units of the last decimal): "
+            f"rounded softmax outputs, not flagged; {renorm_text}."
+        )
     class_n = mc.class_n  # rows per true class
     if opts.task is Task.SPARSE:
         lo = float(mc.label.lo[0]) if mc.label.lo is not None else np.nan

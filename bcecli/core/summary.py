@@ -202,6 +202,11 @@ class MulticlassTally(Tally):
     label: Range = field(default_factory=Range)  # sparse labels
     row_ratio: Range = field(default_factory=Range)  # hi: the largest max / min of a row
     soft_target_rows: int = 0  # label rows that are not one-hot
+    rounded_rows: int = 0  # rows off 1 by no more than the rounding of their decimals
+    rounded_decimals: Range = field(
+        default_factory=Range
+    )  # the decimals those rows were written with
+    rounded_sums: Range = field(default_factory=Range)  # the sums of those rows
     logit_rows_sum_1: int = 0  # with --from-logits: rows in [0, 1] that sum to 1 (softmax outputs)
     renorm_shift_w: BlockSum = _sum()  # sum of w log(row sum) over rows that do not sum to 1
     cal_n: np.ndarray = field(init=False)  # calibration of the top probability: count per bin
