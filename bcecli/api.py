@@ -250,7 +250,7 @@ def _enum(cls: type[E], value: E | str, param: str) -> E:
         ) from None
 
 
-def _weights(
+def weight_tuple(
     value: float | Sequence[float] | Mapping[int, float] | None, param: str
 ) -> tuple[float, ...] | None:
     """A weight, or one per class or output, as a tuple of floats."""
@@ -327,8 +327,8 @@ def _loss_options(
         compat=_enum(Compat, compat, "compat"),
         from_logits=bool(from_logits),
         label_smoothing=float(label_smoothing),
-        pos_weight=_weights(pos_weight, "pos_weight"),
-        class_weight=_weights(class_weight, "class_weight"),
+        pos_weight=weight_tuple(pos_weight, "pos_weight"),
+        class_weight=weight_tuple(class_weight, "class_weight"),
         ignore_class=None if ignore_class is None else int(ignore_class),
         dtype=_dtype(dtype),
     )

@@ -285,7 +285,7 @@ def check_init(
 ) -> InitReport:
     """Check an untrained model's outputs ``y_pred`` against the labels ``y_true`` (arrays,
     lists, pandas or polars objects, as ``bcecli.score`` takes them)."""
-    from bcecli.api import score
+    from bcecli.api import score, weight_tuple
 
     report = score(
         y_true,
@@ -300,7 +300,9 @@ def check_init(
         ignore_class=ignore_class,
         dtype=dtype,
     )
-    return judge_report(report, from_logits=from_logits, pos_weight=_weights(pos_weight))
+    return judge_report(
+        report, from_logits=from_logits, pos_weight=weight_tuple(pos_weight, "pos_weight")
+    )
 
 
 def check_init_file(
@@ -324,7 +326,7 @@ def check_init_file(
     scheduler: str | None = None,
 ) -> InitReport:
     """Check a file of an untrained model's outputs (the inputs ``bcecli.score_file`` reads)."""
-    from bcecli.api import score_file
+    from bcecli.api import score_file, weight_tuple
 
     report = score_file(
         path,
@@ -345,12 +347,6 @@ def check_init_file(
         engine=engine,
         scheduler=scheduler,
     )
-    return judge_report(report, from_logits=from_logits, pos_weight=_weights(pos_weight))
-
-
-def _weights(value: float | Sequence[float] | None) -> tuple[float, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return (float(value),)
-    return tuple(float(v) for v in value)
+    return judge_report(
+        report, from_logits=from_logits, pos_weight=weight_tuple(pos_weight, "pos_weight")
+    )
