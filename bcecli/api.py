@@ -105,6 +105,8 @@ class Report(Statistics):
             "band": r.band,
             "baseline_loss": n(r.baseline_loss),
             "ne": n(r.ne),
+            "rce": n(r.rce),
+            "calibration_ratio": n(r.calibration_ratio),
             "entropy_floor": n(r.entropy_floor),
             "accuracy": n(r.accuracy),
             "brier": n(r.brier),
@@ -142,6 +144,7 @@ class Report(Statistics):
                     "average_precision": n(o.average_precision),
                     "decomposition": _decomposition_json(o.decomposition),
                     "recalibration": _recalibration_json(o.recalibration),
+                    "calibration_ratio": n(o.calibration_ratio),
                 }
                 for o in r.outputs
             ],

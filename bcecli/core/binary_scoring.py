@@ -365,6 +365,8 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     if weight is not None or opts.label_smoothing:
         wy = y_eff if weight is None else weight[:, None] * y_eff
         t.pos_w.add_columns(place.array(wy), start)  # the weighted prior per output
+    if w is not None:  # the calibration ratio's weighted sums (without weights: from the cells)
+        t.ratio_w.add_columns(place.array(np.hstack([w[:, None] * prob, w[:, None] * y])), start)
     if soft is not None or opts.label_smoothing > 0:
         h = binary_entropy(np.clip(y_eff, 0, 1)).mean(axis=1)
         t.floor_w.add_binned(place.array(h if weight is None else weight * h), None, start)

@@ -63,6 +63,7 @@ class OutputStats:
     average_precision: float | None = None
     decomposition: Decomposition | None = None
     recalibration: Recalibration | None = None
+    calibration_ratio: float | None = None  # sum(w p) / sum(w y) of this output (multi-label)
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,10 @@ class Report:
     average_precision: float | None = None
     decomposition: Decomposition | None = None
     recalibration: Recalibration | None = None
+    # The ad-tech figures (torchrec, Twitter's RCE): sum(w p) / sum(w y) over every element
+    # (binary tasks; None for a categorical one) and 100 (1 - NE).
+    calibration_ratio: float | None = None
+    rce: float | None = None
 
     @property
     def quantile_error(self) -> float:
@@ -312,6 +317,7 @@ def finalize(acc: Accumulator, context: Context) -> Report:
     invalid = validity(found.flags, mean)
     band = band_for(mean)
     ece, calibration = _calibration(acc)
+    ratio = None if opts.task.is_multiclass else acc.binary.calibration_ratio()[1]
     return Report(
         task=opts.task,
         task_reason=context.task_reason,
@@ -355,6 +361,8 @@ def finalize(acc: Accumulator, context: Context) -> Report:
         average_precision=top.average_precision,
         decomposition=top.decomposition,
         recalibration=top.recalibration,
+        calibration_ratio=ratio,
+        rce=100 * (1 - head.ne),
     )
 
 
@@ -446,6 +454,7 @@ def _output_stats(
         b = acc.binary
         support = b.pos()
         loss, correct, per = b.elem_loss.totals(), b.correct, np.full(k, n)
+        ratios = b.calibration_ratio()[0]
     out = []
     for i in range(k):
         extra = _Scores.of(scores[i]) if scores else _Scores()
@@ -461,6 +470,7 @@ def _output_stats(
                 average_precision=extra.average_precision,
                 decomposition=extra.decomposition,
                 recalibration=extra.recalibration,
+                calibration_ratio=None if acc.opts.task.is_multiclass else float(ratios[i]),
             )
         )
     return tuple(out)

@@ -145,6 +145,9 @@ class BinaryTally(Tally):
     # sums of w, w * the library's loss, w * the literal loss over them
     trap_rows: int = 0
     trap: BlockSum = _sum(3)
+    # per output: sums of w * p, then of w * y, with sample weights (the calibration ratio's;
+    # without weights it comes from the calibration cells)
+    ratio_w: BlockSum = field(init=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -157,6 +160,7 @@ class BinaryTally(Tally):
         self.pos_w = BlockSum(self.k)
         self.elem_loss = BlockSum(self.k)
         self.scores = ScoreSummaries(self.k)
+        self.ratio_w = BlockSum(2 * self.k)
 
     def accuracy_counts(self) -> tuple[float, float]:
         return float(self.correct.sum()), float(self.n_elements)
@@ -182,6 +186,19 @@ class BinaryTally(Tally):
     def p_sum(self) -> np.ndarray:
         """Sum of the probabilities per output."""
         return self.cells(self.cells_p.totals()).sum(axis=(1, 2))
+
+    def calibration_ratio(self) -> tuple[np.ndarray, float]:
+        """sum(w p) / sum(w y) per output and over every element (torchrec's calibration;
+        NaN where the labels sum to 0)."""
+        if self.ratio_w.seen:
+            t = self.ratio_w.totals()
+            p, y = t[: self.k], t[self.k :]
+        else:
+            p, y = self.p_sum(), self.pos()
+        with np.errstate(all="ignore"):
+            per = np.where(y != 0, p / np.where(y != 0, y, 1.0), np.nan)
+        pooled = float(p.sum() / y.sum()) if y.sum() != 0 else float("nan")
+        return per, pooled
 
     def py_sum(self) -> float:
         """Sum of p * y over every element."""

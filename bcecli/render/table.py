@@ -11,6 +11,7 @@ from bcecli.core.flags import Severity
 from bcecli.core.report import Report
 from bcecli.render.charts import reliability_chart
 from bcecli.render.terminal import safe_text, table
+from bcecli.render.uncertainty import add_loss_rows
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -105,6 +106,7 @@ def loss_table(report: Report) -> Table:
     t.add_row("accuracy", fmt.pct(r.accuracy), acc_note)
     t.add_row("Brier", fmt.num(r.brier), "mean squared error of the probabilities")
     t.add_row("ECE", fmt.num(r.ece), "expected calibration error, 10 bins")
+    add_loss_rows(t, r)
     return t
 
 
