@@ -199,6 +199,11 @@ class InputPath(click.ParamType):  # type: ignore[type-arg]
         import os
 
         if value == "-":
+            if sys.stdin is None:  # started with stdin closed (`bce score - <&-`)
+                self.fail(
+                    "'-' reads CSV from stdin, but stdin is closed; pipe the data in, e.g. "
+                    "cat preds.csv | bce score -"
+                )
             if sys.stdin.isatty():
                 self.fail(
                     "'-' reads CSV from stdin, but stdin is a terminal; pipe the data in, e.g. "

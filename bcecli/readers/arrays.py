@@ -75,6 +75,12 @@ def _check_shape(shape: tuple[int, ...], what: str, source: str) -> None:
         raise InputError(
             f"{what} is empty (shape {shape})", "save one row per sample", source=source
         )
+    if len(shape) == 2 and shape[1] == 0:
+        raise InputError(
+            f"{what} has shape {shape}: {shape[0]:,} rows of no values",
+            "save one value per sample and output: shape (n,) or (n, K) with K >= 1",
+            source=source,
+        )
 
 
 def _read_npy_header(fp: IO[bytes], source: str) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
@@ -208,6 +214,12 @@ class NpySource(Source):
         return _mapped_batches({c: self._fields[c] for c in columns}, self.n_rows or 0)
 
 
+# The compression methods Python's zipfile reads: stored, deflate, bzip2, lzma.
+_ZIP_METHODS = (0, 8, 12, 14)
+_ZIP_METHOD_NAMES = {9: "Deflate64 (Windows' 'compressed folder' for large files)", 6: "Implode",
+                     93: "Zstandard", 95: "XZ", 98: "PPMd", 99: "AES encryption"}  # fmt: skip
+
+
 def _stored(info: zipfile.ZipInfo) -> bool:
     """A zip member kept as plain bytes in the archive (not compressed, not encrypted)."""
     return info.compress_type == 0 and not info.flag_bits & 0x1  # 0: ZIP_STORED; 0x1: encrypted
@@ -231,6 +243,7 @@ class NpzSource(Source):
         self._headers: dict[str, tuple[tuple[int, ...], np.dtype[Any]]] = {}
         self._fortran: set[str] = set()  # arrays stored in Fortran (column-major) order
         self._arrays: dict[str, np.ndarray] = {}  # the arrays loaded so far
+        self._short: dict[str, InputError] = {}  # arrays whose header promises more than is there
         try:
             with zipfile.ZipFile(path) as zf:
                 members = [i for i in zf.infolist() if not i.is_dir()]
@@ -239,6 +252,14 @@ class NpzSource(Source):
                     raise self._not_npz([i.filename for i in members])
                 for info in arrays:
                     key = info.filename[: -len(".npy")]
+                    if key in self._members:
+                        raise InputError(
+                            f"holds two members named {show_cell(info.filename)}: numpy would "
+                            "read the last one, and which is meant cannot be told",
+                            "save the arrays again with np.savez (one name per array)",
+                            source=self.name,
+                        )
+                    self._check_readable(info, key)
                     self._members[key] = info
                     shape, fortran, dtype = self._check_member(zf, info, key)
                     self._headers[key] = shape, dtype
@@ -258,6 +279,25 @@ class NpzSource(Source):
         lengths = {shape[0] for shape, _ in self._headers.values()}
         self.n_rows = lengths.pop() if len(lengths) == 1 else None
         self.mapped = all(_stored(info) for info in self._members.values())
+
+    def _check_readable(self, info: zipfile.ZipInfo, key: str) -> None:
+        """A member Python's zipfile can read: not encrypted, compressed by a method it
+        knows."""
+        where = f"array {show_cell(key)}"
+        if info.flag_bits & 0x1:
+            raise InputError(
+                f"{where} is encrypted (a password-protected zip archive)",
+                "unzip it with its password and save the arrays again with np.savez",
+                source=self.name,
+            )
+        if info.compress_type not in _ZIP_METHODS:
+            method = _ZIP_METHOD_NAMES.get(info.compress_type, f"method {info.compress_type}")
+            raise InputError(
+                f"{where} is compressed with {method}, which Python's zipfile cannot read",
+                "save the arrays again with np.savez or np.savez_compressed (or re-zip with "
+                "deflate: zip -Z deflate)",
+                source=self.name,
+            )
 
     def _unreadable(self, e: BaseException) -> InputError:
         return InputError(
@@ -291,8 +331,21 @@ class NpzSource(Source):
         where = f"array {show_cell(key)}"
         with zf.open(info) as fp:
             shape, fortran, dtype = _read_npy_header(fp, f"{self.name}[{show(key, 40)}]")
+            data_at = fp.tell()
         _check_dtype(dtype, where, f"{self.name}[{show(key, 40)}]")
         _check_shape(shape, where, self.name)
+        # the archive's directory says how many bytes the member holds, and zipfile never
+        # gives more: a header that promises more is refused before anything is allocated
+        # (an array the run does not use may be cut short: it is refused only when read)
+        need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if data_at + need > info.file_size:
+            self._short[key] = InputError(
+                f"{where} is truncated or corrupt: its header promises shape {shape} of "
+                f"{dtype} ({need:,} bytes) but the archive holds {info.file_size - data_at:,} "
+                "bytes of it",
+                "save the archive again with np.savez",
+                source=self.name,
+            )
         if dtype.names:
             raise InputError(
                 f"{where} is a structured array (fields {show_names(list(dtype.names))})",
@@ -361,6 +414,9 @@ class NpzSource(Source):
         return 1 if len(shape) == 1 else int(shape[1])
 
     def batches(self, columns: list[str]) -> Iterator[Batch]:
+        for c in columns:
+            if c in self._short:
+                raise self._short[c]
         lengths = {c: self._headers[c][0][0] for c in columns}
         if len(set(lengths.values())) > 1:
             raise InputError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import io
 import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
@@ -23,6 +24,7 @@ from bcecli.readers.base import FORMATS, Batch, Source, display_name
 from bcecli.readers.cells import NULL_VALUES
 from bcecli.readers.csv_dialect import (
     CSV_BLOCK_BYTES,
+    PEEK_BYTES,
     Dialect,
     Head,
     SampleError,
@@ -46,15 +48,23 @@ class _TextInput:
 
     def __init__(self, path: str, name: str) -> None:
         self.name = name
+        self.opened: os.stat_result | None = None  # a regular file's size and time when opened
         if path == "-":
+            if sys.stdin is None:  # started with stdin closed (`bce score - <&-`)
+                raise InputError(
+                    "stdin is closed", "pipe the data in, e.g. cat preds.csv | bce score -"
+                )
             raw: IO[bytes] = sys.stdin.buffer
         else:
             try:
                 raw = open(path, "rb")  # noqa: SIM115 (closed in close())
+                st = os.fstat(raw.fileno())
             except OSError as e:
                 raise InputError(
                     f"cannot be read ({e.strerror})", "check the path", source=name
                 ) from None
+            if stat.S_ISREG(st.st_mode):
+                self.opened = st
         self.raw, self.stream, self.gzipped = raw, raw, False
         magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
         if magic == b"\x1f\x8b":
@@ -68,6 +78,37 @@ class _TextInput:
             return self.stream.read(n)
         except READ_ERRORS as e:
             raise self.read_error(e, None) from None
+
+    def changed(self, *, at_end: bool = False) -> InputError | None:
+        """A regular file that was written to while it was read (a job rewriting its
+        predictions in place while they are scored): its size or time is not what it was when
+        opened, or (``at_end``: the reader has reached the end) the reader did not end where the
+        file did. None: unchanged (or a pipe)."""
+        if self.opened is None:
+            return None
+        try:
+            now = os.fstat(self.raw.fileno())
+            end = self.raw.tell()
+        except (OSError, ValueError):
+            return None
+        was = self.opened
+        if now.st_size == was.st_size and now.st_mtime_ns == was.st_mtime_ns:
+            if not at_end or self.gzipped or end == was.st_size:
+                return None
+            now_size = end  # shrank and grew back, or the read ended early
+        else:
+            now_size = now.st_size
+        if now_size < was.st_size:
+            how = f"shrank from {was.st_size:,} to {now_size:,} bytes"
+        elif now_size > was.st_size:
+            how = f"grew from {was.st_size:,} to {now_size:,} bytes"
+        else:
+            how = "was rewritten (same size, new modification time)"
+        return InputError(
+            f"changed while it was read: it {how}, so its rows are not one version of the file",
+            "score it once the program writing it has finished (or score a copy taken then)",
+            source=self.name,
+        )
 
     def read_error(self, e: BaseException, rows_done: int | None) -> InputError:
         where = "" if rows_done is None else f" after row {rows_done}"
@@ -162,10 +203,15 @@ class CsvSource(Source):
                 "write the labels and predictions into it (a header line, then one row per sample)",
                 source=self.name,
             )
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        wide = _wide_encoding(head)
+        if wide is not None:
+            encoding, bom = wide
+            what = f"{encoding} text" + ("" if bom else " without a byte order mark")
+            if encoding.startswith("UTF-16") and bom:
+                what += " (Excel's 'Unicode Text')"
             raise InputError(
-                "is UTF-16 text (Excel's 'Unicode Text'), not UTF-8",
-                "save it as 'CSV UTF-8', or convert it: iconv -f UTF-16 -t UTF-8",
+                f"is {what}, not UTF-8",
+                f"save it as 'CSV UTF-8', or convert it: iconv -f {encoding} -t UTF-8",
                 source=self.name,
             )
         # Files are sniffed before they get here; these arrive gzip'd or through a pipe.
@@ -258,14 +304,43 @@ class CsvSource(Source):
                 try:
                     batch = reader.read_next_batch()
                 except StopIteration:
+                    changed = self._input.changed(at_end=True)
+                    if changed is not None:
+                        raise changed from None
                     return
                 out: Batch = {}
                 for name, col in zip(batch.schema.names, batch.columns, strict=True):
                     out[name] = column_from_arrow(col)
                 done += batch.num_rows
                 yield out
+        except LongLine as e:
+            raise self._long_line(e.offset, done) from None
         except (pa.ArrowInvalid, *READ_ERRORS) as e:
             raise self._arrow_error(e, done, columns, d, self._data) from None
+
+    def _long_line(
+        self, offset: int | None, rows_done: int, limit: int = CSV_BLOCK_BYTES
+    ) -> InputError:
+        """The error for a line longer than ``limit`` bytes, ``offset`` bytes into the data
+        (None: the first such line after the first MiB), with its line number where the file
+        can be read again to count them."""
+        where = f"a line after row {rows_done:,}"
+        if self.regular:
+            found = _find_line(self._scan_stream(self.dialect, b""), offset, limit)
+            if found is not None:
+                where = f"line {self.dialect.data_line + found:,}"
+        if limit == CSV_BLOCK_BYTES:
+            return InputError(
+                f"{where} is longer than {limit >> 20} MiB",
+                "is this really a CSV file? one line per sample is expected",
+                source=self.name,
+            )
+        return InputError(
+            f"{where} is longer than {limit >> 20} MiB, the longest bce reads past the "
+            f"first MiB of a file (within it, lines of up to {CSV_BLOCK_BYTES >> 20} MiB)",
+            "shorten that line's cells (keep long text out of the file), or drop the column",
+            source=self.name,
+        )
 
     def _stream_block_bytes(self) -> int:
         """Small blocks, unless the first lines show that lines can be very long."""
@@ -288,8 +363,13 @@ class CsvSource(Source):
         """Turn a pyarrow failure into one line naming the row (and cell) it happened at."""
         import pyarrow as pa
 
+        changed = self._input.changed()
+        if changed is not None:
+            return changed
         if not isinstance(e, pa.ArrowInvalid):
             return self._input.read_error(e, rows_done)
+        if "straddling object" in str(e):  # a line longer than two of pyarrow's blocks
+            return self._long_line(None, rows_done, self._stream_block_bytes())
         found = self._find_bad_row(rows_done, wanted, dialect=dialect, data=data)
         if found is not None:
             what, fix = found
@@ -347,12 +427,81 @@ class CsvSource(Source):
             self._input.close()
 
 
+def _wide_encoding(head: bytes) -> tuple[str, bool] | None:
+    """UTF-32 or UTF-16 text, by its byte order mark or, without one, by where the zero bytes
+    of ASCII text written in it fall: (the encoding, as iconv names it; whether a mark was
+    found). UTF-32's marks are tested first: UTF-16 LE's is a prefix of UTF-32 LE's."""
+    for bom, name in (
+        (codecs.BOM_UTF32_LE, "UTF-32"),
+        (codecs.BOM_UTF32_BE, "UTF-32"),
+        (codecs.BOM_UTF16_LE, "UTF-16"),
+        (codecs.BOM_UTF16_BE, "UTF-16"),
+    ):
+        if head.startswith(bom):
+            return name, True
+    sample = head[:4096]
+    sample = sample[: len(sample) // 4 * 4]
+    if len(sample) < 8 or b"\x00" not in sample:  # UTF-8 text holds no zero byte
+        return None
+    # (width, where the character's low byte is, name): ASCII text leaves every other byte 0
+    for width, low, name in ((4, 0, "UTF-32LE"), (4, 3, "UTF-32BE"), (2, 0, "UTF-16LE"),
+                             (2, 1, "UTF-16BE")):  # fmt: skip
+        chars = sample[low::width]
+        rest = bytes(b for i, b in enumerate(sample) if i % width != low)
+        if rest.count(0) >= 0.9 * len(rest) and _ascii_text(chars):
+            return name, False
+    return None
+
+
+def _find_line(stream: IO[bytes], offset: int | None, limit: int) -> int | None:
+    """How many lines come before the one at byte ``offset`` of ``stream`` (None: before the
+    first line longer than ``limit`` bytes past the first MiB); None if not found."""
+    lines, at, start = 0, 0, 0
+    with stream as f:
+        while True:
+            block = f.read(1 << 20)
+            if not block:
+                return None
+            if offset is not None and at + len(block) > offset:
+                return lines + block.count(b"\n", 0, offset - at)
+            pos = 0
+            while offset is None:
+                nl = block.find(b"\n", pos)
+                end = at + (len(block) if nl < 0 else nl)
+                if end - start > limit and start >= PEEK_BYTES:
+                    return lines
+                if nl < 0:
+                    break
+                lines, start, pos = lines + 1, at + nl + 1, nl + 1
+            if offset is not None:
+                lines += block.count(b"\n")
+            at += len(block)
+
+
+def _ascii_text(data: bytes) -> bool:
+    """Nearly every byte is printable ASCII, a tab or a line end."""
+    text = sum(1 for c in data if c in (9, 10, 13) or 32 <= c < 127)
+    return text >= 0.95 * len(data)
+
+
+class LongLine(Exception):
+    """A line longer than ``CSV_BLOCK_BYTES`` starts ``offset`` bytes into the data."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(offset)
+        self.offset = offset
+
+
 class _Replay(io.RawIOBase):
-    """A stream that first replays bytes already read, then continues from the source."""
+    """A stream that first replays bytes already read, then continues from the source; a line
+    longer than ``CSV_BLOCK_BYTES`` anywhere in it is a ``LongLine`` (pyarrow would grow its
+    block to hold it, a 1 GiB line taking 2 GB)."""
 
     def __init__(self, head: bytes, rest: IO[bytes]) -> None:
         self._head = memoryview(head)
         self._rest = rest
+        self._at = 0  # bytes passed on so far
+        self._line_start = 0  # where the line being passed on started
 
     def readable(self) -> bool:
         return True
@@ -362,7 +511,21 @@ class _Replay(io.RawIOBase):
             n = min(len(b), len(self._head))
             b[:n] = self._head[:n]
             self._head = self._head[n:]
+            self._watch(bytes(b[:n]))
             return n
         data = self._rest.read(len(b))
         b[: len(data)] = data
+        self._watch(data)
         return len(data)
+
+    def _watch(self, data: bytes) -> None:
+        last = max(data.rfind(b"\n"), data.rfind(b"\r"))  # two memrchr: no cost to measure
+        if last < 0:
+            if self._at + len(data) - self._line_start > CSV_BLOCK_BYTES:
+                raise LongLine(self._line_start)
+        else:
+            first = min(i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0)
+            if self._at + first - self._line_start > CSV_BLOCK_BYTES:
+                raise LongLine(self._line_start)
+            self._line_start = self._at + last + 1
+        self._at += len(data)

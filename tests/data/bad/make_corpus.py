@@ -24,6 +24,7 @@ import io
 import json
 import os
 import shutil
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,33 @@ def parquet(name: str, table: pa.Table, description: str, exit: list[int], **kw:
     write(name, buf.getvalue())
     stderr = kw.pop("stderr", [])
     expect(name, description, exit, [name, *stderr] if exit[0] >= 2 else None, **kw)
+
+
+def zipped(members: list[tuple[str, bytes]], method: int = zipfile.ZIP_STORED) -> bytes:
+    """A zip archive of ``members``, the same bytes on every run (a fixed time stamp)."""
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buf, "w") as zf:
+        warnings.simplefilter("ignore")  # a duplicate name, on purpose
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def patched_zip(data: bytes, *, method: int | None = None, encrypted: bool = False) -> bytes:
+    """``data`` with every entry's compression method (and encryption bit) rewritten in its
+    local header and in the central directory, as another zip tool would have written them."""
+    out = bytearray(data)
+    for magic, flags, meth in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        at = out.find(magic)
+        while at >= 0:
+            if encrypted:
+                out[at + flags] |= 1
+            if method is not None:
+                out[at + meth : at + meth + 2] = method.to_bytes(2, "little")
+            at = out.find(magic, at + 4)
+    return bytes(out)
 
 
 def gz(data: bytes) -> bytes:
@@ -908,22 +936,17 @@ def npz_cases() -> None:
         stderr=["different lengths", "y_pred has 3"],
     )
     npz("npz_empty.npz", {}, "an NPZ with no arrays", [3], stderr=["no arrays"])
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("a.txt", "1\n0\n")
-        zf.writestr("b.txt", "0.9\n0.2\n")
-    write("npz_text_zip.npz", buf.getvalue())
+    write("npz_text_zip.npz", zipped([("a.txt", b"1\n0\n"), ("b.txt", b"0.9\n0.2\n")]))
     expect(
         "npz_text_zip.npz",
         "a zip of text files with an .npz name",
         [3],
         ["npz_text_zip.npz", "without NPY arrays", "a.txt"],
     )
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("[Content_Types].xml", "<Types/>")
-        zf.writestr("xl/workbook.xml", "<workbook/>")
-    write("excel.xlsx", buf.getvalue())
+    write(
+        "excel.xlsx",
+        zipped([("[Content_Types].xml", b"<Types/>"), ("xl/workbook.xml", b"<workbook/>")]),
+    )
     expect("excel.xlsx", "an Excel workbook", [3], ["excel.xlsx", "Excel workbook"])
     whole = io.BytesIO()
     np.savez(whole, y_true=labels4, y_pred=preds4)
@@ -995,6 +1018,43 @@ def parquet_cases() -> None:
     expect("truncated.parquet", "a Parquet file cut short", [3], ["truncated.parquet", "Parquet"])
 
 
+def hostile_cases() -> None:
+    """Issue 21: files that broke bce or were misdiagnosed (the running conditions, such as a
+    file changed while it is read, are built at test time in test_hostile_readers.py)."""
+    body = GOOD
+    npy("no_outputs.npy", np.zeros((4, 0)), "shape (4, 0): rows without values", [3],
+        stderr=["shape (4, 0)", "K >= 1"], args=["--labels", "labels.npy"])  # fmt: skip
+    labels4 = _npy_bytes(np.array([1.0, 0.0, 1.0, 0.0]))
+    preds4 = _npy_bytes(np.array([0.9, 0.2, 0.7, 0.4]))
+    claim = preds4.replace(b"(4,)", b"(1000000000000,)")
+    assert claim != preds4
+    members = [("y_true.npy", labels4), ("y_pred.npy", claim)]
+    for name, method in (("npz_huge_claim.npz", zipfile.ZIP_DEFLATED),
+                         ("npz_huge_claim_stored.npz", zipfile.ZIP_STORED)):  # fmt: skip
+        write(name, zipped(members, method))
+        expect(name, "a member whose header claims 10^12 rows: refused before any allocation",
+               [3], [name, "'y_pred'", "header promises shape (1000000000000,)"])  # fmt: skip
+    pair = [("y_true.npy", labels4), ("y_pred.npy", preds4)]
+    write("npz_duplicate_member.npz", zipped([*pair, ("y_pred.npy", _npy_bytes(1 - np.array(
+        [0.9, 0.2, 0.7, 0.4])))]))  # fmt: skip
+    expect("npz_duplicate_member.npz", "two members named y_pred.npy", [3],
+           ["npz_duplicate_member.npz", "two members named 'y_pred.npy'"])  # fmt: skip
+    write("npz_deflate64.npz", patched_zip(zipped(pair), method=9))
+    expect("npz_deflate64.npz", "members compressed with Deflate64, which zipfile cannot read",
+           [3], ["npz_deflate64.npz", "Deflate64", "np.savez"])  # fmt: skip
+    write("npz_encrypted.npz", patched_zip(zipped(pair), encrypted=True))
+    expect("npz_encrypted.npz", "password-protected members", [3],
+           ["npz_encrypted.npz", "encrypted", "password"])  # fmt: skip
+    for name, encoding, says in (
+        ("utf16le_no_bom.csv", "utf-16-le", "UTF-16LE text without a byte order mark"),
+        ("utf16be_no_bom.csv", "utf-16-be", "UTF-16BE text without a byte order mark"),
+        ("utf32.csv", "utf-32", "iconv -f UTF-32 -t UTF-8"),
+        ("utf32le_no_bom.csv", "utf-32-le", "UTF-32LE text without a byte order mark"),
+    ):
+        text(name, body.encode(encoding), f"{encoding} text: named as such", [3],
+             stderr=[says])  # fmt: skip
+
+
 def main() -> None:
     os.chdir(HERE)
     clean()
@@ -1002,6 +1062,7 @@ def main() -> None:
     npy_cases()
     npz_cases()
     parquet_cases()
+    hostile_cases()
     n = len(list(HERE.glob("*.expect.json")))
     print(f"{n} cases written to {HERE}")
 

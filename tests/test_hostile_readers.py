@@ -1,0 +1,187 @@
+"""Hostile input, round two (issue 21): files that change while they are read, lines that are
+too long anywhere in a file, closed streams. Each case is built here at test time (the files
+that can be committed are in ``tests/data/bad``); every subprocess has a timeout, so a hang
+fails instead of blocking the suite."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+
+from bcecli.cli import cli
+from bcecli.errors import InputError
+from bcecli.readers.text import CsvSource
+
+MB = 1 << 20
+TIMEOUT = 60
+
+
+def run(args: list[str]) -> Result:
+    result = CliRunner().invoke(cli, args)
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"{type(result.exception).__name__}: {result.exception}\n{result.stderr}"
+    )
+    return result
+
+
+def error_line(result: Result) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: "), lines[0]
+    assert "Traceback" not in result.stderr and "bug in bce" not in result.stderr
+    return lines[0]
+
+
+def bce(*args: str, stdin: int | None = None, **kw: object) -> subprocess.CompletedProcess[str]:
+    """``bce`` in a subprocess, with a timeout (a hang fails the test)."""
+    return subprocess.run(
+        [sys.executable, "-m", "bcecli", *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        stdin=stdin,
+        **kw,  # type: ignore[call-overload]
+    )
+
+
+def write_rows(path: Path, n: int, *, extra: str = "") -> int:
+    """A CSV of ``n`` rows (labels alternating, predictions 0.3 / 0.7), its size returned."""
+    rows = "".join(f"{i % 2},{0.3 + 0.4 * (i % 2):.1f}{extra}\n" for i in range(n))
+    path.write_text(("y_true,y_pred" + (",note" if extra else "") + "\n") + rows)
+    return path.stat().st_size
+
+
+# --------------------------------------------------------------------------------------------
+# 1. a CSV that shrinks or grows while it is read
+
+
+@pytest.mark.parametrize("change", ["shrink", "grow", "rewrite"])
+def test_a_csv_changed_between_batches_is_refused(tmp_path: Path, change: str) -> None:
+    path = tmp_path / "live.csv"
+    size = write_rows(path, 600_000)  # about 4 MiB: several 1 MiB blocks
+    src = CsvSource(str(path))
+    batches = src.batches(["y_true", "y_pred"])
+    first = next(batches)
+    assert len(first["y_true"]) > 0
+    if change == "shrink":
+        os.truncate(path, size // 2)
+    elif change == "grow":
+        with open(path, "a") as f:
+            f.write("1,0.5\n" * 100_000)
+    else:  # the same size, written again in place
+        time.sleep(0.01)
+        with open(path, "r+b") as f:
+            f.seek(size // 2)
+            f.write(b"1")
+    with pytest.raises(InputError) as err:
+        for _ in batches:
+            pass
+    src.close()
+    line = err.value.line()
+    assert "live.csv: changed while it was read" in line, line
+    want = {"shrink": "shrank from", "grow": "grew from", "rewrite": "was rewritten"}[change]
+    assert want in line, line
+
+
+def test_an_unchanged_csv_reads_whole(tmp_path: Path) -> None:
+    path = tmp_path / "still.csv"
+    write_rows(path, 600_000)
+    src = CsvSource(str(path))
+    n = sum(len(b["y_true"]) for b in src.batches(["y_true", "y_pred"]))
+    src.close()
+    assert n == 600_000
+
+
+@pytest.mark.parametrize("change", ["shrink", "grow"])
+def test_a_csv_changed_by_another_thread_never_hangs(tmp_path: Path, change: str) -> None:
+    """The running condition itself: another thread rewrites the file while bce reads it.
+    Either bce finished first (the whole file, exit 0) or it says that the file changed."""
+    path = tmp_path / "live.csv"
+    n = 3_000_000  # about 20 MiB
+    size = write_rows(path, n)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bcecli", "score", str(path), "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def meddle() -> None:
+        time.sleep(0.4)
+        if change == "shrink":
+            os.truncate(path, size // 3)
+        else:
+            with open(path, "a") as f:
+                f.write("1,0.5\n" * 500_000)
+
+    t = threading.Thread(target=meddle)
+    t.start()
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+        t.join()
+    assert "Traceback" not in err
+    if proc.returncode == 0:
+        assert json.loads(out)["n"] == n
+    else:
+        assert proc.returncode == 3, err
+        assert "changed while it was read" in err.strip().splitlines()[-1], err
+
+
+# --------------------------------------------------------------------------------------------
+# 5. the line length is bounded throughout the file, not only in its first MiB
+
+
+@pytest.mark.parametrize("length", [3 * MB, 20 * MB])
+def test_a_long_line_after_the_first_mebibyte(tmp_path: Path, length: int) -> None:
+    path = tmp_path / "long.csv"
+    rows = "".join(f"{i % 2},0.{i % 9 + 1},x\n" for i in range(200_000))  # 1.6 MiB
+    with open(path, "w") as f:
+        f.write("y_true,y_pred,note\n" + rows + "1,0.5," + "z" * length + "\n" + rows)
+    line = error_line(run(["score", str(path), "--format", "json"]))
+    assert "long.csv: line 200,002 is longer than" in line, line
+    assert len(line) < 400
+
+
+def test_a_long_cell_in_the_first_mebibyte_is_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "note.csv"
+    path.write_text("y_true,y_pred,note\n1,0.9," + "x" * (3 * MB) + "\n0,0.2,short\n")
+    result = run(["score", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["n"] == 2
+
+
+# --------------------------------------------------------------------------------------------
+# 17. closed stdin
+
+
+def test_stdin_closed() -> None:
+    done = bce("score", "-", "--format", "json", stdin=subprocess.DEVNULL)
+    assert done.returncode == 3 and "is empty" in done.stderr  # an empty stream, not closed
+    closed = subprocess.run(
+        f"exec {sys.executable} -m bcecli score - --format json <&-",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    lines = closed.stderr.strip().splitlines()
+    assert closed.returncode == 2, closed.stderr
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "stdin is closed" in lines[0]
+
+
+def test_no_outputs_in_an_npz(tmp_path: Path) -> None:
+    path = tmp_path / "empty_k.npz"
+    np.savez(path, y_true=np.zeros(5), y_pred=np.zeros((5, 0)))
+    line = error_line(run(["score", str(path)]))
+    assert "empty_k.npz: array 'y_pred' has shape (5, 0)" in line
