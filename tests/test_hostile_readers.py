@@ -101,6 +101,20 @@ def test_an_unchanged_csv_reads_whole(tmp_path: Path) -> None:
     assert n == 600_000
 
 
+def wait_until_open(pid: int, path: Path) -> None:
+    """Until process ``pid`` holds ``path`` open (or 20 s have passed)."""
+    fds = Path(f"/proc/{pid}/fd")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if any(os.readlink(fd) == str(path) for fd in fds.iterdir()):
+                return
+        except OSError:  # a descriptor closed while listed
+            pass
+        time.sleep(0.005)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 @pytest.mark.parametrize("change", ["shrink", "grow"])
 def test_a_csv_changed_by_another_thread_never_hangs(tmp_path: Path, change: str) -> None:
     """The running condition itself: another thread rewrites the file while bce reads it.
@@ -116,7 +130,7 @@ def test_a_csv_changed_by_another_thread_never_hangs(tmp_path: Path, change: str
     )
 
     def meddle() -> None:
-        time.sleep(0.4)
+        wait_until_open(proc.pid, path)
         if change == "shrink":
             os.truncate(path, size // 3)
         else:
