@@ -5,6 +5,7 @@ fails instead of blocking the suite."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ from click.testing import CliRunner, Result
 
 from bcecli.cli import cli
 from bcecli.errors import InputError
+from bcecli.readers.partitions import _csv_without_rows
 from bcecli.readers.text import CsvSource
 
 MB = 1 << 20
@@ -199,3 +201,126 @@ def test_no_outputs_in_an_npz(tmp_path: Path) -> None:
     np.savez(path, y_true=np.zeros(5), y_pred=np.zeros((5, 0)))
     line = error_line(run(["score", str(path)]))
     assert "empty_k.npz: array 'y_pred' has shape (5, 0)" in line
+
+
+# --------------------------------------------------------------------------------------------
+# 3, 5, 7, 15. partitions: link loops, aliases, pipes, empty files, files that are not data
+
+
+def partition(path: Path, rows: int, start: int = 0) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = "".join(f"{i % 2},{0.2 + 0.6 * (i % 2):.1f}\n" for i in range(start, start + rows))
+    path.write_text("y_true,y_pred\n" + body)
+
+
+def score_json(target: str) -> tuple[dict[str, object], str]:
+    done = bce("score", target, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    return data, " | ".join(data["notes"])  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    """run-x/ with three partitions, a link ``latest -> run-x`` beside it, and inside it a link
+    to itself and one to its parent (two loops)."""
+    root = tmp_path / "ds"
+    for i in range(3):
+        partition(root / "run-x" / f"part-{i}.csv", 10 + i, start=100 * i)
+    (root / "latest").symlink_to("run-x")
+    (root / "run-x" / "self").symlink_to(".")
+    (root / "run-x" / "up").symlink_to("..")
+    return root
+
+
+@pytest.mark.parametrize("form", ["glob", "directory", "one level"])
+def test_links_that_loop_or_alias_count_each_file_once(dataset: Path, form: str) -> None:
+    target = {
+        "glob": f"{dataset}/**/*.csv",
+        "directory": str(dataset),
+        "one level": f"{dataset}/*/*.csv",
+    }[form]
+    data, notes = score_json(target)
+    assert data["n"] == 10 + 11 + 12  # each file once, whichever paths reach it
+    assert "3 CSV partitions" in notes
+    assert "latest = " in notes and "run-x" in notes and "read once" in notes, notes
+
+
+def test_the_same_file_linked_twice_is_read_once(tmp_path: Path) -> None:
+    partition(tmp_path / "d" / "part-0.csv", 10)
+    partition(tmp_path / "d" / "part-1.csv", 7)
+    (tmp_path / "d" / "part-2.csv").symlink_to("part-0.csv")
+    data, notes = score_json(str(tmp_path / "d"))
+    assert data["n"] == 17
+    assert "1 file reached by more than one path" in notes and "part-2.csv = " in notes, notes
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("form", ["glob", "directory"])
+def test_a_named_pipe_among_the_partitions_is_skipped(tmp_path: Path, form: str) -> None:
+    partition(tmp_path / "d" / "part-0.csv", 10)
+    os.mkfifo(tmp_path / "d" / "part-1.csv")  # nothing ever writes to it
+    partition(tmp_path / "d" / "part-2.csv", 5)
+    data, notes = score_json(str(tmp_path / "d") + ("/*.csv" if form == "glob" else ""))
+    assert data["n"] == 15
+    assert "part-1.csv (a named pipe)" in notes and "not a regular file" in notes, notes
+
+
+@pytest.mark.parametrize(
+    ("text", "empty"),
+    [
+        ("", True),
+        ("y_true,y_pred\n", True),
+        ("\ufeff# no rows today\ny_true,y_pred\n\n", True),
+        ("sep=;\ny_true;y_pred\n", True),
+        ("\n\n", True),
+        ("1,0.8\n", False),  # a headerless file's one row is data, not a header
+        ("y_true,y_pred\n1,0.8\n", False),
+    ],
+)
+def test_which_csv_partitions_hold_no_rows(tmp_path: Path, text: str, empty: bool) -> None:
+    path = tmp_path / "part.csv"
+    path.write_text(text)
+    assert _csv_without_rows(str(path)) is empty
+    gz = tmp_path / "part.csv.gz"
+    gz.write_bytes(gzip.compress(text.encode()))
+    assert _csv_without_rows(str(gz)) is empty
+
+
+def test_empty_csv_partitions_are_skipped_with_a_note(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    partition(d / "part-0.csv", 10)
+    (d / "part-1.csv").write_text("")
+    (d / "part-2.csv").write_text("y_true,y_pred\n")
+    (d / "part-3.csv").write_text("\ufeff# no rows today\ny_true,y_pred\n\n")
+    partition(d / "part-4.csv", 6)
+    (d / "README.txt").write_text("predictions of run x\n")
+    for target in (str(d), f"{d}/*"):
+        data, notes = score_json(target)
+        assert data["n"] == 16, notes
+        assert "3 empty partitions skipped (no rows): part-1.csv, part-2.csv, part-3.csv" in notes
+        assert "skipped 1 file without a partition suffix" in notes and "README.txt" in notes
+
+
+def test_an_empty_first_partition_is_skipped(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    (d).mkdir()
+    (d / "part-0.csv").write_text("y_true,y_pred\n")
+    partition(d / "part-1.csv", 4)
+    data, _ = score_json(str(d))
+    assert data["n"] == 4
+
+
+def test_all_partitions_empty_or_not_data(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "part-0.csv").write_text("")
+    (d / "part-1.csv").write_text("y_true,y_pred\n")
+    done = bce("score", str(d))
+    assert done.returncode == 3 and "all 2 partitions hold no rows" in done.stderr, done.stderr
+    (d / "part-0.csv").unlink()
+    (d / "part-1.csv").unlink()
+    (d / "notes.txt").write_text("x\n")
+    done = bce("score", f"{d}/*")
+    assert done.returncode == 2, done.stderr
+    assert "matches no partition file" in done.stderr and "notes.txt" in done.stderr

@@ -1045,6 +1045,16 @@ def hostile_cases() -> None:
     write("npz_encrypted.npz", patched_zip(zipped(pair), encrypted=True))
     expect("npz_encrypted.npz", "password-protected members", [3],
            ["npz_encrypted.npz", "encrypted", "password"])  # fmt: skip
+    (HERE / "partitions_with_gaps").mkdir()
+    write("partitions_with_gaps/part-0.csv", GOOD)
+    write("partitions_with_gaps/part-1.csv", "y_true,y_pred\n")
+    write("partitions_with_gaps/part-2.csv", "")
+    write("partitions_with_gaps/part-3.csv", "y_true,y_pred\n1,0.6\n")
+    write("partitions_with_gaps/README.txt", "scores of run 7\n")
+    expect("partitions_with_gaps", "a header-only, a 0-byte partition and a README beside the "
+           "partitions: skipped, with notes", [0], json_values={"n": 5},
+           notes=["2 empty partitions skipped (no rows): part-1.csv, part-2.csv",
+                  "without a partition suffix: README.txt"])  # fmt: skip
     for name, encoding, says in (
         ("utf16le_no_bom.csv", "utf-16-le", "UTF-16LE text without a byte order mark"),
         ("utf16be_no_bom.csv", "utf-16-be", "UTF-16BE text without a byte order mark"),
