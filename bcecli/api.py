@@ -155,6 +155,7 @@ class Report(Statistics):
             "worst": [
                 {
                     "row": w.row,
+                    **_ids_json(c.id_columns, w.ids),
                     "labels": [n(v) for v in w.labels],
                     "preds": [n(v) for v in w.preds],
                     "p_true": n(w.p_true),
@@ -206,6 +207,24 @@ class Report(Statistics):
         from bcecli.render.terminal import html
 
         return html(render_report(self))
+
+
+def _ids_json(columns: tuple[str, ...], values: tuple[object, ...]) -> dict[str, Any]:
+    """A worst row's ids (``--id-col``) as ``{"ids": {column: value}}``; nothing without
+    id columns (the key is absent, not empty). Whole numbers as integers."""
+    if not columns:
+        return {}
+
+    def value(v: object) -> object:
+        if isinstance(v, float):
+            if math.isnan(v):
+                return None
+            if v == int(v) and abs(v) <= 2.0**53:
+                return int(v)
+            return fmt.json_number(v)
+        return v
+
+    return {"ids": {c: value(v) for c, v in zip(columns, values, strict=False)}}
 
 
 def _decomposition_json(d: Decomposition | None) -> dict[str, Any] | None:
@@ -507,6 +526,7 @@ def score_file(
     sample_weight: str | None = None,
     header: bool | None = None,
     index_col: bool | None = None,
+    id_col: str | Sequence[str] | None = None,
     task: Task | str = "auto",
     compat: Compat | str = "exact",
     from_logits: bool = False,
@@ -520,6 +540,7 @@ def score_file(
     scheduler: str | None = None,
     per_sample: BinaryIO | None = None,
     per_sample_format: str = "csv",
+    top: int | None = None,
     progress: Callable[[int, int | None], None] | None = None,
     chunk_rows: int | None = None,
 ) -> Report:
@@ -532,8 +553,12 @@ def score_file(
     ``header`` / ``index_col``: whether a CSV file's first line is a header and its first
     column pandas' index (None: bce decides, from the rows and the other file, and says why).
     ``per_sample``: a binary stream that gets one record per input row as they are scored,
-    as ``per_sample_format`` ("csv", "tsv" or "jsonl"). ``progress(rows_done, rows_total)``
-    is called as the rows are scored.
+    as ``per_sample_format`` ("csv", "tsv" or "jsonl"); ``top``: only the ``top`` records
+    with the largest loss, worst first (ties: the earlier row), written at the end.
+    ``id_col``: columns (of either file) carried into every record and into the report's
+    worst rows (``worst[i].ids``). ``progress(rows_done, rows_total)`` is called as the rows
+    are scored. A per-sample stream that fails part way ends in an error record (JSONL
+    ``{"error": ...}``, CSV/TSV a line ``# error: ...``).
     """
     from bcecli.readers import ColumnRequest
     from bcecli.render.persample import PerSampleSink
@@ -560,14 +585,23 @@ def score_file(
         task, compat, from_logits, label_smoothing, class_weight, pos_weight, ignore_class, dtype
     )
     red = _enum(Reduction, reduction, "reduction")
+    if top is not None and (isinstance(top, bool) or int(top) != top or top < 1):
+        raise OptionError(f"{{top}} {top!r} is not a positive count", "pass e.g. 10", param="top")
+    if top is not None and per_sample is None:
+        raise OptionError("{top} needs {per_sample}", "add {per_sample}", param="top")
     columns = ColumnRequest(
-        _columns(label_col), _columns(pred_col), sample_weight, header=header, index_col=index_col
+        _columns(label_col),
+        _columns(pred_col),
+        sample_weight,
+        header=header,
+        index_col=index_col,
+        id_cols=_columns(id_col),
     )
     # the per-sample records hold every loss: with them, reduction="none" keeps no copy
     losses = LossSpool() if red is Reduction.NONE and per_sample is None else None
     sink: RowSink | None = losses
     if per_sample is not None:
-        sink = PerSampleSink(per_sample, per_sample_format)
+        sink = PerSampleSink(per_sample, per_sample_format, top=None if top is None else int(top))
     request = ScoreRequest(Inputs(path, labels, columns), opts, run_on)
     stats = run_score(request, sink=sink, progress=progress)
     return Report.of(stats, red, losses)

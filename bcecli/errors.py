@@ -19,6 +19,7 @@ PARAMETERS = frozenset(
         "y_true", "y_pred", "labels", "label_col", "pred_col", "sample_weight", "task",
         "compat", "from_logits", "label_smoothing", "class_weight", "pos_weight",
         "ignore_class", "reduction", "dtype", "engine", "scheduler", "header", "index_col",
+        "id_col", "top", "per_sample",
     }
 )  # fmt: skip
 

@@ -74,4 +74,6 @@ def test_a_failing_chunk_stops_the_writer(preds: Path, monkeypatch: pytest.Monke
         )
     text = out.getvalue().decode()
     assert text.startswith("row,label,pred,p_true,loss,flags\n")
-    assert len(text.splitlines()) - 1 == 4 * 997  # the four chunks before it, whole
+    lines = text.splitlines()
+    assert len(lines) - 2 == 4 * 997  # the four chunks before it, whole
+    assert lines[-1] == "# error: disk full"  # then the error: no reader takes it for whole

@@ -424,3 +424,49 @@ def engine_options(f: F) -> F:
             "cluster of 2 worker processes, started and closed by bce).",
         ),
     )(f)
+
+
+# -- bce score's per-sample records (issue 19: ids, pred_class, the worst N) -----------------
+
+
+@dataclass(frozen=True)
+class PerSample:
+    """What ``--per-sample`` streams: every record, or only the ``top`` worst (``--top``
+    implies ``--per-sample``), with the ``id_col`` columns carried into each."""
+
+    on: bool
+    top: int | None
+    id_col: str | None
+
+
+def per_sample_options(f: F) -> F:
+    return _stack(
+        _group("records", ("per_sample", "top", "id_col"), _make_per_sample),
+        click.option(
+            "--per-sample",
+            is_flag=True,
+            help="Stream one record per input row (row, ids, labels, predictions, pred_class "
+            "for multi-class, p_true, loss, flags) instead of the summary; the summary goes to "
+            "stderr. A stream cut short by an error ends in a record saying so (JSONL "
+            '{"error": ...}, CSV/TSV a line "# error: ...").',
+        ),
+        click.option(
+            "--top",
+            type=click.IntRange(1),
+            metavar="N",
+            help="With --per-sample (implied): only the N records with the largest loss, worst "
+            "first (ties: the earlier row first; excluded rows are never among them), in memory "
+            "for N records.",
+        ),
+        click.option(
+            "--id-col",
+            metavar="COLS",
+            help="Column(s) carried into every --per-sample record and the worst rows of the "
+            "report (JSON worst[].ids, the table), comma-separated; not read as a label or "
+            "prediction.",
+        ),
+    )(f)
+
+
+def _make_per_sample(per_sample: bool, top: int | None, id_col: str | None) -> PerSample:
+    return PerSample(per_sample or top is not None, top, id_col)

@@ -12,11 +12,13 @@ from bcecli.cli.options import (
     InputPath,
     LossKw,
     Output,
+    PerSample,
     RunKw,
     engine_options,
     gate_options,
     input_options,
     output_options,
+    per_sample_options,
     semantics_options,
 )
 
@@ -36,12 +38,7 @@ notes and warnings to stderr.
 @semantics_options
 @gate_options
 @output_options(per_sample=True)
-@click.option(
-    "--per-sample",
-    is_flag=True,
-    help="Stream one record per input row (row, labels, predictions, p_true, loss, "
-    "flags) instead of the summary; the summary goes to stderr.",
-)
+@per_sample_options
 @click.option("--raw", is_flag=True, help="Print only the reduced loss, as a bare number.")
 @engine_options
 @click.option("--chunk-rows", type=click.IntRange(1), default=None, hidden=True)
@@ -51,7 +48,7 @@ def score(
     loss: LossKw,
     gates: Gates,
     out: Output,
-    per_sample: bool,
+    records: PerSample,
     raw: bool,
     run: RunKw,
     chunk_rows: int | None,
@@ -70,6 +67,7 @@ def score(
       bce score preds.csv --compat keras          # the number Keras would print
       bce score preds.csv --format json | jq .ne
       bce score preds.csv --per-sample --format csv > losses.csv
+      bce score preds.csv --id-col id --top 20 -f jsonl   # the 20 worst rows, with their ids
       bce score preds.csv --max-loss 0.3 && echo "good enough"
       bce score 'data/*.parquet' --engine dask    # partitions scored on a Dask cluster
     """
@@ -77,7 +75,8 @@ def score(
     from bcecli.cli.emit import check_gates, emit_report, per_sample_format
     from bcecli.cli.progress import ProgressLine
 
-    records = per_sample_format(out, per_sample=per_sample, raw=raw)
+    per_sample = records.on
+    fmt = per_sample_format(out, per_sample=per_sample, raw=raw)
     progress = ProgressLine(enabled=not out.quiet)
     try:
         report = score_file(
@@ -85,8 +84,10 @@ def score(
             **inputs,
             **loss,
             **run,
-            per_sample=None if records is None else sys.stdout.buffer,
-            per_sample_format=records or "csv",
+            per_sample=None if fmt is None else sys.stdout.buffer,
+            per_sample_format=fmt or "csv",
+            top=records.top,
+            id_col=records.id_col,
             progress=progress,
             chunk_rows=chunk_rows,
         )

@@ -7,8 +7,9 @@ two partitions of a distributed dataframe) into exactly what one pass over both 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +39,7 @@ class WorstK:
     labels: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
     preds: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
     p_true: np.ndarray = field(default_factory=lambda: np.empty(0))
+    ids: np.ndarray | None = None  # (rows, id columns) of Python values, with --id-col
     last_row: int = -1  # rows arrive in order while streaming: ties then never win
 
     def threshold(self) -> float:
@@ -52,10 +54,12 @@ class WorstK:
         p_true: np.ndarray | Callable[[np.ndarray], np.ndarray],
         *,
         max_loss: float | None = None,
+        ids: Mapping[str, Any] | None = None,
     ) -> None:
         """Consider rows ``start ..`` of a chunk (a NaN loss, an excluded row, never wins).
         ``max_loss``, the chunk's largest loss when the caller knows it, skips a chunk that
-        cannot win without looking at its rows."""
+        cannot win without looking at its rows; ``ids``: the chunk's id columns, kept with
+        the rows that win."""
         if len(loss) == 0:
             return
         thr = self.threshold()
@@ -75,7 +79,8 @@ class WorstK:
         if len(idx) == 0:
             return
         chosen_p = p_true(idx) if callable(p_true) else p_true[idx]
-        self._combine(idx + start, loss[idx], labels[idx], preds[idx], chosen_p)
+        chosen_ids = None if not ids else _id_values(ids, idx)
+        self._combine(idx + start, loss[idx], labels[idx], preds[idx], chosen_p, chosen_ids)
 
     def _combine(
         self,
@@ -84,6 +89,7 @@ class WorstK:
         labels: np.ndarray,
         preds: np.ndarray,
         p_true: np.ndarray,
+        ids: np.ndarray | None = None,
     ) -> None:
         if len(self.rows):
             rows = np.concatenate([self.rows, rows])
@@ -91,14 +97,32 @@ class WorstK:
             labels = np.concatenate([self.labels, labels])
             preds = np.concatenate([self.preds, preds])
             p_true = np.concatenate([self.p_true, p_true])
+            if ids is not None and self.ids is not None:
+                ids = np.concatenate([self.ids, ids])
         order = np.lexsort((rows, -loss))[: self.k]
         self.rows, self.loss = rows[order], loss[order]
         self.labels, self.preds, self.p_true = labels[order], preds[order], p_true[order]
+        self.ids = None if ids is None else ids[order]
 
     def merge(self, other: WorstK) -> None:
         self.last_row = max(self.last_row, other.last_row)
         if len(other.rows):
-            self._combine(other.rows, other.loss, other.labels, other.preds, other.p_true)
+            self._combine(
+                other.rows, other.loss, other.labels, other.preds, other.p_true, other.ids
+            )
+
+
+def _id_values(ids: Mapping[str, Any], idx: np.ndarray) -> np.ndarray:
+    """The id columns' values at rows ``idx``, as Python values (a float array's numbers, a
+    text column's strings), one row per index."""
+    out = np.empty((len(idx), len(ids)), dtype=object)
+    for j, col in enumerate(ids.values()):
+        if isinstance(col, np.ndarray):
+            out[:, j] = col[idx].tolist()
+        else:  # a reader's text column: its arrow strings
+            values = col.values
+            out[:, j] = [values[int(i)].as_py() for i in idx]
+    return out
 
 
 @dataclass(frozen=True)

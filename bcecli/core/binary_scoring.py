@@ -390,7 +390,9 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     if scored is not None:
         loss, reported = unpacked(loss, scored, np.nan), unpacked(reported, scored, np.nan)
         weights = unpacked(np.ones(m) if weight is None else weight, scored, 0.0)
-    acc.worst.offer(start, loss, chunk.labels, chunk.preds, p_true.of, max_loss=loss_hi)
+    acc.worst.offer(
+        start, loss, chunk.labels, chunk.preds, p_true.of, max_loss=loss_hi, ids=chunk.ids
+    )
     return ScoredChunk(chunk, reported, p_true, weights, row_flags)
 
 

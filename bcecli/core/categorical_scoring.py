@@ -354,7 +354,9 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         rep = unpacked(rep, scored, np.nan)
         worst_loss = unpacked(worst_loss, scored, np.nan)
         weight_out = unpacked(np.ones(m) if weight_out is None else weight_out, scored, 0.0)
-    acc.worst.offer(start, worst_loss, chunk.labels, chunk.preds, p_true_out, max_loss=loss_hi)
+    acc.worst.offer(
+        start, worst_loss, chunk.labels, chunk.preds, p_true_out, max_loss=loss_hi, ids=chunk.ids
+    )
     return ScoredChunk(chunk, rep, p_true_out, weight_out, row_flags)
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -15,13 +16,15 @@ class Chunk:
 
     ``labels`` is ``(n, L)`` (L = 1 for binary and sparse labels, K for one-hot or multi-label),
     ``preds`` is ``(n, K)``, ``weights`` is ``(n,)`` or None. Float arrays; NaN marks a missing
-    cell.
+    cell. ``ids``: the ``--id-col`` columns, carried untouched to the per-sample records and
+    the worst rows (float arrays, or a reader's text columns).
     """
 
     start: int
     labels: np.ndarray
     preds: np.ndarray
     weights: np.ndarray | None = None
+    ids: Mapping[str, Any] | None = None
 
     def __len__(self) -> int:
         return len(self.preds)

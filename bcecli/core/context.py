@@ -21,6 +21,7 @@ class Context:
     labels_sorted: str = ""
     # A partitioned input: (global row of its first row, file name) per partition, in order.
     partitions: tuple[tuple[int, str], ...] = ()
+    id_columns: tuple[str, ...] = ()  # --id-col: carried into the worst rows (WorstSample.ids)
 
     def names(self, k: int) -> tuple[str, ...]:
         """The names of the ``k`` outputs or classes: the input's, else their indices."""

@@ -75,6 +75,7 @@ class WorstSample:
     preds: tuple[float, ...]
     p_true: float
     loss: float
+    ids: tuple[object, ...] = ()  # the values of the --id-col columns (Context.id_columns)
 
 
 @dataclass(frozen=True)
@@ -274,6 +275,7 @@ def _worst(acc: Accumulator) -> tuple[WorstSample, ...]:
             tuple(float(v) for v in np.atleast_1d(w.preds[i])),
             float(w.p_true[i]),
             float(w.loss[i]),
+            tuple(w.ids[i]) if w.ids is not None else (),
         )
         for i in range(len(w.rows))
     )

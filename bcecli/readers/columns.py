@@ -38,6 +38,19 @@ def normalize(name: str) -> str:
     return re.sub(r"[\s\-.:]+", "_", name.strip().lower()).strip("_")
 
 
+# Names of columns that identify a row (beyond ID_NAMES, which detection skips): noted when
+# present and not passed to --id-col.
+_ID_LIKE = ("uuid", "guid", "uid", "key", "example_id", "image_id", "filename", "file", "path")
+
+
+def id_like(name: str) -> bool:
+    """A column named like a row's id (pandas' unnamed index excluded: it is skipped)."""
+    n = normalize(name)
+    if n in ("", "unnamed_0"):
+        return False
+    return n in ID_NAMES or n in _ID_LIKE or n.endswith("_id") or n.endswith("_uuid")
+
+
 @dataclass(frozen=True)
 class Selection:
     """Resolved columns of one table, with the reason shown in the report."""
@@ -104,7 +117,7 @@ def _named_by_labels(
         others = [
             o
             for o in pool
-            if o != c and normalize(o) not in ID_NAMES and normalize(o) not in WEIGHT_NAMES
+            if o != c and not id_like(o) and normalize(o) not in (*ID_NAMES, *WEIGHT_NAMES)
         ]
         classes = [o for o in others if o.strip().lower() in named]
         if len(named) >= 2 and len(classes) == len(named):

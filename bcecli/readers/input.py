@@ -4,7 +4,7 @@ files cut the same way so that their rows line up."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from bcecli.core.chunk import Chunk
 from bcecli.errors import InputError, OptionError
@@ -31,6 +31,7 @@ class Layout:
     n_label_outputs: int
     n_pred_outputs: int
     class_names: tuple[str, ...]  # from a prediction family's suffixes (prob_cat, prob_dog)
+    id_columns: tuple[str, ...] = ()  # --id-col, carried to the chunks' ``ids``
 
 
 @dataclass(eq=False)
@@ -42,6 +43,7 @@ class Part:
     labels: list[str]
     preds: list[str]
     weight: str | None
+    ids: list[str] = field(default_factory=list)  # --id-col columns of this source
 
 
 class Input:
@@ -50,7 +52,8 @@ class Input:
     def __init__(self, parts: list[Part], layout: Layout, mapper: LabelMapper | None) -> None:
         # each source's batches keyed by '<source id>:<column>', so two files may share a name
         self._parts = [
-            Part(_KeyedSource(p.source), p.columns, p.labels, p.preds, p.weight) for p in parts
+            Part(_KeyedSource(p.source), p.columns, p.labels, p.preds, p.weight, p.ids)
+            for p in parts
         ]
         self.layout = layout
         self._mapper = mapper
@@ -81,6 +84,30 @@ class Input:
             yield self._assemble(merged, start, n)
             start += n
 
+    def check_row_counts(self) -> None:
+        """Before any record is streamed: files whose lengths differ, from their headers or
+        their line ends (``rowcount``), refused now rather than after the rows they share."""
+        if len(self._parts) < 2:
+            return
+        from bcecli.readers.rowcount import csv_rows
+
+        exact: list[tuple[str, int]] = []  # (file, rows)
+        bounds: list[tuple[str, int]] = []  # (file, at most so many rows)
+        for p in self._parts:
+            src = p.source.inner if isinstance(p.source, _KeyedSource) else p.source
+            counted = (src.n_rows, True) if src.n_rows is not None else csv_rows(src)
+            if counted is not None:
+                (exact if counted[1] else bounds).append((src.name, counted[0]))
+        if len({n for _, n in exact}) > 1:
+            raise mismatch_error([(name, n, True) for name, n in exact], text=any_text(self._parts))
+        for name, most in bounds:
+            if exact and most < exact[0][1]:
+                raise InputError(
+                    f"has {exact[0][1]:,} rows but {name} has at most {most:,} (its line ends)",
+                    "the files must match row for row: check that they come from the same data",
+                    source=exact[0][0],
+                )
+
     def _length_mismatch(self, pieces: list[Batch | None], start: int, rows: int) -> InputError:
         """Which file is longer; exact counts when a file has ended (its piece is short)."""
         counts: list[tuple[str, int, bool]] = []
@@ -94,7 +121,11 @@ class Input:
         preds = [batch[_key(p, c)] for p in self._parts for c in p.preds]
         wpart = next((p for p in self._parts if p.weight), None)
         weights = None if wpart is None or not wpart.weight else batch[_key(wpart, wpart.weight)]
-        return assemble_chunk(start, labels, preds, weights, self._mapper)
+        chunk = assemble_chunk(start, labels, preds, weights, self._mapper)
+        if any(p.ids for p in self._parts):
+            ids = {c: batch[_key(p, c)] for p in self._parts for c in p.ids}
+            chunk = replace(chunk, ids=ids)
+        return chunk
 
     @property
     def mapper(self) -> LabelMapper | None:

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 
 from bcecli.errors import InputError, OptionError
 from bcecli.readers.base import Source
-from bcecli.readers.columns import WEIGHT_NAMES, Selection, normalize, select_columns
+from bcecli.readers.columns import (
+    WEIGHT_NAMES,
+    Selection,
+    id_like,
+    normalize,
+    select_columns,
+)
 from bcecli.readers.display import show, show_cell, show_names
 from bcecli.readers.formats import open_source
 from bcecli.readers.input import Input, Layout, Part, check_lengths
@@ -27,6 +33,7 @@ class ColumnRequest:
     sample_weight: str | None = None  # a column of an input, or a file of weights
     header: bool | None = None  # a CSV file's first line is (not) a header; None: bce decides
     index_col: bool | None = None  # a CSV file's first column is (not) pandas' index
+    id_cols: tuple[str, ...] | None = None  # carried into per-sample records and worst rows
 
 
 @dataclass(frozen=True)
@@ -68,8 +75,9 @@ def open_input(
         weights = find_weights(preds, labels, request.sample_weight)
         if weights is not None and weights.own_file:
             opened.append(weights.source)
-        columns = choose_columns(preds, labels, request, weights)
-        parts = attach_weights(columns.parts, weights)
+        ids = find_ids(preds, labels, request.id_cols)
+        columns = choose_columns(preds, labels, request, weights, ids)
+        parts = attach_ids(attach_weights(columns.parts, weights), ids)
         check_lengths(parts)
         check_kinds(parts)
         layout = Layout(
@@ -78,11 +86,12 @@ def open_input(
             pred_columns=tuple(c for p in parts for c in p.preds),
             weight_column=None if weights is None else weights.shown,
             how=columns.how,
-            notes=notes(preds, labels, weights, request),
+            notes=notes(preds, labels, weights, request, parts),
             n_rows=next((p.source.n_rows for p in parts if p.source.n_rows is not None), None),
             n_label_outputs=sum(p.source.width(c) for p in parts for c in p.labels),
             n_pred_outputs=sum(p.source.width(c) for p in parts for c in p.preds),
             class_names=columns.class_names,
+            id_columns=tuple(c for p in parts for c in p.ids),
         )
         return Input(parts, layout, label_mapper(parts, columns.class_names))
     except BaseException:
@@ -165,13 +174,59 @@ def find_weights(preds: Source, labels: Source | None, wanted: str | None) -> We
     return Weights(src, column, True, f"{show(column)} ({src.name})")
 
 
+def find_ids(
+    preds: Source, labels: Source | None, wanted: tuple[str, ...] | None
+) -> list[tuple[Source, str]]:
+    """The ``--id-col`` columns and the source holding each (the predictions' file first)."""
+    out: list[tuple[Source, str]] = []
+    for c in wanted or ():
+        src = next((s for s in (preds, labels) if s is not None and c in s.columns), None)
+        if src is None:
+            shown = preds.columns + ([] if labels is None else labels.columns)
+            raise OptionError(
+                f"has no column {show_cell(c)} (asked for by {{id_col}}; its columns: "
+                f"{show_names(shown)})",
+                "name an existing column",
+                source=preds.name,
+                param="id_col",
+            )
+        if src.kind(c) == "other":
+            raise InputError(
+                f"id column {show(c, 40)} holds {src.type_name(c)}, not text or numbers",
+                "give a column of text or numbers to {id_col}",
+                source=src.name,
+                param="id_col",
+            )
+        out.append((src, c))
+    return out
+
+
+def attach_ids(parts: list[Part], ids: list[tuple[Source, str]]) -> list[Part]:
+    """Each id column joins the part of its source (read once if it is also a label)."""
+    for src, c in ids:
+        owner = next((p for p in parts if p.source is src), None)
+        if owner is None:
+            owner = Part(src, [], [], [], None)
+            parts = [*parts, owner]
+        if c not in owner.columns:
+            owner.columns.append(c)
+        owner.ids.append(c)
+    return parts
+
+
 def choose_columns(
-    preds: Source, labels: Source | None, req: ColumnRequest, weights: Weights | None
+    preds: Source,
+    labels: Source | None,
+    req: ColumnRequest,
+    weights: Weights | None,
+    ids: list[tuple[Source, str]] = [],  # noqa: B006 (read only)
 ) -> Columns:
-    """The label and prediction columns: both from ``preds``, or each from its own file."""
+    """The label and prediction columns: both from ``preds``, or each from its own file
+    (neither among the weights' and the ids' columns, unless named)."""
 
     def exclude(src: Source) -> tuple[str, ...]:
-        return (weights.column,) if weights is not None and weights.source is src else ()
+        own = tuple(c for s, c in ids if s is src)
+        return own + ((weights.column,) if weights is not None and weights.source is src else ())
 
     if labels is None:
         if preds.columns == ["preds"] and not req.label_cols:
@@ -247,7 +302,11 @@ def attach_weights(parts: list[Part], weights: Weights | None) -> list[Part]:
 
 
 def notes(
-    preds: Source, labels: Source | None, weights: Weights | None, req: ColumnRequest
+    preds: Source,
+    labels: Source | None,
+    weights: Weights | None,
+    req: ColumnRequest,
+    parts: list[Part] | None = None,
 ) -> tuple[str, ...]:
     """What the report notes about the files, in the order they were read."""
     out = list(preds.notes)
@@ -262,6 +321,15 @@ def notes(
                 f"column {show(unused[0])} is not used as a weight; pass --sample-weight "
                 f"{show(unused[0])} to use it"
             )
+    used = {c for p in parts or () for c in [*p.columns, *p.ids]}
+    idle = [c for c in preds.columns if c not in used and id_like(c)]
+    if idle and not req.id_cols:
+        one = len(idle) == 1
+        out.append(
+            f"{'column' if one else 'columns'} {show_names(idle)} {'looks' if one else 'look'} "
+            f"like an id and {'is' if one else 'are'} not used; pass --id-col {show(idle[0])} "
+            "to carry it into the per-sample records and the worst rows"
+        )
     return tuple(out)
 
 

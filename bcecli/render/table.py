@@ -168,6 +168,9 @@ def worst_table(report: Report) -> Table | None:
     names = report.context.output_names
     t = table("Worst samples")
     t.add_column("row", justify="right")
+    ids = report.context.id_columns
+    for name in ids:  # --id-col
+        t.add_column(safe_text(name), justify="right")
     t.add_column("label", justify="right")
     t.add_column("argmax (p)" if multiclass else "prediction", justify="right")
     t.add_column("p(true)", justify="right")
@@ -180,9 +183,23 @@ def worst_table(report: Report) -> Table | None:
         else:
             label, shown = _vec(w.labels), _vec(w.preds)
         t.add_row(
-            str(w.row), safe_text(label), safe_text(shown), fmt.num(w.p_true), fmt.loss(w.loss)
+            str(w.row),
+            *(safe_text(_id_text(v)) for v in w.ids[: len(ids)]),
+            safe_text(label),
+            safe_text(shown),
+            fmt.num(w.p_true),
+            fmt.loss(w.loss),
         )
     return t
+
+
+def _id_text(value: object) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value == int(value) and abs(value) <= 2.0**53:
+            return str(int(value))
+    return str(value)
 
 
 def _class_label(labels: tuple[float, ...], names: tuple[str, ...]) -> str:

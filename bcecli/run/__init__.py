@@ -31,8 +31,11 @@ def run_score(
         from bcecli.run.local import run_local
 
         return run_local(request, engine, sink, progress)
-    except BaseException:
-        if sink is not None:
+    except BaseException as e:
+        fail = getattr(sink, "fail", None)  # optional: a sink that can say it was cut short
+        if fail is not None:
+            fail(e)
+        elif sink is not None:
             sink.close()
         raise
 

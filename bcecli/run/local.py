@@ -26,6 +26,10 @@ def run_local(
     prep = prepare(req)
     try:
         if sink is not None:
+            try:
+                prep.inp.check_row_counts()  # before a record is streamed
+            except BceError as e:
+                raise e.with_source(prep.sources) from None
             sink.begin(prep.row_columns())
         # the reader's own chunks are re-cut; chunks of a size the caller chose pass as they are
         _stream(prep, engine.threads, sink, progress, aligned=engine.chunk_rows is None)
@@ -99,7 +103,8 @@ def block_aligned(chunks: Iterable[Chunk]) -> Iterator[Chunk]:
 
 def _rows(chunk: Chunk, a: int, b: int) -> Chunk:
     w = None if chunk.weights is None else chunk.weights[a:b]
-    return Chunk(chunk.start + a, chunk.labels[a:b], chunk.preds[a:b], w)
+    ids = None if chunk.ids is None else {k: v[a:b] for k, v in chunk.ids.items()}
+    return Chunk(chunk.start + a, chunk.labels[a:b], chunk.preds[a:b], w, ids)
 
 
 def _joined(head: Chunk, rest: Chunk) -> Chunk:
@@ -107,9 +112,15 @@ def _joined(head: Chunk, rest: Chunk) -> Chunk:
     if head.weights is not None or rest.weights is not None:
         assert head.weights is not None and rest.weights is not None  # one reader's chunks
         w = np.concatenate([head.weights, rest.weights])
+    ids = None
+    if head.ids is not None and rest.ids is not None:
+        from bcecli.readers.batches import concat_columns
+
+        ids = {k: concat_columns([v, rest.ids[k]]) for k, v in head.ids.items()}
     return Chunk(
         head.start,
         np.concatenate([head.labels, rest.labels]),
         np.concatenate([head.preds, rest.preds]),
         w,
+        ids,
     )

@@ -57,10 +57,14 @@ class Prepared:
             or opts.class_weight is not None
             or (opts.pos_weight is not None and opts.compat.is_keras)
         )
+        width = self.first.preds.shape[1]
+        classes = layout.class_names or output_names(layout.pred_columns, width)
         return RowColumns(
             output_names(layout.label_columns, self.first.labels.shape[1]),
-            output_names(layout.pred_columns, self.first.preds.shape[1]),
+            output_names(layout.pred_columns, width),
             weighted,
+            ids=layout.id_columns,
+            classes=classes if opts.task.is_multiclass else None,
         )
 
     def context(self, partitions: tuple[tuple[int, str], ...] = ()) -> Context:
@@ -83,6 +87,7 @@ class Prepared:
             notes=(f"columns: {layout.how}", *notes),
             labels_sorted=mapper.description if mapper is not None and mapper.sorted_order else "",
             partitions=partitions,
+            id_columns=layout.id_columns,
         )
 
 

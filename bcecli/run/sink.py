@@ -22,11 +22,14 @@ class RowColumns:
     labels: tuple[str, ...]  # one name per label output
     preds: tuple[str, ...]  # one name per prediction output
     weighted: bool  # a sample weight is given, or the profile weighs each row's loss
+    ids: tuple[str, ...] = ()  # the --id-col columns (a chunk's ``ids``)
+    classes: tuple[str, ...] | None = None  # a multi-class task's class names (pred_class)
 
 
 class RowSink(Protocol):
     """``begin`` once, ``write`` every scored chunk in row order, then ``finish``; the run
-    calls ``close`` instead when it fails (before ``begin``, too)."""
+    calls ``close`` instead when it fails (before ``begin``, too), or ``fail(error)`` where the
+    sink has one (per-sample output then ends in a record that names the error)."""
 
     # What the sink does with the rows, and what to do instead, as the (what, fix) of the
     # error an engine that does not keep the rows' order raises.
