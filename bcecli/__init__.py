@@ -21,6 +21,7 @@ from bcecli.version import __version__
 if TYPE_CHECKING:
     from bcecli.api import Report, detect_task, score, score_file
     from bcecli.checkinit import InitReport, check_init, check_init_file
+    from bcecli.comparison import Comparison, compare, compare_files
     from bcecli.core.options import Compat, LossOptions, Reduction, Task
     from bcecli.errors import BceError, FrameworkRaises, InputError, OptionError
 
@@ -33,6 +34,9 @@ _HOME = {
     "check_init": "bcecli.checkinit",
     "check_init_file": "bcecli.checkinit",
     "InitReport": "bcecli.checkinit",
+    "compare": "bcecli.comparison",
+    "compare_files": "bcecli.comparison",
+    "Comparison": "bcecli.comparison",
     "Task": "bcecli.core.options",
     "Compat": "bcecli.core.options",
     "Reduction": "bcecli.core.options",
@@ -46,6 +50,7 @@ _HOME = {
 __all__ = [
     "BceError",
     "Compat",
+    "Comparison",
     "FrameworkRaises",
     "InitReport",
     "InputError",
@@ -57,6 +62,8 @@ __all__ = [
     "__version__",
     "check_init",
     "check_init_file",
+    "compare",
+    "compare_files",
     "detect_task",
     "score",
     "score_file",

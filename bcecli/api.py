@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from bcecli.core.decomposition import Decomposition, Recalibration
     from bcecli.gates import Gates
     from bcecli.readers import Source
+    from bcecli.run import RowSink
     from bcecli.spool import LossSpool
 
 SCHEMA = 1  # the JSON contract's version: keys change only with a new number
@@ -543,6 +544,7 @@ def score_file(
     top: int | None = None,
     progress: Callable[[int, int | None], None] | None = None,
     chunk_rows: int | None = None,
+    rows: RowSink | None = None,
 ) -> Report:
     """Score a file (CSV, TSV, gzip'd CSV, NPY, NPZ, Parquet; '-' for CSV on stdin), or a
     directory or glob of partition files: the same Report as ``bce score PATH``.
@@ -559,10 +561,12 @@ def score_file(
     worst rows (``worst[i].ids``). ``progress(rows_done, rows_total)`` is called as the rows
     are scored. A per-sample stream that fails part way ends in an error record (JSONL
     ``{"error": ...}``, CSV/TSV a line ``# error: ...``).
+    ``rows``: a row sink of the caller's own (``bcecli.run.RowSink``) that gets every scored
+    chunk in row order (``bcecli.compare``'s).
     """
     from bcecli.readers import ColumnRequest
     from bcecli.render.persample import PerSampleSink
-    from bcecli.run import DaskEngine, Inputs, LocalEngine, RowSink, ScoreRequest, run_score
+    from bcecli.run import DaskEngine, Inputs, LocalEngine, ScoreRequest, run_score
     from bcecli.spool import LossSpool
 
     if per_sample_format not in ("csv", "tsv", "jsonl"):
@@ -602,6 +606,12 @@ def score_file(
     sink: RowSink | None = losses
     if per_sample is not None:
         sink = PerSampleSink(per_sample, per_sample_format, top=None if top is None else int(top))
+    if rows is not None:
+        if sink is not None:
+            raise OptionError(
+                "a row sink (rows=) goes alone", 'drop per_sample and reduction="none"'
+            )
+        sink = rows
     request = ScoreRequest(Inputs(path, labels, columns), opts, run_on)
     stats = run_score(request, sink=sink, progress=progress)
     return Report.of(stats, red, losses)

@@ -14,7 +14,7 @@ COMMANDS = cli.list_commands(click.Context(cli))
 
 
 def test_the_commands() -> None:
-    assert COMMANDS == ["bands", "check-init", "explain", "plot", "score"]
+    assert COMMANDS == ["bands", "check-init", "compare", "explain", "plot", "score"]
 
 
 @pytest.mark.parametrize("name", COMMANDS)

@@ -41,6 +41,7 @@ class Failure(click.ClickException):
 COMMANDS = {
     "score": "bcecli.cli.score",
     "check-init": "bcecli.cli.check_init",
+    "compare": "bcecli.cli.compare",
     "explain": "bcecli.cli.explain",
     "bands": "bcecli.cli.bands",
     "plot": "bcecli.cli.plot",
