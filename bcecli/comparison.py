@@ -176,10 +176,12 @@ class RecordSink:
         "use {engine=local} (the default)",
     )
 
-    def __init__(self, rule_of: Callable[[RowColumns], RowRule]) -> None:
+    def __init__(self, rule_of: Callable[[RowColumns], RowRule], id_col: str | None = None) -> None:
         self.rule_of = rule_of
         self.rule: RowRule | None = None
         self.spool = RecordSpool(np.dtype("f8"))
+        self.id_col = id_col
+        self.id_parts: list[Any] = []  # each chunk's ids (``id_col``: a join keeps them all)
 
     def begin(self, columns: RowColumns) -> None:
         self.rule = self.rule_of(columns)
@@ -191,6 +193,19 @@ class RecordSink:
 
     def write(self, scored: ScoredChunk) -> None:
         self.spool.add(self.records(scored))
+        if self.id_col is not None:
+            assert scored.chunk.ids is not None
+            self.id_parts.append(scored.chunk.ids[self.id_col])
+
+    def ids(self) -> np.ndarray:
+        """The ids of every row, as numbers (float) or text (object)."""
+        from bcecli.readers import TextColumn
+
+        if self.id_parts and isinstance(self.id_parts[0], TextColumn):
+            text = TextColumn.concat(self.id_parts).values
+            return np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+        parts = [np.asarray(p).reshape(len(p), -1)[:, 0] for p in self.id_parts]
+        return np.concatenate(parts) if parts else np.zeros(0)
 
     def finish(self) -> None:
         pass
@@ -598,8 +613,8 @@ def compare_files(
         raise OptionError(f"alpha {alpha} is not between 0 and 1", "pass e.g. 0.05")
     if id_col is not None and labels is not None:
         raise OptionError(
-            "{labels} fixes the row order of both files, so --id-col has nothing to join",
-            "drop --id-col, or put the labels in both files and join them on --id-col",
+            "{labels} fixes the row order of both files, so {id_col} has nothing to join",
+            "drop {id_col}, or put the labels in both files and join them on {id_col}",
         )
     options: dict[str, Any] = dict(
         label_col=label_col,
@@ -616,7 +631,8 @@ def compare_files(
         dtype=dtype,
         chunk_rows=chunk_rows,
     )
-    first = RecordSink(lambda columns: _rule(columns, from_logits, compat))
+    first = RecordSink(lambda columns: _rule(columns, from_logits, compat), id_col)
+    options["id_col"] = id_col  # carried through the scoring path with each chunk
     report_a = score_file(a, labels=labels, task=task, rows=first, **options)
     assert first.rule is not None
     rule = first.rule
@@ -642,16 +658,13 @@ def compare_files(
                 raise InputError(
                     f"{name_b} has {nb:,} rows but {name_a} has {first.spool.n:,}",
                     "compare predictions of the same rows, or join the files on an id column "
-                    "with --id-col COL",
+                    "with {id_col=COL}",
                 )
         else:
-            joined = RecordSink(same_rule)
+            joined = RecordSink(same_rule, id_col)
             report_b = _score_b(score_file, b, labels, report_a, joined, options)
             try:
-                pairing = _join(
-                    first.spool, joined.spool, a, b, id_col, rule, report_a.task,
-                    time_ordered, header, index_col,
-                )  # fmt: skip
+                pairing = _join(first, joined, name_a, name_b, id_col, report_a.task, time_ordered)
             finally:
                 joined.spool.close()
         _check_labels(pairing, name_a, name_b, id_col)
@@ -709,35 +722,8 @@ def _check_labels(pairing: Pairing, name_a: str, name_b: str, id_col: str | None
         + (", ..." if pairing.disagree > SHOWN_IDS else "")
         + ")",
         "compare predictions of the same rows"
-        + ("" if id_col else ": if the order differs, join them with --id-col COL"),
+        + ("" if id_col else ": if the order differs, join them with {id_col=COL}"),
     )
-
-
-def _read_ids(
-    path: str | Source, id_col: str, header: bool | None, index_col: bool | None
-) -> np.ndarray:
-    """The values of ``id_col`` in ``path``, read by bce's readers."""
-    from bcecli.readers import ColumnRequest, TextColumn
-    from bcecli.readers.resolve import open_path
-
-    src = open_path(path, "preds", ColumnRequest(header=header, index_col=index_col))
-    try:
-        if id_col not in src.columns:
-            raise InputError(
-                f"has no column {id_col!r} (its columns: {', '.join(src.columns[:12])})",
-                "name the id column with --id-col COL",
-                source=src.name,
-            )
-        parts: list[np.ndarray] = []
-        for batch in src.batches([id_col]):
-            col = batch[id_col]
-            if isinstance(col, TextColumn):
-                parts.append(np.asarray(col.values.to_numpy(zero_copy_only=False), dtype=object))
-            else:
-                parts.append(np.asarray(col).reshape(len(col), -1)[:, 0])
-        return np.concatenate(parts) if parts else np.zeros(0)
-    finally:
-        src.close()
 
 
 def _show_id(v: object) -> str:
@@ -753,31 +739,28 @@ def _duplicates(ids: Any) -> tuple[int, list[str]]:
 
 
 def _join(
-    spool_a: RecordSpool,
-    spool_b: RecordSpool,
-    a: str | Source,
-    b: str | Source,
+    first: RecordSink,
+    second: RecordSink,
+    name_a: str,
+    name_b: str,
     id_col: str,
-    rule: RowRule,
     task: Task,
     time_ordered: bool,
-    header: bool | None,
-    index_col: bool | None,
 ) -> Pairing:
     """B's records joined to A's on ``id_col``, paired in A's order."""
     import pandas as pd
 
-    name_a, name_b = _name(a), _name(b)
+    spool_a, spool_b = first.spool, second.spool
+    assert first.rule is not None
     for spool, name in ((spool_a, name_a), (spool_b, name_b)):
         if spool.n > JOIN_MAX_ROWS:
             raise InputError(
-                f"has {spool.n:,} rows; a join on --id-col holds every row in memory, up to "
+                f"has {spool.n:,} rows; a join on {{id_col}} holds every row in memory, up to "
                 f"{JOIN_MAX_ROWS:,}",
-                "sort both files by the id and compare them without --id-col",
+                "sort both files by the id and compare them without {id_col}",
                 source=name,
             )
-    ids_a = _read_ids(a, id_col, header, index_col)
-    ids_b = _read_ids(b, id_col, header, index_col)
+    ids_a, ids_b = first.ids(), second.ids()
     if ids_a.dtype.kind != ids_b.dtype.kind:  # numbers in one file, text in the other
         ids_a, ids_b = ids_a.astype(str), ids_b.astype(str)
     index_a, index_b = pd.Index(ids_a), pd.Index(ids_b)
@@ -810,7 +793,7 @@ def _join(
             "; ".join(parts), "compare predictions of the same rows: every id in both files"
         )
     rec_a, rec_b = spool_a.all(), spool_b.all()
-    pairing = Pairing(rule, task, time_ordered)
+    pairing = Pairing(first.rule, task, time_ordered)
     for lo in range(0, len(rec_a), BLOCK):
         rows = np.arange(lo, min(lo + BLOCK, len(rec_a)))
         pairing.add(rec_a[rows], rec_b[at[rows]], rows)
