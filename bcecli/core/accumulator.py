@@ -8,7 +8,7 @@ two partitions of a distributed dataframe) into exactly what one pass over both 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ import numpy as np
 from bcecli.core.blocksum import BlockSum
 from bcecli.core.flags import FlagTally
 from bcecli.core.options import LossOptions
+from bcecli.core.score_summary import ScoreSummaries
 from bcecli.core.sketch import LossSketch
 from bcecli.core.summary import CALIBRATION_BINS, BinaryTally, MulticlassTally, Tally
 
@@ -175,6 +176,20 @@ class Accumulator:
         constants = [0.0 if isinstance(c, np.ndarray) else float(c) * n for c in values]
         if any(constants):
             self.head.add_exact(np.array(constants))
+
+    def buckets_only(self) -> None:
+        """Keep none of the rows for exact quantiles and exact score tables: for a run known to
+        score more than ``EXACT_LIMIT`` rows, which would drop them at that point anyway."""
+        self.sketch.buckets_only()
+        for f in fields(self.tally):
+            summaries = getattr(self.tally, f.name)
+            if isinstance(summaries, ScoreSummaries):
+                summaries.buckets_only()
+
+    @property
+    def keeps_rows(self) -> bool:
+        """Whether rows are kept for exact quantiles (until there are too many)."""
+        return self.sketch.exact
 
     def head_totals(self) -> HeadTotals:
         return HeadTotals(*(float(t) for t in self.head.totals()))

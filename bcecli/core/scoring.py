@@ -60,6 +60,9 @@ class Scorer:
         from concurrent.futures import Future, ThreadPoolExecutor
 
         partials = [Accumulator(self.opts, self.accumulator.n_outputs) for _ in range(workers)]
+        for acc in partials:
+            if not self.accumulator.keeps_rows:
+                acc.buckets_only()
         # one thread per accumulator: it adds its chunks in row order
         pools = [ThreadPoolExecutor(1, thread_name_prefix="bce-score") for _ in range(workers)]
         try:

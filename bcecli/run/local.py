@@ -11,6 +11,7 @@ import numpy as np
 
 from bcecli.core.blocksum import BLOCK
 from bcecli.core.chunk import Chunk
+from bcecli.core.sketch import EXACT_LIMIT
 from bcecli.errors import BceError
 from bcecli.run.prepare import Prepared, prepare
 from bcecli.run.request import LocalEngine, ScoreRequest
@@ -21,10 +22,22 @@ if TYPE_CHECKING:
 
 
 def run_local(
-    req: ScoreRequest, engine: LocalEngine, sink: RowSink | None, progress: Progress | None
+    req: ScoreRequest,
+    engine: LocalEngine,
+    sink: RowSink | None,
+    progress: Progress | None,
+    *,
+    keep_rows: bool = False,
 ) -> Report:
+    """Score ``req`` here. ``keep_rows``: keep the rows for exact quantiles even when the input
+    says it has more than ``EXACT_LIMIT`` (the second pass over a file of excluded rows)."""
     prep = prepare(req)
     try:
+        n_rows = prep.inp.layout.n_rows
+        # a large file's first EXACT_LIMIT rows would be copied only to be dropped
+        bucketed = not keep_rows and sink is None and (n_rows or 0) > EXACT_LIMIT
+        if bucketed:
+            prep.scorer.accumulator.buckets_only()
         if sink is not None:
             try:
                 prep.inp.check_row_counts()  # before a record is streamed
@@ -32,9 +45,14 @@ def run_local(
                 raise e.with_source(prep.sources) from None
             sink.begin(prep.row_columns())
         # the reader's own chunks are re-cut; chunks of a size the caller chose pass as they are
-        _stream(prep, engine.threads, sink, progress, aligned=engine.chunk_rows is None)
+        threads = engine.threads_for(prep.inp.mapped)
+        _stream(prep, threads, sink, progress, aligned=engine.chunk_rows is None)
         if sink is not None:
             sink.finish()
+        if bucketed and prep.scorer.accumulator.sketch.n <= EXACT_LIMIT:
+            # so many rows were excluded that the quantiles can be exact after all (rare): score
+            # again keeping the rows, for the report a small file gets
+            return run_local(req, engine, sink, progress, keep_rows=True)
         try:
             return prep.scorer.report(prep.context(prep.inp.partitions))
         except BceError as e:
