@@ -140,6 +140,13 @@ class Scenario:
         )
 
 
+# What a time is: "wall" (around Popen..wait4) or "cpu" (the child's user + system time, its
+# waited-for children's included). On a machine shared with other work, CPU time moves less
+# with the others' load than wall time does; but a command that runs on several cores (polars,
+# duckdb, bce's second thread) shows the sum of them, so its ratios mean something else.
+CLOCK = "wall"
+
+
 @dataclass
 class Sample:
     wall: float  # seconds
@@ -147,6 +154,12 @@ class Sample:
     code: int
     stdout: str
     stderr: str
+    cpu: float = math.nan  # seconds
+
+    @property
+    def seconds(self) -> float:
+        """The time under ``CLOCK``."""
+        return self.cpu if CLOCK == "cpu" else self.wall
 
 
 @dataclass
@@ -156,7 +169,7 @@ class CommandResult:
     failure: str | None = None
 
     def walls(self) -> list[float]:
-        return [s.wall for s in self.samples.values()]
+        return [s.seconds for s in self.samples.values()]
 
     def median_wall(self) -> float:
         return statistics.median(self.walls()) if self.samples else math.nan
@@ -475,7 +488,8 @@ def run_once(argv: Sequence[str], timeout: float, env: dict[str, str]) -> Sample
         stderr = err.read().decode("utf-8", "replace")
     if timed_out.is_set():
         stderr += f"\ntimed out after {timeout:g} s"
-    return Sample(wall, usage.ru_maxrss / 1024.0, code, stdout, stderr)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Sample(wall, usage.ru_maxrss / 1024.0, code, stdout, stderr, cpu)
 
 
 def failure_of(cmd: Command, sample: Sample) -> str | None:
@@ -591,7 +605,7 @@ def run_scenario(
                 continue
             if r >= 0:
                 res.samples[r] = sample
-            parts.append(f"{c.key} {sample.wall:.3f}s {sample.rss_mb:.0f}MB")
+            parts.append(f"{c.key} {sample.seconds:.3f}s {sample.rss_mb:.0f}MB")
         log(f"   {label}: " + "; ".join(parts))
     return ScenarioResult(sc, results, scenario_checks(sc, results, data))
 
@@ -621,7 +635,7 @@ def find_number(obj: Any, key: str) -> float | None:
 def same_round_ratios(a: CommandResult, others: Sequence[CommandResult]) -> list[float]:
     """Per round, a's time over the fastest of ``others`` in that round."""
     rounds = sorted(set(a.samples).intersection(*(set(o.samples) for o in others)))
-    return [a.samples[r].wall / min(o.samples[r].wall for o in others) for r in rounds]
+    return [a.samples[r].seconds / min(o.samples[r].seconds for o in others) for r in rounds]
 
 
 def scenario_checks(sc: Scenario, results: dict[str, CommandResult], data: Path) -> list[Check]:
@@ -684,7 +698,7 @@ def _scoring_throughput(
     if bce.failure is not None or startup.failure is not None:
         return Check(sc.name, name, "a command failed", target, FAILED)
     rounds = sorted(set(bce.samples) & set(startup.samples))
-    spans = [bce.samples[r].wall - startup.samples[r].wall for r in rounds]
+    spans = [bce.samples[r].seconds - startup.samples[r].seconds for r in rounds]
     span = statistics.median(spans)
     gbps = total / span / 1e9 if span > 0 else math.inf
     value = f"{gbps:.2f} GB/s ({total / 1e6:.0f} MB / {span:.3f} s)"
@@ -880,7 +894,8 @@ def report(
         else f"load avg {load[0][0]:.2f} before, other processes {others:.0%} of the CPU during it"
     )
     head = (
-        f"bce benchmarks: {args.rounds} rounds (+{args.warmup} warm-up), medians; "
+        f"bce benchmarks: {args.rounds} rounds (+{args.warmup} warm-up), medians of {CLOCK} "
+        "time; "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, {cpu}; "
         f"bytecode cache {'off' if args.no_pycache else 'on'}; "
         f"{time.strftime('%Y-%m-%d %H:%M')}"
@@ -891,7 +906,7 @@ def report(
             TITLE if not md else f"**{TITLE}**",
             "",
             render_table(
-                ["scenario", "wall s", "peak RSS MB", *(t for t, _, _ in RATIO_COLUMNS)],
+                ["scenario", f"{CLOCK} s", "peak RSS MB", *(t for t, _, _ in RATIO_COLUMNS)],
                 ratio_rows(done.values()),
                 md,
             ),
@@ -899,7 +914,7 @@ def report(
             "Timings" if not md else "**Timings**",
             "",
             render_table(
-                ["scenario", "command", "wall s", "min-max s", "peak RSS MB", "runs", "note"],
+                ["scenario", "command", f"{CLOCK} s", "min-max s", "peak RSS MB", "runs", "note"],
                 timing_rows(done.values()),
                 md,
             ),
@@ -938,7 +953,13 @@ def dump_json(path: Path, done: dict[str, ScenarioResult], checks: list[Check]) 
                     "argv": list(res.command.argv),
                     "failure": res.failure,
                     "samples": [
-                        {"round": r, "wall_s": s.wall, "peak_rss_mb": s.rss_mb, "exit": s.code}
+                        {
+                            "round": r,
+                            "wall_s": s.wall,
+                            "cpu_s": s.cpu,
+                            "peak_rss_mb": s.rss_mb,
+                            "exit": s.code,
+                        }
                         for r, s in sorted(res.samples.items())
                     ],
                 }
@@ -988,6 +1009,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the children in the unchanged environment (default: give them a bytecode "
         "cache in DATA/.pycache, even under PYTHONDONTWRITEBYTECODE)",
     )
+    p.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="time each command by wall time (default) or by its CPU time, user + system "
+        "(steadier on a shared machine; a command on several cores shows their sum)",
+    )
     p.add_argument("--list", action="store_true", help="list scenarios and commands, run nothing")
     p.add_argument(
         "--check",
@@ -998,7 +1026,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global CLOCK
     args = build_parser().parse_args(argv)
+    CLOCK = args.clock
     if args.rounds < 1 or args.warmup < 0:
         print("error: --rounds must be >= 1 and --warmup >= 0", file=sys.stderr)
         return 2
