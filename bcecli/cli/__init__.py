@@ -1,7 +1,8 @@
 """The click layer on the Python API: parse options, call ``bcecli.score_file``, render, exit
 with the documented code.
 
-Exit codes: 0 report produced; 1 a gate failed; 2 usage error; 3 the input cannot be scored.
+Exit codes: 0 report produced; 1 a gate failed; 2 usage error; 3 the input cannot be scored
+(or the report cannot be written); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ from bcecli.version import __version__
 
 EPILOG = """\b
 Exit codes: 0 report produced; 1 a gate failed (--fail-on, --max-loss,
---max-ne); 2 usage error; 3 the input cannot be scored.
+--max-ne); 2 usage error; 3 the input cannot be scored (or stdout cannot
+be written); 130 interrupted.
 """
+
+# The exit status of a run stopped by Ctrl-C (SIGINT): 128 + the signal's number, as shells do.
+INTERRUPTED = 130
 
 
 class Failure(click.ClickException):
@@ -78,8 +83,9 @@ class BceGroup(click.Group):
             click.echo(f"Error: {e.format_message()}", err=True)
             sys.exit(e.exit_code)
         except click.Abort:
-            click.echo("Aborted!", err=True)
-            sys.exit(1)
+            # Ctrl-C (bce asks no questions, so nothing else aborts): one line, status 130
+            click.echo("bce: interrupted", err=True)
+            sys.exit(INTERRUPTED)
         except BrokenPipeError:
             _quiet_pipe()
             sys.exit(0)
@@ -144,11 +150,24 @@ def main() -> None:
     # nothing and costs 5-9 ms a run (about 45 collections measured). Every 100k still collects
     # the cycles a long run leaves behind.
     gc.set_threshold(100_000)
+    from bcecli.cli import streams
+
+    streams.guard()
     try:
         cli.main(prog_name="bce")
     except SystemExit as e:
         _leave(e.code)
+    except KeyboardInterrupt:  # between click's handlers (start-up, shutdown)
+        _leave(_interrupted())
     _leave(0)
+
+
+def _interrupted() -> int:
+    try:
+        click.echo("bce: interrupted", err=True)
+    except KeyboardInterrupt:
+        pass
+    return INTERRUPTED
 
 
 def _leave(code: object) -> None:
@@ -167,11 +186,16 @@ def _leave(code: object) -> None:
     else:  # sys.exit("message"): Python prints it and exits 1
         print(code, file=sys.stderr)
         status = 1
+    from bcecli.cli.streams import OutputError
+
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (BrokenPipeError, ValueError):  # a closed reader, or a stream closed already
-            pass
+        except (BrokenPipeError, ValueError, AttributeError):
+            pass  # a closed reader, a stream closed already, or none (Python's own, closed)
+        except OutputError as e:  # the report did not reach stdout's disk: not a success
+            click.echo(f"Error: {e.line(flag_spelling)}", err=True)
+            status = status if status in (2, 3) else e.exit_code
     os._exit(status)
 
 

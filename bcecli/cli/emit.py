@@ -38,6 +38,7 @@ def emit(doc: Document, out: Output) -> None:
         from bcecli.render.terminal import make_console
 
         console = make_console(sys.stdout, color=out.color)
+        console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]  # rich exits 1
         for part in doc.table():
             console.print(part)
     elif fmt in (Format.JSON, Format.JSONL):
@@ -51,6 +52,11 @@ def emit(doc: Document, out: Output) -> None:
         from bcecli.render.machine import delimited
 
         click.echo(delimited(doc.rows(), "\t" if fmt is Format.TSV else ","), nl=False)
+
+
+def _broken_pipe() -> None:
+    # rich's own handler exits with status 1; `| head` is a quiet exit 0 (the group's handler)
+    raise BrokenPipeError
 
 
 def per_sample_format(out: Output, *, per_sample: bool, raw: bool) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -188,9 +189,41 @@ def check_output(path: str) -> str:
     return ext
 
 
+def matplotlib_home() -> str:
+    """Where matplotlib keeps its configuration and font cache: the user's MPLCONFIGDIR if set,
+    else a folder of bce's own in the temporary directory (``bce-matplotlib-<uid>``, private to
+    the user and reused, so the font list is built once), never the home directory. Set before
+    matplotlib is first imported; a folder that is not the user's own is not used (a fresh one
+    is, at the cost of rebuilding the font list)."""
+    import stat
+    import tempfile
+
+    mine = os.environ.get("MPLCONFIGDIR")
+    if mine:
+        return mine
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    folder = os.path.join(tempfile.gettempdir(), f"bce-matplotlib-{uid}")
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        folder = ""
+    if folder:
+        st = os.lstat(folder)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & 0o077:
+            folder = ""
+    if not folder:
+        folder = tempfile.mkdtemp(prefix="bce-matplotlib-")
+    os.environ["MPLCONFIGDIR"] = folder
+    return folder
+
+
 def require_matplotlib() -> None:
     import logging
 
+    if "matplotlib" not in sys.modules:
+        matplotlib_home()
     # matplotlib announces its one-time font cache build on the log; bce's stderr stays quiet
     logging.getLogger("matplotlib").setLevel(logging.ERROR)
     try:

@@ -131,12 +131,20 @@ def run_dask(req: ScoreRequest, engine: DaskEngine, sink: RowSink | None) -> Rep
 def _client(address: str | None) -> Iterator[Any]:
     """A client of the scheduler at ``address``, or of a local cluster closed at the end."""
     import logging
+    import tempfile
 
+    import dask
     from distributed import Client, LocalCluster
 
     if address:
         try:
             client = Client(address, timeout=CONNECT_TIMEOUT)
+        except (ValueError, TypeError) as e:  # distributed's parse of the address
+            raise OptionError(
+                f"{{scheduler}} {show(address, 100)} is not a Dask scheduler address "
+                f"({show(str(e), 100)})",
+                "give HOST:PORT or tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786 ([::1]:8786 for IPv6)",
+            ) from None
         except (OSError, TimeoutError) as e:
             raise OptionError(
                 f"cannot reach the Dask scheduler at {show(address, 100)} ({show(str(e), 100)})",
@@ -145,13 +153,18 @@ def _client(address: str | None) -> Iterator[Any]:
         with client:
             yield client
         return
+    # The workers' scratch space (dask-scratch-space, with its lock files) goes into a folder of
+    # bce's own, removed with the cluster, not into TMPDIR where Dask would leave it.
     with (
+        tempfile.TemporaryDirectory(prefix="bce-dask-", ignore_cleanup_errors=True) as scratch,
+        dask.config.set({"temporary-directory": scratch}),
         LocalCluster(
             n_workers=LOCAL_WORKERS,
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",  # no fixed port: never "8787 is in use"
             silence_logs=logging.CRITICAL,
+            local_directory=scratch,
         ) as cluster,
         Client(cluster) as client,
     ):
