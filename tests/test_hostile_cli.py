@@ -3,6 +3,7 @@ terminal, a malformed scheduler address. Real processes, each with a timeout."""
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -182,3 +183,37 @@ def test_dask_leaves_no_scratch_space_in_tmpdir(tmp_path: object) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert list(tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--label", "1", "--pred", "2"], "probabilities are in [0, 1]"),
+        (["--label", "1", "--pred", "-0.1"], "probabilities are in [0, 1]"),
+        (["--label", "1", "--pred", "nan"], "probabilities are in [0, 1]"),
+        (["--label", "5", "--pred", "0.5"], "labels are 0 or 1"),
+        (["--label", "-1", "--pred", "0.5"], "labels are 0 or 1"),
+        (["--label", "0,2", "--pred", "0.5,0.5"], "each value is in [0, 1]"),
+        (["--label", "1", "--pred", "0.3,0.7,2"], "probabilities are in [0, 1]"),
+        (["--label", "1", "--pred", "nan", "--from-logits"], "not a logit"),
+    ],
+)
+def test_explain_refuses_a_pair_outside_the_loss_domain(args: list[str], says: str) -> None:
+    from click.testing import CliRunner
+
+    from bcecli.cli import cli
+
+    result = CliRunner().invoke(cli, ["explain", *args])
+    assert result.exit_code == 2, result.output
+    assert says in result.output and "perfect" not in result.output
+
+
+def test_explain_still_scores_a_logit_outside_0_1() -> None:
+    from click.testing import CliRunner
+
+    from bcecli.cli import cli
+
+    result = CliRunner().invoke(cli, ["explain", "--label", "1", "--pred", "2", "--from-logits"])
+    assert result.exit_code == 0
+    # -log(sigmoid(2)) = log(1 + e^-2)
+    assert f"loss\t{math.log1p(math.exp(-2))!r}" in result.output

@@ -209,6 +209,7 @@ def explain_pair(label: str, pred: str, *, from_logits: bool = False) -> Explana
             f"--label has {len(labels)} values for {k} predictions",
             "give a class index or a row of the same length",
         )
+    _check_ranges(task, label, labels, pred, preds, from_logits=from_logits)
     values = []
     exact_loss = math.nan
     for compat in Compat:
@@ -237,6 +238,42 @@ def explain_pair(label: str, pred: str, *, from_logits: bool = False) -> Explana
         pred=pred,
         values=tuple(values),
     )
+
+
+def _check_ranges(
+    task: Task,
+    label: str,
+    labels: list[float],
+    pred: str,
+    preds: list[float],
+    *,
+    from_logits: bool,
+) -> None:
+    """A usage error, naming the valid range, for a pair no cross-entropy is defined on (a
+    framework that clips would score it anyway, and a negative loss read as "perfect")."""
+    if from_logits:
+        if any(math.isnan(v) for v in preds):
+            raise OptionError(f"--pred {pred} is not a logit", "a logit is a number (or -inf)")
+    elif not all(0 <= v <= 1 for v in preds):
+        what = "a probability" if len(preds) == 1 else "a row of probabilities"
+        raise OptionError(
+            f"--pred {pred} is not {what}: probabilities are in [0, 1]",
+            "give probabilities in [0, 1], or add --from-logits for logits",
+        )
+    if task is Task.SPARSE:
+        return  # a class index, checked against the row's length
+    if not all(0 <= v <= 1 for v in labels):
+        if task is Task.BINARY:
+            raise OptionError(
+                f"--label {label} is not a binary label: labels are 0 or 1 (a soft label: "
+                "in [0, 1])",
+                "give 0 or 1; for a class index give --pred a row of K probabilities, e.g. "
+                "--label 2 --pred 0.1,0.2,0.7",
+            )
+        raise OptionError(
+            f"--label {label} is not a row of class probabilities: each value is in [0, 1]",
+            "give a one-hot row (or soft labels in [0, 1]), or a class index",
+        )
 
 
 def _dtype_name(opts: LossOptions) -> str:
