@@ -14,6 +14,7 @@ from typing import Any
 
 from bcecli.core.flags import Severity
 from bcecli.core.report import Report
+from bcecli.errors import OptionError
 
 
 class FailOn(str, Enum):
@@ -48,6 +49,16 @@ class Gates:
     max_ne: float | None = None
     ignore: tuple[str, ...] = ()  # flag ids that never trip fail_on
     max_sample_loss: float | None = None  # the worst sample's loss (max_loss gates the mean)
+
+    def __post_init__(self) -> None:
+        # NaN passes no comparison: a NaN limit would fail every run, whatever its loss
+        for flag, limit in (
+            ("--max-loss", self.max_loss),
+            ("--max-ne", self.max_ne),
+            ("--max-sample-loss", self.max_sample_loss),
+        ):
+            if limit is not None and math.isnan(limit):
+                raise OptionError(f"{flag} nan is not a limit", f"give {flag} a number, e.g. 0.3")
 
 
 @dataclass(frozen=True)

@@ -250,8 +250,11 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
         )
     tally(
         "negative_weights",
-        "{count} row(s) have negative weights{rows}",
-        "weights should be >= 0; a negative weight rewards a worse prediction",
+        "{count} row(s) have negative sample weights{rows}: a negative weight rewards a worse "
+        "prediction, so the weighted mean is not a loss",
+        "the weight column is probably not a weight (a signed score, a residual, a log of a "
+        "weight?): check that --sample-weight names the right column, or drop or clip the "
+        "negative weights",
     )
 
     # --- the predictions as a whole -------------------------------------------------------

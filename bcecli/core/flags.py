@@ -33,6 +33,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "sparse_label_out_of_range": (Severity.ERROR, "integer labels outside [0, K)"),
     "constant_predictions": (Severity.ERROR, "every prediction is the same value"),
     "categorical_single_column": (Severity.ERROR, "categorical loss on a single column"),
+    "negative_weights": (Severity.ERROR, "negative sample weights"),
     "weights_sum_zero": (Severity.ERROR, "the weights sum to zero"),
     # warnings
     "constant_prior": (Severity.WARNING, "every prediction is the label prior"),
@@ -52,7 +53,6 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "inverted_predictions": (Severity.WARNING, "predictions look inverted"),
     "biased_predictions": (Severity.WARNING, "predictions lean to the wrong class"),
     "columns_misordered": (Severity.WARNING, "prediction columns look mis-ordered"),
-    "negative_weights": (Severity.WARNING, "negative weights"),
     # info
     "loss_above_1": (Severity.INFO, "samples with loss above 1"),
     "soft_labels": (Severity.INFO, "soft labels"),
@@ -71,6 +71,7 @@ INVALIDATING = (
     "label_out_of_range",
     "categorical_single_column",
     "weights_sum_zero",
+    "negative_weights",
 )
 
 

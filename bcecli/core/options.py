@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -231,6 +232,14 @@ class LossOptions:
 
 def check_options(opts: LossOptions, n_outputs: int) -> None:
     compat, task = opts.compat, opts.task
+    for name, weights in (("class_weight", opts.class_weight), ("pos_weight", opts.pos_weight)):
+        if weights is not None and not all(math.isfinite(v) for v in weights):
+            shown = ",".join(f"{v:g}" for v in weights)
+            raise OptionError(
+                f"{{{name}}} {shown} is not a weight: each value must be a finite number",
+                "give finite weights, e.g. 2.0 (or one per class: 1,3)",
+                param=name,
+            )
     ls = opts.label_smoothing
     if not 0.0 <= ls <= 1.0:
         raise OptionError(
