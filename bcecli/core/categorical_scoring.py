@@ -53,6 +53,23 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return np.asarray(e / e.sum(axis=1, keepdims=True))
 
 
+def with_masked_logits(chunk: Chunk, finite: np.ndarray) -> np.ndarray:
+    """``finite`` with the rows added whose only non-finite values are logits of -inf, in a row
+    with some finite logit: a class masked out (optax's way), probability exactly 0, valid
+    input (it costs inf as the true class, 0 otherwise)."""
+    rows = np.flatnonzero(~finite)
+    x = chunk.preds[rows]
+    ok = ((np.isfinite(x) | (x == -np.inf)).all(axis=1)) & np.isfinite(x).any(axis=1)
+    ok &= np.isfinite(chunk.labels[rows]).all(axis=1)
+    if chunk.weights is not None:
+        ok &= np.isfinite(chunk.weights[rows])
+    if not ok.any():
+        return finite
+    out = finite.copy()
+    out[rows[ok]] = True
+    return out
+
+
 def _check_sparse_labels(
     opts: LossOptions,
     lab: np.ndarray,
@@ -96,6 +113,8 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     sparse = opts.task is Task.SPARSE
     lib = opts.compat.library
     finite = chunk.finite_rows()
+    if opts.from_logits and not finite.all():
+        finite = with_masked_logits(chunk, finite)
     scored = None if bool(finite.all()) else finite  # None: every row has finite values
     y, x, sw = chunk.labels, chunk.preds, chunk.weights
     row_flags: dict[str, np.ndarray] = {}
@@ -295,6 +314,8 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     w_col: np.ndarray | float = 1.0 if weight is None else weight
     acc.add_head(start, num=place(num), den=place(den), wl=place(wl), w=place(w_col), l=place(loss))
     add_init_sample(t, opts, chunk, scored, place(num), place(den))
+    if sw is not None:
+        t.sample_weighted_rows += m
     if weight is None:
         t.w_sum.add_exact(m)
     else:

@@ -346,12 +346,24 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
             or "the model learned nothing usable here: check that labels and predictions are in "
             "the same row order and that the right columns were used",
         )
-    if t.w_sum.total() == 0 and opts.compat in (Compat.EXACT, Compat.SKLEARN):
+    # PyTorch's cross_entropy divides by the true classes' weights: 0 / 0 when they are all 0
+    torch_den_zero = (
+        opts.compat is Compat.TORCH
+        and opts.task.is_multiclass
+        and opts.class_weight is not None
+        and acc.head_totals().den == 0
+    )
+    if n and (
+        (t.w_sum.total() == 0 and opts.compat in (Compat.EXACT, Compat.SKLEARN)) or torch_den_zero
+    ):
         dataset(
             "weights_sum_zero",
             n,
-            "the weights sum to zero, so the weighted mean is undefined",
-            "check the --sample-weight column",
+            "the weights sum to zero, so the weighted mean is undefined (0 / 0)",
+            "check the --sample-weight column"
+            if opts.class_weight is None
+            else "check --class-weight (a class weight of 0 for every class present?) and "
+            "the --sample-weight column, if any",
         )
     return Diagnosis(ordered(found.flags), tuple(found.notes), found.mistakes, figures)
 
@@ -624,7 +636,7 @@ def _multiclass_flags(found: Findings) -> MulticlassFigures:
         renorm_text = "Keras divides each row by its sum before the loss, as reported here"
     else:
         sums = acc.head_totals()
-        renormalised = (sums.wl + mc.renorm_shift_w.total()) / sums.w
+        renormalised = _ratio(sums.wl + mc.renorm_shift_w.total(), sums.w)
         if opts.compat is Compat.TORCH and not mc.soft_target_rows and opts.label_smoothing == 0:
             used, dividers = "nll_loss(log p)", "Keras and cross_entropy(log p) do"
         else:

@@ -211,8 +211,13 @@ class LossOptions:
             return np.float32 if lib.dtype == "float32" else np.float64
         if self.compat in (Compat.KERAS, Compat.KERAS_TF, Compat.KERAS2, Compat.TORCH):
             return np.float32
-        if self.compat is Compat.SKLEARN and input_dtype == np.dtype(np.float32):
-            return np.float32  # log_loss works in the array's own dtype
+        if self.compat is Compat.SKLEARN and input_dtype is not None:
+            # log_loss works in the array's own dtype, and clips with its eps (float16's:
+            # 2**-10, so a saturated wrong prediction costs 6.93)
+            if input_dtype == np.dtype(np.float32):
+                return np.float32
+            if input_dtype == np.dtype(np.float16):
+                return np.float16
         return np.float64
 
     @property

@@ -33,6 +33,7 @@ from bcecli.core.flags import CATALOGUE, INVALIDATING, Flag
 from bcecli.core.init_sample import InitSample, summarise
 from bcecli.core.options import FRAMEWORK_NAMES, Compat, EmptyWeights, Library, LossOptions, Task
 from bcecli.core.sketch import HISTOGRAM_EDGES, RELATIVE_ERROR
+from bcecli.core.summary import MulticlassTally
 from bcecli.errors import FrameworkRaises, InputError
 
 
@@ -193,8 +194,16 @@ def _reduced(acc: Accumulator) -> tuple[float, float, float | None]:
         total *= acc.n_outputs  # reduction='sum' adds up every element
     metric = None
     if opts.compat.is_keras:
-        # Keras' metric is the weighted mean; with ignore_class it divides by every row.
-        w_all = h.w + acc.flags.count("ignored_rows")
+        # Keras' metric is the weighted mean over the valid rows (ignore_class's mask zeroes the
+        # ignored rows' weights), except in Keras 3 without weights, whose Mean then divides by
+        # every row, ignored ones included; tf_keras always divides by the valid rows.
+        w_all = h.w
+        t = acc.tally
+        weighted = opts.class_weight is not None or (
+            isinstance(t, MulticlassTally) and t.sample_weighted_rows > 0
+        )
+        if opts.compat is not Compat.KERAS2 and not weighted:
+            w_all += acc.flags.count("ignored_rows")
         if w_all != h.den:
             metric = _div(h.wl, w_all)
     return mean, total, metric

@@ -219,6 +219,7 @@ class MulticlassTally(Tally):
     label: Range = field(default_factory=Range)  # sparse labels
     row_ratio: Range = field(default_factory=Range)  # hi: the largest max / min of a row
     soft_target_rows: int = 0  # label rows that are not one-hot
+    sample_weighted_rows: int = 0  # rows scored with a sample weight (Keras' metric masks then)
     rounded_rows: int = 0  # rows off 1 by no more than the rounding of their decimals
     rounded_decimals: Range = field(
         default_factory=Range

@@ -20,14 +20,16 @@ def assemble_chunk(
     mapper: LabelMapper | None,
 ) -> Chunk:
     """The chunk of rows ``start ..`` from its columns: ``labels`` as (column name, values),
-    text labels mapped to numbers by ``mapper``, predictions stacked in float32 only when every
-    column is float32."""
+    text labels mapped to numbers by ``mapper``, predictions stacked in float32 (float16) only
+    when every column is float32 (float16)."""
     if mapper is not None:
         label_arrays = [mapper.map(a, start, column=c) for c, a in labels]
     else:
         label_arrays = [_numbers(a) for _, a in labels]
     pred_arrays = [_numbers(a) for a in preds]
-    dtype = np.float32 if all(a.dtype == np.float32 for a in pred_arrays) else np.float64
+    # a narrow float type is kept where every column has it: scikit-learn clips with its eps
+    narrow = [t for t in (np.float32, np.float16) if all(a.dtype == t for a in pred_arrays)]
+    dtype = narrow[0] if narrow else np.float64
     w = None
     if weights is not None:
         w = np.asarray(_numbers(weights), dtype=np.float64).reshape(len(weights))
