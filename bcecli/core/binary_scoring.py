@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from bcecli.core import weight_scale
 from bcecli.core.accumulator import Accumulator
 from bcecli.core.binary import binary_entropy, sample_losses, smooth_labels
 from bcecli.core.chunk import Chunk, Placer, ScoredChunk, unpacked
@@ -30,6 +31,7 @@ from bcecli.core.library_losses import trap_rows, weight_denominator
 from bcecli.core.options import Compat, LossOptions
 from bcecli.core.scratch import scratch
 from bcecli.core.summary import CALIBRATION_BINS, LABEL_CLASSES, BinaryTally
+from bcecli.core.weight_scale import scaled
 from bcecli.errors import FrameworkRaises
 
 # the label classes of the calibration cells
@@ -41,8 +43,10 @@ def calibration_bins(p: np.ndarray, lo: float, hi: float) -> np.ndarray:
     and ``hi``, p's range, skip the clip where it changes nothing. The array is the thread's
     scratch (``bcecli.core.scratch``): valid until the next call."""
     bins = scratch(p.shape, np.intp)
-    # float -> int through a ufunc with an int output: far faster than astype here
-    np.multiply(p, CALIBRATION_BINS, out=bins, casting="unsafe")
+    # float -> int through a ufunc with an int output: far faster than astype here (a huge
+    # value, out of range, casts to any bin: the clip below puts it in an end bin)
+    with np.errstate(invalid="ignore", over="ignore"):
+        np.multiply(p, CALIBRATION_BINS, out=bins, casting="unsafe")
     if lo < 0:
         np.clip(bins, 0, CALIBRATION_BINS - 1, out=bins)
     elif hi >= 1:
@@ -204,12 +208,14 @@ class _LazyTrueClass:
 def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     opts, k, t = acc.opts, acc.n_outputs, acc.binary
     start, n = chunk.start, len(chunk)
-    y, x, w = chunk.labels, chunk.preds, chunk.weights
+    y, x, w = chunk.labels, chunk.preds, scaled(chunk.weights, opts.weight_scale)
     # The values' ranges and label counts say which checks below can find anything; NaN and
     # inf show in them too, so the search for rows to exclude runs only where there are some.
     ranges = _Ranges(y, x)
     scored = None  # the scored rows; None: every row
-    if not ranges.finite or (w is not None and not math.isfinite(float(w.sum()))):
+    with np.errstate(over="ignore", invalid="ignore"):  # huge weights: the sum says inf
+        weights_finite = w is None or math.isfinite(float(w.sum()))
+    if not ranges.finite or not weights_finite:
         scored = chunk.finite_rows()
         if bool(scored.all()):  # a huge weight, say
             scored = None
@@ -250,7 +256,8 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     if opts.pos_weight is not None and not opts.compat.is_keras:
         pw = np.asarray(opts.pos_weight, dtype=np.float64)
         pos_weight = np.broadcast_to(pw, (k,)).copy()
-    yd, xd = y.astype(dt, copy=False), x.astype(dt, copy=False)
+    with np.errstate(over="ignore"):  # beyond float32's range: inf, as the framework gets
+        yd, xd = y.astype(dt, copy=False), x.astype(dt, copy=False)
     loss_dt, elements = sample_losses(yd, xd, opts, pos_weight, all_hard=hard, x_range=(x_lo, x_hi))
     loss = loss_dt.astype(np.float64, copy=False)
     loss_lo, loss_hi = float(loss.min()), float(loss.max())
@@ -258,7 +265,7 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     weight = effective_weights(opts, y, w, m)
     wl = loss
     if weight is not None:
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):  # (weights_out_of_range)
             wl = np.where(weight != 0, weight * loss, 0.0)  # a zero weight drops even inf
     w_col: np.ndarray | float = 1.0 if weight is None else weight
     den = w_col if opts.weighted_mean else 1.0  # weighted means
@@ -309,8 +316,12 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         t.labels_not_pm1 += n_zero
     if loss_hi > 1:
         row_flags["loss_above_1"] = loss > 1
-    if weight is not None and float(weight.min()) < 0:
-        row_flags["negative_weights"] = weight < 0
+    if weight is not None:
+        if float(weight.min()) < 0:
+            row_flags["negative_weights"] = weight < 0
+        extreme = weight_scale.out_of_range(weight)
+        if extreme is not None:
+            row_flags["weights_out_of_range"] = extreme
     if scored is not None:
         for fid, mask in row_flags.items():
             if fid != "non_finite":
@@ -390,6 +401,10 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     if scored is not None:
         loss, reported = unpacked(loss, scored, np.nan), unpacked(reported, scored, np.nan)
         weights = unpacked(np.ones(m) if weight is None else weight, scored, 0.0)
+    if opts.weight_scale and weights is not None:  # the per-sample values in the weights' units
+        weights = weight_scale.unscale_array(weights, opts.weight_scale)
+        if opts.per_sample_weighted:
+            reported = weight_scale.unscale_array(reported, opts.weight_scale)
     acc.worst.offer(
         start, loss, chunk.labels, chunk.preds, p_true.of, max_loss=loss_hi, ids=chunk.ids
     )

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from bcecli.core import weight_scale
 from bcecli.core.accumulator import Accumulator
 from bcecli.core.binary import sample_losses as binary_sample_losses
 from bcecli.core.binary_scoring import calibration_bins
@@ -116,7 +117,7 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     if opts.from_logits and not finite.all():
         finite = with_masked_logits(chunk, finite)
     scored = None if bool(finite.all()) else finite  # None: every row has finite values
-    y, x, sw = chunk.labels, chunk.preds, chunk.weights
+    y, x, sw = chunk.labels, chunk.preds, weight_scale.scaled(chunk.weights, opts.weight_scale)
     row_flags: dict[str, np.ndarray] = {}
     if scored is not None:
         row_flags["non_finite"] = ~scored
@@ -323,8 +324,12 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
 
     if loss_hi > 1:
         row_flags["loss_above_1"] = _rows(loss > 1, valid)
-    if weight is not None and float(weight.min()) < 0:
-        row_flags["negative_weights"] = weight < 0
+    if weight is not None:
+        if float(weight.min()) < 0:
+            row_flags["negative_weights"] = weight < 0
+        extreme = None if sw is None else weight_scale.out_of_range(sw)
+        if extreme is not None:
+            row_flags["weights_out_of_range"] = extreme
 
     # --- statistics over the rows whose loss was computed ----------------------------------
     if prob is None:
@@ -375,6 +380,11 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         rep = unpacked(rep, scored, np.nan)
         worst_loss = unpacked(worst_loss, scored, np.nan)
         weight_out = unpacked(np.ones(m) if weight_out is None else weight_out, scored, 0.0)
+    if opts.weight_scale and sw is not None:  # the per-sample values in the weights' units
+        assert weight_out is not None
+        weight_out = weight_scale.unscale_array(weight_out, opts.weight_scale)
+        if opts.per_sample_weighted:
+            rep = weight_scale.unscale_array(rep, opts.weight_scale)
     acc.worst.offer(
         start, worst_loss, chunk.labels, chunk.preds, p_true_out, max_loss=loss_hi, ids=chunk.ids
     )

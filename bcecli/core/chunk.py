@@ -32,7 +32,7 @@ class Chunk:
     def finite_rows(self) -> np.ndarray:
         """Rows whose labels, predictions and weight are all finite (the others are excluded)."""
         arrays = [self.labels, self.preds] + ([] if self.weights is None else [self.weights])
-        with np.errstate(invalid="ignore"):  # inf - inf
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf; huge finite values
             sums = [float(a.sum()) for a in arrays]
         if all(math.isfinite(v) for v in sums):  # NaN and inf carry into a sum
             return np.ones(len(self), dtype=bool)

@@ -249,6 +249,15 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
             "map -1 to 0 before scoring: cross-entropy needs 0/1 labels",
         )
     tally(
+        "weights_out_of_range",
+        "{count} row(s) have sample weights too far from the first row's to be summed with it "
+        "in float64{rows}: beyond 2**900 times it, or below 2**-900 times it (bce scales the "
+        "weights by a power of two chosen from the first row's weight), so the weighted sums "
+        "overflow or lose digits",
+        "rescale the weights (dividing them all by the largest changes no weighted mean), or "
+        "drop the rows whose weight is negligible",
+    )
+    tally(
         "negative_weights",
         "{count} row(s) have negative sample weights{rows}: a negative weight rewards a worse "
         "prediction, so the weighted mean is not a loss",

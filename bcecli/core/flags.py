@@ -34,6 +34,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "constant_predictions": (Severity.ERROR, "every prediction is the same value"),
     "categorical_single_column": (Severity.ERROR, "categorical loss on a single column"),
     "negative_weights": (Severity.ERROR, "negative sample weights"),
+    "weights_out_of_range": (Severity.ERROR, "sample weights beyond what float64 can sum"),
     "weights_sum_zero": (Severity.ERROR, "the weights sum to zero"),
     # warnings
     "constant_prior": (Severity.WARNING, "every prediction is the label prior"),
@@ -72,6 +73,7 @@ INVALIDATING = (
     "categorical_single_column",
     "weights_sum_zero",
     "negative_weights",
+    "weights_out_of_range",
 )
 
 

@@ -199,6 +199,9 @@ class LossOptions:
     class_weight: tuple[float, ...] | None = None
     ignore_class: int | None = None
     dtype: str | None = None  # None: the profile's default
+    # Sample weights are multiplied by 2 ** weight_scale before any sum (bcecli.core.weight_scale:
+    # set from the first row's weight when it is far from 1; 0 otherwise).
+    weight_scale: int = 0
 
     def compute_dtype(self, input_dtype: np.dtype[np.floating] | None = None) -> type[np.floating]:
         """The float type the profile computes in (Keras and PyTorch default to float32)."""

@@ -34,6 +34,7 @@ from bcecli.core.init_sample import InitSample, summarise
 from bcecli.core.options import FRAMEWORK_NAMES, Compat, EmptyWeights, Library, LossOptions, Task
 from bcecli.core.sketch import HISTOGRAM_EDGES, RELATIVE_ERROR
 from bcecli.core.summary import MulticlassTally
+from bcecli.core.weight_scale import unscale
 from bcecli.errors import FrameworkRaises, InputError
 
 
@@ -190,6 +191,10 @@ def _reduced(acc: Accumulator) -> tuple[float, float, float | None]:
     lib = opts.compat.library
     if lib is not None and h.den <= 0:
         mean = _empty_weights_mean(lib, opts, h.num, h.den)
+    if opts.weight_scale:  # num is in scaled weights; den too for a weighted mean
+        total = unscale(total, opts.weight_scale)
+        if not opts.weighted_mean or (lib is not None and h.den <= 0):
+            mean = unscale(mean, opts.weight_scale)
     if opts.compat is Compat.TORCH and opts.task is Task.MULTILABEL:
         total *= acc.n_outputs  # reduction='sum' adds up every element
     metric = None
@@ -297,13 +302,23 @@ def _histogram(acc: Accumulator) -> tuple[tuple[float, float, int], ...]:
 
 def finalize(acc: Accumulator, context: Context) -> Report:
     """The report of a run: its headline numbers, then what diagnose finds in its tallies."""
-    opts = acc.opts
     n = acc.rows - acc.excluded
     if n == 0:
         raise InputError(
             f"all {acc.rows} rows were excluded ({_exclusion_summary(acc)})",
             "fix or drop the rows the flags name, then run again",
         )
+    if acc.flags.count("weights_out_of_range"):
+        # the weighted sums overflowed or lost their digits, and the flag says so: what is
+        # derived from them is inf or NaN without a word from numpy
+        with np.errstate(all="ignore"):
+            return _finalize(acc, context)
+    return _finalize(acc, context)
+
+
+def _finalize(acc: Accumulator, context: Context) -> Report:
+    opts = acc.opts
+    n = acc.rows - acc.excluded
     mean, total, metric = _reduced(acc)
     h = acc.head_totals()
     prior, baseline, per_output_baseline = _prior_and_baselines(acc)

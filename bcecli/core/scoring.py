@@ -105,6 +105,12 @@ def score_arrays(
     if y.ndim == 1:
         y = y[:, None]
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    if w is not None and w.size:
+        from dataclasses import replace
+
+        from bcecli.core.weight_scale import scale_for
+
+        opts = replace(opts, weight_scale=scale_for(float(w.reshape(-1)[0])))
     scorer = Scorer(opts, x.shape[1])
     scorer.score(Chunk(0, y, x, w))
     return scorer.report(context)

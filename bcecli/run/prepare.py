@@ -96,6 +96,7 @@ def prepare(req: ScoreRequest) -> Prepared:
     ``.inp``)."""
     from bcecli.core.scoring import Scorer
     from bcecli.core.tasks import decide_task
+    from bcecli.core.weight_scale import scale_for
 
     inputs = req.inputs
     inp = open_input(inputs.preds, inputs.labels, inputs.columns)
@@ -118,6 +119,8 @@ def prepare(req: ScoreRequest) -> Prepared:
                 rows_seen=len(first),
             )
             opts = replace(req.loss, task=decision.task)
+            if first.weights is not None and len(first.weights):
+                opts = replace(opts, weight_scale=scale_for(float(first.weights[0])))
             scorer = Scorer(opts, first.preds.shape[1])
         except BceError as e:
             raise e.with_source(sources) from None
