@@ -20,6 +20,7 @@ from click.testing import CliRunner, Result
 
 from bcecli.cli import cli
 from bcecli.errors import InputError
+from bcecli.readers.arrays import NpySource, NpzSource
 from bcecli.readers.partitions import _csv_without_rows
 from bcecli.readers.text import CsvSource
 
@@ -324,3 +325,158 @@ def test_all_partitions_empty_or_not_data(tmp_path: Path) -> None:
     done = bce("score", f"{d}/*")
     assert done.returncode == 2, done.stderr
     assert "matches no partition file" in done.stderr and "notes.txt" in done.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# 2. NPY and stored NPZ arrays truncated or rewritten while they are read: no SIGBUS
+
+
+def _npz_stored(path: Path, n: int) -> None:
+    np.savez(path, y_true=np.arange(n) % 2 * 1.0, y_pred=np.full(n, 0.25))
+
+
+@pytest.mark.parametrize("fmt", ["npy", "npz"])
+def test_an_array_file_truncated_between_batches(tmp_path: Path, fmt: str) -> None:
+    n = 1_000_000
+    if fmt == "npy":
+        path = tmp_path / "p.npy"
+        np.save(path, np.full(n, 0.25))
+        src: NpySource | NpzSource = NpySource(str(path), "y_pred")
+        columns = ["y_pred"]
+    else:
+        path = tmp_path / "pair.npz"
+        _npz_stored(path, n)
+        src = NpzSource(str(path))
+        columns = ["y_true", "y_pred"]
+    batches = src.batches(columns)
+    next(batches)
+    os.truncate(path, path.stat().st_size // 2)
+    with pytest.raises(InputError) as err:
+        for _ in batches:
+            pass
+    src.close()
+    line = err.value.line()
+    assert path.name in line and "changed while it was read" in line, line
+
+
+def test_an_npy_rewritten_in_place_after_the_last_row(tmp_path: Path) -> None:
+    path = tmp_path / "p.npy"
+    np.save(path, np.full(100_000, 0.25))
+    src = NpySource(str(path), "y_pred")
+    batches = src.batches(["y_pred"])
+    next(batches)
+    time.sleep(0.01)
+    with open(path, "r+b") as f:  # the same size, new bytes
+        f.seek(-8, os.SEEK_END)
+        f.write(np.float64(0.75).tobytes())
+    with pytest.raises(InputError, match="was rewritten"):
+        for _ in batches:
+            pass
+    src.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize("fmt", ["npy", "npz"])
+def test_an_array_file_truncated_by_another_thread_is_no_signal_death(
+    tmp_path: Path, fmt: str
+) -> None:
+    n = 8_000_000  # 64 MB per array
+    labels = tmp_path / "y.npy"
+    np.save(labels, np.arange(n) % 2 * 1.0)
+    if fmt == "npy":
+        path = tmp_path / "p.npy"
+        np.save(path, np.full(n, 0.25))
+        args = [str(path), "--labels", str(labels)]
+    else:
+        path = tmp_path / "pair.npz"
+        _npz_stored(path, n)
+        args = [str(path)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bcecli", "score", *args, "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def meddle() -> None:
+        wait_until_open(proc.pid, path)
+        time.sleep(0.05)
+        os.truncate(path, 4096)
+
+    t = threading.Thread(target=meddle)
+    t.start()
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+        t.join()
+    assert proc.returncode >= 0, f"killed by signal {-proc.returncode}: {err}"
+    assert "Traceback" not in err
+    if proc.returncode in (0, 1):
+        assert json.loads(out)["n"] == n  # read whole before the truncation
+    else:
+        assert proc.returncode == 3, err
+        last = err.strip().splitlines()[-1]
+        assert last.startswith("Error: ") and path.name in last, err
+
+
+# --------------------------------------------------------------------------------------------
+# 4. compressed NPZ members: memory follows the data read, never a header's claim
+
+
+# Runs its arguments as a child and prints the child's exit status and peak resident set. A
+# child forked from pytest itself would report pytest's resident set (ru_maxrss keeps the peak
+# from before its exec); forked from this small launcher, it starts small.
+_LAUNCHER = """
+import os, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+err = p.stderr.read()
+_, status, usage = os.wait4(p.pid, 0)
+sys.stderr.buffer.write(err)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
+def _max_rss_mb(args: list[str]) -> tuple[int, float, str]:
+    """Exit status, peak resident set (MB) and stderr of ``bce`` in a child process."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, sys.executable, "-m", "bcecli", *args],
+        capture_output=True,
+        text=True,
+        timeout=2 * TIMEOUT,
+    )
+    code, rss = done.stdout.split()
+    return int(code), int(rss) / 1024, done.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB")
+def test_a_compressed_fortran_order_bomb_is_streamed(tmp_path: Path) -> None:
+    n = 12_000_000
+    path = tmp_path / "bomb.npz"  # 192 MB of zeros in Fortran order: 0.3 MB on disk
+    np.savez_compressed(path, y_true=np.zeros(n, dtype=np.int8), y_pred=np.zeros((n, 2), order="F"))
+    assert path.stat().st_size < 2 * MB
+    code, rss, err = _max_rss_mb(["score", str(path), "--format", "json"])
+    assert code in (0, 1), (code, rss, err)
+    # row order, streamed, peaks at 165 MB on this data; loaded whole, 320 MB
+    assert rss < 230, f"{rss:.0f} MB for a member of 192 MB"
+
+
+def test_fortran_order_columns_decompressed_side_by_side_read_right(tmp_path: Path) -> None:
+    rng = np.random.default_rng(21)
+    for k in (2, 5, 20):  # 20 columns: more than streams are opened for, loaded whole
+        p = rng.dirichlet(np.ones(k), 300_000)
+        path = tmp_path / f"f{k}.npz"
+        np.savez_compressed(path, y_true=rng.integers(0, k, 300_000), y_pred=np.asfortranarray(p))
+        src = NpzSource(str(path))
+        got = np.concatenate([b["y_pred"] for b in src.batches(["y_pred"])])  # type: ignore[misc]
+        src.close()
+        np.testing.assert_array_equal(got, p)
+
+
+def test_a_wide_fortran_order_member_too_big_to_load_whole_is_refused(tmp_path: Path) -> None:
+    n, k = 200_000, 50  # 80 MB in Fortran order, 50 columns
+    path = tmp_path / "wide.npz"
+    np.savez_compressed(path, y_true=np.zeros(n, np.int8), y_pred=np.zeros((n, k), order="F"))
+    line = error_line(run(["score", str(path)]))
+    assert "wide.npz: array 'y_pred' is compressed in Fortran (column-major) order" in line
+    assert "np.ascontiguousarray" in line

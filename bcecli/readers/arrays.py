@@ -1,7 +1,9 @@
-"""NPY files and NPZ archives: memory-mapped where they can be, pickles always refused."""
+"""NPY files and NPZ archives, read a batch of rows at a time (never memory-mapped: a mapped
+file truncated while it is read kills the process), pickles always refused."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import zlib
 from collections.abc import Iterator
@@ -102,51 +104,115 @@ def _read_npy_header(fp: IO[bytes], source: str) -> tuple[tuple[int, ...], bool,
     return tuple(int(s) for s in shape), bool(fortran), np.dtype(dtype)
 
 
-# Rows of a memory-mapped array read per batch. Once a batch's rows are scored, its pages are
-# dropped from the process (see _release_pages), so the resident set stays near two batches
-# whatever the file's length.
-MAPPED_BATCH_ROWS = 1 << 20
 # Rows of a compressed NPZ array decompressed at a time (each read briefly holds two copies).
 DECOMPRESSED_BATCH_ROWS = 1 << 18
 
 
-def _release_pages(view: np.ndarray) -> None:
-    """Drop the whole pages under ``view``, a contiguous view into a read-only memory map, from
-    this process's resident set. They stay in the page cache; a later read of them (a chunk
-    still being scored, a second pass) maps them back in, so nothing changes but the memory
-    the process is charged with. A view not backed by a map is left alone."""
-    import mmap
-
-    if not (view.flags.c_contiguous or view.flags.f_contiguous) or view.nbytes == 0:
-        return
-    base: Any = view
-    while base is not None and not isinstance(base, mmap.mmap):
-        base = getattr(base, "base", None)
-    if base is None or not hasattr(base, "madvise"):
-        return
-    try:
-        start = np.frombuffer(base, dtype=np.uint8).ctypes.data  # the map's first byte
-    except ValueError:  # closed
-        return
-    page = mmap.PAGESIZE
-    lo = view.ctypes.data - start
-    lo, hi = -(-lo // page) * page, (lo + view.nbytes) // page * page
-    if hi > lo:
-        base.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+# Rows of an NPY array (or an NPZ member stored uncompressed) read per batch: a chunk's worth,
+# so that each batch is read into memory that is still in the CPU's cache when it is scored.
+READ_BATCH_ROWS = 1 << 16
 
 
-def _mapped_batches(arrays: dict[str, np.ndarray], n: int) -> Iterator[Batch]:
-    """Batches of the ``n`` rows of equally long arrays; the pages of memory-mapped ones are
-    released one batch behind the reader."""
-    done: list[np.ndarray] = []
-    for s in range(0, n, MAPPED_BATCH_ROWS):
-        views = [a[s : s + MAPPED_BATCH_ROWS] for a in arrays.values()]
-        batch: Batch = dict(zip(arrays, views, strict=True))
-        yield batch
-        # The caller has taken every chunk of this batch, so the batch before it is scored.
-        for view in done:
-            _release_pages(view)
-        done = views
+class FileRows:
+    """An array's rows read from where they lie in a file, a batch at a time with ``pread``
+    into fresh memory. Not memory-mapped: a mapped file truncated by another program while it is
+    read kills the process with SIGBUS, where a short read here is one clear error (and the
+    file's size and time are checked again once the last row is read)."""
+
+    def __init__(
+        self,
+        path: str,
+        offset: int,
+        shape: tuple[int, ...],
+        dtype: np.dtype[Any],
+        fortran: bool,
+        name: str,
+    ) -> None:
+        self.name = name
+        self.offset, self.shape, self.dtype = offset, shape, dtype
+        self.fortran = fortran and len(shape) == 2  # a 1-D array is both orders at once
+        self.row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+        try:
+            self.fd = os.open(path, os.O_RDONLY)
+            self.opened = os.fstat(self.fd)
+        except OSError as e:
+            raise InputError(
+                f"cannot be read ({e.strerror})", "check the path", source=name
+            ) from None
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def rows(self, start: int, n: int) -> np.ndarray:
+        """Rows ``start .. start + n``."""
+        if not self.fortran:
+            out = np.empty((n, *self.shape[1:]), dtype=self.dtype)
+            self._read(out, self.offset + start * self.row_bytes)
+            return out
+        # column-major: each column's rows lie apart, one read per column
+        total, k = self.shape
+        cols = np.empty((k, n), dtype=self.dtype)
+        for j in range(k):
+            self._read(cols[j], self.offset + (j * total + start) * self.dtype.itemsize)
+        return cols.T
+
+    def _read(self, out: np.ndarray, offset: int) -> None:
+        view = out.reshape(-1).view(np.uint8).data
+        done = 0
+        try:
+            while done < len(view):
+                got = os.preadv(self.fd, [view[done:]], offset + done)
+                if got == 0:
+                    raise self.changed() or InputError(
+                        f"ended at byte {offset + done:,}, before the rows its header promises",
+                        "copy the file again, or save it again with np.save",
+                        source=self.name,
+                    )
+                done += got
+        except OSError as e:
+            raise InputError(
+                f"cannot be read ({e.strerror})", "check the file and the disk", source=self.name
+            ) from None
+
+    def changed(self) -> InputError | None:
+        """The file written to since it was opened (another program rewriting it in place), or
+        None."""
+        try:
+            now = os.fstat(self.fd)
+        except OSError:
+            return None
+        was = self.opened
+        if now.st_size == was.st_size and now.st_mtime_ns == was.st_mtime_ns:
+            return None
+        how = (
+            f"its size went from {was.st_size:,} to {now.st_size:,} bytes"
+            if now.st_size != was.st_size
+            else "it was rewritten (same size, new modification time)"
+        )
+        return InputError(
+            f"changed while it was read: {how}, so its rows are not one version of the file",
+            "score it once the program writing it has finished (or score a copy taken then)",
+            source=self.name,
+        )
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _read_batches(
+    arrays: dict[str, FileRows], n: int, rows: int = READ_BATCH_ROWS
+) -> Iterator[Batch]:
+    """Batches of the ``n`` rows of equally long arrays read from their files; after the last,
+    the files are checked to be as they were when opened."""
+    for s in range(0, n, rows):
+        m = min(rows, n - s)
+        yield {c: a.rows(s, m) for c, a in arrays.items()}
+    for a in arrays.values():
+        changed = a.changed()
+        if changed is not None:
+            raise changed
 
 
 class NpySource(Source):
@@ -155,7 +221,7 @@ class NpySource(Source):
         self.name = display_name(path)
         try:
             with open(path, "rb") as fp:
-                shape, _, dtype = _read_npy_header(fp, self.name)
+                shape, fortran, dtype = _read_npy_header(fp, self.name)
                 data_at = fp.tell()
         except OSError as e:
             raise InputError(
@@ -173,45 +239,41 @@ class NpySource(Source):
                 "copy the file again, or save it again with np.save",
                 source=self.name,
             )
-        try:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        except ValueError as e:
-            if "pickle" in str(e).lower() or "object" in str(e).lower():
-                raise _pickle_refused(self.name) from None
-            raise InputError(
-                f"is not a valid NPY file ({show(str(e), 100)})",
-                "save it again with np.save",
-                source=self.name,
-            ) from None
-        except (OSError, EOFError) as e:
-            raise InputError(
-                f"is not a readable NPY file ({show(str(e), 100)})",
-                "check that the file is complete",
-                source=self.name,
-            ) from None
-        if arr.dtype.names:  # a structured array: its fields are named columns
-            self._fields = {n: arr[n] for n in arr.dtype.names}
-            for n, a in self._fields.items():
-                _check_shape(a.shape, f"field {show_cell(n)}", self.name)
+        self._rows = FileRows(path, data_at, shape, dtype, fortran, self.name)
+        if dtype.names:  # a structured array: its fields are named columns
+            self._fields = {n: dtype.fields[n][0] for n in dtype.names} if dtype.fields else {}
+            for n, field in self._fields.items():
+                _check_shape((shape[0], *field.shape), f"field {show_cell(n)}", self.name)
         else:
-            self._fields = {role: arr}
+            self._fields = {role: dtype}
+        self._shape = shape
         self.columns = list(self._fields)
-        self.n_rows = len(arr)
+        self.n_rows = shape[0]
 
     def kind(self, column: str) -> str:
         return "numeric"
 
     def type_name(self, column: str) -> str:
-        return str(self._fields[column].dtype)
+        field = self._fields[column]
+        return str(field.base if field.subdtype is not None else field)
 
     def width(self, column: str) -> int:
-        a = self._fields[column]
-        return 1 if a.ndim == 1 else int(a.shape[1])
+        field = self._fields[column]
+        if self._rows.dtype.names:
+            return int(np.prod(field.shape, dtype=np.int64)) if field.shape else 1
+        return 1 if len(self._shape) == 1 else int(self._shape[1])
 
-    mapped = True
+    mapped = True  # batches are read a chunk at a time: small chunks cost no copy
 
     def batches(self, columns: list[str]) -> Iterator[Batch]:
-        return _mapped_batches({c: self._fields[c] for c in columns}, self.n_rows or 0)
+        names = self._rows.dtype.names
+        for batch in _read_batches({"": self._rows}, self.n_rows or 0):
+            records = batch[""]
+            assert isinstance(records, np.ndarray)
+            yield {c: records[c] for c in columns} if names else {c: records for c in columns}
+
+    def close(self) -> None:
+        self._rows.close()
 
 
 # The compression methods Python's zipfile reads: stored, deflate, bzip2, lzma.
@@ -229,9 +291,11 @@ class NpzSource(Source):
     """The arrays of an ``np.savez`` archive, each a column named by its key.
 
     Only the headers are read up front, and arrays the run does not use are never read. Arrays
-    stored uncompressed (``np.savez``, the default) are memory-mapped in place like an NPY file;
-    compressed ones (``np.savez_compressed``) are decompressed a batch of rows at a time, front
-    to back. Either way memory does not grow with the file.
+    stored uncompressed (``np.savez``, the default) are read from where they lie in the archive
+    like an NPY file; compressed ones (``np.savez_compressed``) are decompressed a batch of rows
+    at a time, front to back (an array in Fortran order by one stream per column). Memory never
+    grows with the file, nor with what a header claims: a header that promises more bytes than
+    the archive's directory holds is refused before anything is allocated.
     """
 
     def __init__(self, path: str) -> None:
@@ -242,7 +306,6 @@ class NpzSource(Source):
         self._members: dict[str, zipfile.ZipInfo] = {}
         self._headers: dict[str, tuple[tuple[int, ...], np.dtype[Any]]] = {}
         self._fortran: set[str] = set()  # arrays stored in Fortran (column-major) order
-        self._arrays: dict[str, np.ndarray] = {}  # the arrays loaded so far
         self._short: dict[str, InputError] = {}  # arrays whose header promises more than is there
         try:
             with zipfile.ZipFile(path) as zf:
@@ -354,54 +417,65 @@ class NpzSource(Source):
             )
         return shape, fortran, dtype
 
-    def _array(self, key: str) -> np.ndarray:
-        arr = self._arrays.get(key)
-        if arr is None:
-            import zipfile
-
-            try:
-                arr = self._mapped(key)
-                if arr is None:
-                    with zipfile.ZipFile(self.path) as zf, zf.open(self._members[key]) as fp:
-                        arr = np.lib.format.read_array(fp, allow_pickle=False)
-            except ValueError as e:
-                raise InputError(
-                    f"array {show_cell(key)} is truncated or corrupt ({show(str(e), 100)})",
-                    "save the archive again with np.savez",
-                    source=self.name,
-                ) from None
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
-                raise self._unreadable(e) from None
-            self._arrays[key] = arr
-        return arr
-
-    def _mapped(self, key: str) -> np.ndarray | None:
-        """The member memory-mapped where it lies in the archive, if it is stored uncompressed
-        and whole (None otherwise: it is read instead)."""
+    def _member_at(self, key: str) -> int | None:
+        """Where a member stored uncompressed starts in the archive (its NPY header first), or
+        None where it is compressed or its local header is not where the directory says."""
         info = self._members[key]
         if not _stored(info):
             return None
         with open(self.path, "rb") as fp:
             fp.seek(info.header_offset)
             local = fp.read(30)  # the local file header; its name and extra field follow
-            if len(local) < 30 or local[:4] != b"PK\x03\x04":
-                return None
-            begin = info.header_offset + 30
-            begin += int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little")
-            fp.seek(begin)
-            shape, fortran, dtype = _read_npy_header(fp, self.name)
-            data_at = fp.tell()
-        size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if size == 0 or data_at - begin + size > info.file_size:
-            return None  # nothing to map, or cut short: the read reports it
-        return np.memmap(
-            self.path,
-            dtype=dtype,
-            mode="r",
-            offset=data_at,
-            shape=shape,
-            order="F" if fortran else "C",
+        if len(local) < 30 or local[:4] != b"PK\x03\x04":
+            return None
+        begin = info.header_offset + 30
+        return (
+            begin + int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little")
         )
+
+    def _reader(self, zf: zipfile.ZipFile, key: str, stack: contextlib.ExitStack) -> _Rows:
+        """How a member's rows are read: from where they lie in the archive (stored), or
+        decompressed front to back (one stream per column for an array in Fortran order)."""
+        shape, dtype = self._headers[key]
+        begin = self._member_at(key)
+        if begin is not None:
+            with open(self.path, "rb") as fp:
+                fp.seek(begin)
+                _read_npy_header(fp, self.name)
+                data_at = fp.tell()
+            rows = FileRows(self.path, data_at, shape, dtype, key in self._fortran, self.name)
+            stack.callback(rows.close)
+            return rows
+        if key in self._fortran and len(shape) == 2:
+            need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            if shape[1] > MAX_COLUMN_STREAMS and need <= WHOLE_BYTES:
+                # the header's claim is bounded by the archive's directory (checked on
+                # opening) and here by WHOLE_BYTES: the allocation cannot run away
+                with zf.open(self._members[key]) as member:
+                    whole = np.lib.format.read_array(member, allow_pickle=False)
+                return _Whole(whole)
+            if shape[1] > MAX_COLUMN_STREAMS:
+                raise InputError(
+                    f"array {show_cell(key)} is compressed in Fortran (column-major) order with "
+                    f"{shape[1]:,} columns: its rows lie apart in the compressed stream, and "
+                    f"bce decompresses such an array by column only up to {MAX_COLUMN_STREAMS} "
+                    "columns",
+                    "save it in row order: np.savez_compressed(path, "
+                    f"{show(key, 40)}=np.ascontiguousarray(a)), or with np.savez (uncompressed)",
+                    source=self.name,
+                )
+            streams = []
+            for j in range(shape[1]):
+                member = zf.open(self._members[key])
+                stack.callback(member.close)
+                _read_npy_header(member, self.name)
+                _skip(member, j * shape[0] * dtype.itemsize)
+                streams.append(_Stream(member, (shape[0],), dtype, key, self.name))
+            return _Columns(streams)
+        member = zf.open(self._members[key])
+        stack.callback(member.close)
+        _read_npy_header(member, self.name)  # to where the data starts
+        return _Stream(member, shape, dtype, key, self.name)
 
     def kind(self, column: str) -> str:
         return "numeric"
@@ -426,54 +500,90 @@ class NpzSource(Source):
                 source=self.name,
             )
         n = next(iter(lengths.values()), 0)
-        if self.mapped:
-            yield from _mapped_batches({c: self._array(c) for c in columns}, n)
-        else:
-            yield from self._decompressed_batches(columns, n)
-
-    def _decompressed_batches(self, columns: list[str], n: int) -> Iterator[Batch]:
-        """The ``n`` rows, each compressed array decompressed one batch of rows at a time (an
-        array in Fortran order holds its rows scattered, so it is loaded whole instead)."""
-        import contextlib
+        rows = READ_BATCH_ROWS if self.mapped else DECOMPRESSED_BATCH_ROWS
         import zipfile
 
         try:
             with contextlib.ExitStack() as stack:
                 zf = stack.enter_context(zipfile.ZipFile(self.path))
-                streams: dict[str, IO[bytes]] = {}
-                whole: dict[str, np.ndarray] = {}
-                for c in columns:
-                    if _stored(self._members[c]) or c in self._fortran:
-                        whole[c] = self._array(c)
-                    else:
-                        streams[c] = stack.enter_context(zf.open(self._members[c]))
-                        _read_npy_header(streams[c], self.name)  # to where the data starts
-                done: list[np.ndarray] = []
-                for s in range(0, n, DECOMPRESSED_BATCH_ROWS):
-                    rows = min(DECOMPRESSED_BATCH_ROWS, n - s)
-                    views = {c: a[s : s + rows] for c, a in whole.items()}
-                    batch: Batch = dict(views)
-                    for c, fp in streams.items():
-                        batch[c] = self._read_rows(fp, c, rows)
-                    yield batch
-                    for view in done:  # a mapped array's rows, one batch behind
-                        _release_pages(view)
-                    done = list(views.values())
+                readers = {c: self._reader(zf, c, stack) for c in columns}
+                for s in range(0, n, rows):
+                    m = min(rows, n - s)
+                    yield {c: r.rows(s, m) for c, r in readers.items()}
+                for r in readers.values():
+                    changed = r.changed() if isinstance(r, FileRows) else None
+                    if changed is not None:
+                        raise changed
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:  # a bad CRC, ...
             raise self._unreadable(e) from None
+        except InputError:
+            raise
+        except ValueError as e:  # numpy's reading of an array loaded whole
+            raise InputError(
+                f"an array is truncated or corrupt ({show(str(e), 100)})",
+                "save the archive again with np.savez",
+                source=self.name,
+            ) from None
 
-    def _read_rows(self, fp: IO[bytes], key: str, rows: int) -> np.ndarray:
-        shape, dtype = self._headers[key]
-        want = rows * int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
-        data = fp.read(want)
+
+# Columns of an array compressed in Fortran order that are decompressed side by side (each
+# stream decompresses the columns before its own again: j + 1 columns' worth for column j).
+MAX_COLUMN_STREAMS = 16
+# A compressed Fortran-order array of more columns than that is loaded whole up to this size.
+WHOLE_BYTES = 64 << 20
+
+
+class _Stream:
+    """A compressed member's rows, decompressed front to back."""
+
+    def __init__(
+        self, fp: IO[bytes], shape: tuple[int, ...], dtype: np.dtype[Any], key: str, name: str
+    ) -> None:
+        self.fp, self.shape, self.dtype, self.key, self.name = fp, shape, dtype, key, name
+
+    def rows(self, start: int, n: int) -> np.ndarray:
+        want = n * int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        data = self.fp.read(want)
         if len(data) < want:
             raise InputError(
-                f"array {show_cell(key)} is truncated or corrupt (its header promises "
-                f"{shape[0]:,} rows)",
+                f"array {show_cell(self.key)} is truncated or corrupt (its header promises "
+                f"{self.shape[0]:,} rows)",
                 "save the archive again with np.savez",
                 source=self.name,
             )
-        return np.frombuffer(data, dtype=dtype).reshape((rows, *shape[1:]))
+        return np.frombuffer(data, dtype=self.dtype).reshape((n, *self.shape[1:]))
+
+
+class _Columns:
+    """A 2-D member in Fortran order, each column decompressed by a stream of its own."""
+
+    def __init__(self, streams: list[_Stream]) -> None:
+        self.streams = streams
+
+    def rows(self, start: int, n: int) -> np.ndarray:
+        return np.column_stack([s.rows(start, n) for s in self.streams])
+
+
+class _Whole:
+    """A small array loaded whole."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+
+    def rows(self, start: int, n: int) -> np.ndarray:
+        return self.array[start : start + n]
+
+
+_Rows = FileRows | _Stream | _Columns | _Whole
+
+
+def _skip(fp: IO[bytes], n: int) -> None:
+    """Decompress and drop ``n`` bytes of a member (a Fortran-order column's start)."""
+    while n > 0:
+        got = len(fp.read(min(n, 1 << 22)))
+        if got == 0:
+            return  # cut short: the first read of rows says so
+        n -= got
 
 
 # --------------------------------------------------------------------------------------------
