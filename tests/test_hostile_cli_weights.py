@@ -165,3 +165,14 @@ def test_the_scaled_sums_do_not_depend_on_the_chunking(tmp_path: Path) -> None:
     losses = -np.log(np.where(y == 1, p, 1 - p))
     ws = np.ldexp(w, -math.frexp(w[0])[1])
     assert means.pop() == pytest.approx(math.fsum(ws * losses) / math.fsum(ws), rel=1e-14)
+
+
+def test_a_negligible_weight_among_normal_ones_is_not_an_error(tmp_path: Path) -> None:
+    w = np.ones(len(Y))
+    w[3] = 1e-320  # adds nothing that float64 could show beside the others
+    code, data, _ = score(
+        write(tmp_path / "x.csv", y_true=Y, y_pred=P, w=w), "--sample-weight", "w"
+    )
+    assert code == 0 and "weights_out_of_range" not in flags(data)
+    keep = np.arange(len(Y)) != 3
+    assert data["mean_loss"] == pytest.approx(LOSSES[keep].mean(), rel=1e-15)

@@ -250,12 +250,11 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
         )
     tally(
         "weights_out_of_range",
-        "{count} row(s) have sample weights too far from the first row's to be summed with it "
-        "in float64{rows}: beyond 2**900 times it, or below 2**-900 times it (bce scales the "
-        "weights by a power of two chosen from the first row's weight), so the weighted sums "
-        "overflow or lose digits",
+        "{count} row(s) have sample weights more than 2**900 times the first row's{rows}: "
+        "float64 cannot sum them with it (bce scales the weights by a power of two chosen from "
+        "the first row's weight), so the weighted sums overflow",
         "rescale the weights (dividing them all by the largest changes no weighted mean), or "
-        "drop the rows whose weight is negligible",
+        "drop the rows whose weight is negligible beside the largest",
     )
     tally(
         "negative_weights",

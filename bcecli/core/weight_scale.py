@@ -9,9 +9,9 @@ same power of two: a weighted mean (a ratio of two of them) is unchanged to the 
 a mean divided by N is unscaled once at the end (``unscale``). A weight near 1 gives scale 0: the
 common file is not touched.
 
-Weights that stay out of range once scaled (weights spanning more than float64 can hold, or a
-first weight far from the rest) are rows of the error flag ``weights_out_of_range``: their sums
-lose digits or overflow, and the report says so instead of a wrong mean.
+Weights still too large once scaled (beyond 2**900 times the first row's: weights spanning more
+than float64 can sum) are rows of the error flag ``weights_out_of_range``: their sums overflow,
+and the report says so instead of a wrong mean.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import numpy as np
 
 # A first weight within 2**±EXTREME of 1 is left as it is (scale 0).
 EXTREME = 400
-# A scaled weight is in range if within 2**±SAFE of 1: a sum of 2**60 rows of it times a loss
-# of up to 2**20 stays finite, and its product with a loss as small as 2**-60 stays normal.
+# A scaled weight is in range below 2**SAFE: a sum of 2**60 rows of it times a loss of up to
+# 2**20 stays finite.
 SAFE = 900
 
 
@@ -63,11 +63,9 @@ def unscale_array(values: np.ndarray, scale: int) -> np.ndarray:
 
 
 def out_of_range(w: np.ndarray) -> np.ndarray | None:
-    """Rows whose (scaled) weight is nonzero and beyond 2**±SAFE (None: there are none)."""
-    a = np.abs(w)
-    hi = float(a.max()) if len(a) else 0.0
-    nonzero = a[a > 0]
-    lo = float(nonzero.min()) if len(nonzero) else 1.0
-    if hi <= 2.0**SAFE and lo >= 2.0**-SAFE:
+    """Rows whose (scaled) weight is beyond 2**SAFE in size (None: there are none). A weight
+    far below the first needs no flag: it may lose its digits, but what it adds is negligible
+    beside the first row's share (below 2**-SAFE of it)."""
+    if not len(w) or max(float(w.max()), -float(w.min())) <= 2.0**SAFE:
         return None
-    return np.asarray((a > 2.0**SAFE) | ((a > 0) & (a < 2.0**-SAFE)))
+    return np.asarray(np.abs(w) > 2.0**SAFE)
