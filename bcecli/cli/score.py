@@ -33,7 +33,7 @@ notes and warnings to stderr.
 
 
 @click.command(epilog=EXIT_CODES)
-@click.argument("preds", type=InputPath())
+@click.argument("preds", nargs=-1, required=True, type=InputPath())
 @input_options
 @semantics_options
 @gate_options
@@ -43,7 +43,7 @@ notes and warnings to stderr.
 @engine_options
 @click.option("--chunk-rows", type=click.IntRange(1), default=None, hidden=True)
 def score(
-    preds: str,
+    preds: tuple[str, ...],
     inputs: InputKw,
     loss: LossKw,
     gates: Gates,
@@ -57,7 +57,9 @@ def score(
 
     PREDS is a CSV, TSV, gzip'd CSV, NPY, NPZ or Parquet file ('-' reads CSV from stdin), or a
     directory or quoted glob of Parquet or CSV partition files, read in sorted path order as one
-    dataset. Columns are found by name (y_true/label/target..., y_pred/prob/score... or
+    dataset. Several PREDS (an unquoted glob) are scored each on its own, with the same options
+    and --labels file: one summary row per file, the exit code the worst of theirs (2 > 3 > 1 >
+    0). Columns are found by name (y_true/label/target..., y_pred/prob/score... or
     families such as prob_0..prob_9); the report says which it used.
 
     \b
@@ -70,17 +72,26 @@ def score(
       bce score preds.csv --id-col id --top 20 -f jsonl   # the 20 worst rows, with their ids
       bce score preds.csv --max-loss 0.3 && echo "good enough"
       bce score 'data/*.parquet' --engine dask    # partitions scored on a Dask cluster
+      bce score runs/*.csv --labels y.npy         # one row per file
     """
     from bcecli.api import score_file
     from bcecli.cli.emit import check_gates, emit_report, per_sample_format
     from bcecli.cli.progress import ProgressLine
 
     per_sample = records.on
+    if len(preds) > 1:
+        from bcecli.cli.multi import check_many, score_many
+
+        check_many(preds, per_sample=per_sample, raw=raw, labels=inputs["labels"])
+        code = score_many(
+            preds, inputs=inputs, loss=loss, run=run, gates=gates, out=out, chunk_rows=chunk_rows
+        )
+        raise click.exceptions.Exit(code)
     fmt = per_sample_format(out, per_sample=per_sample, raw=raw)
     progress = ProgressLine(enabled=not out.quiet)
     try:
         report = score_file(
-            preds,
+            preds[0],
             **inputs,
             **loss,
             **run,
