@@ -89,7 +89,7 @@ class RowRule:
         chunk = scored.chunk
         y, x = np.asarray(chunk.labels), np.asarray(chunk.preds)
         n = len(x)
-        out = np.zeros(n, dtype=self.dtype)
+        out = np.empty(n, dtype=self.dtype)  # every field set below (zeros of a record: slow)
         out["loss"] = scored.loss
         out["weight"] = scored.weight if self.weighted_mean else 1.0
         with np.errstate(invalid="ignore"):
@@ -108,6 +108,8 @@ class RowRule:
                 threshold = 0.0 if self.from_logits else 0.5
                 right = (x > threshold) == (y >= 0.5)
                 out["bits"] = np.packbits(right, axis=1, bitorder="little")
+            else:
+                out["bits"] = 0
         return out
 
     def right(self, rec: np.ndarray, task: Task) -> np.ndarray:
@@ -242,7 +244,7 @@ class Pairing:
         a, b = a[both], b[both]
         with np.errstate(invalid="ignore"):
             d = b["loss"] - a["loss"]  # inf - inf: both infinite, NaN
-        w = a["weight"]
+        w = np.ascontiguousarray(a["weight"])  # a record's field is strided: slow sums
         group, _ = self.rule.groups(a, self.task)
         self.tally.add(d, w, group, self.rule.right(a, self.task), self.rule.right(b, self.task))
         if self.diffs is not None:
@@ -544,6 +546,12 @@ class Comparison:
 
         return Group(*render_comparison(self))
 
+    def _repr_html_(self) -> str:
+        from bcecli.render.compare import render_comparison
+        from bcecli.render.terminal import html
+
+        return html(render_comparison(self))
+
 
 def _change(a: float | None, b: float | None) -> dict[str, Any]:
     n = fmt.json_number
@@ -824,7 +832,7 @@ def _result(
     headline = rb.mean_loss - ra.mean_loss
     if pairing.excluded:
         notes.append(
-            f"{pairing.excluded:,} rows excluded by one of the models are left out of the paired "
+            f"{pairing.excluded:,} rows excluded by either model are left out of the paired "
             "statistics"
         )
     elif math.isfinite(headline) and abs(headline - loss.diff) > 1e-9 * max(1.0, abs(ra.mean_loss)):
@@ -836,6 +844,14 @@ def _result(
     if weighted:
         notes.append("weighted: the standard error is the linearised one, the t-test's df Kish's")
     dm = None
+    if pairing.diffs is not None and weighted:
+        pairing.diffs.close()
+        raise OptionError(
+            "the Diebold-Mariano test of time-ordered rows takes every row at weight 1, and "
+            "these rows are weighted in the mean",
+            "compare them as unordered rows, or without the weights (or under a profile that "
+            "multiplies the weight into each row's loss, such as {compat=keras})",
+        )
     if pairing.diffs is not None:
         dm = _diebold_mariano(pairing.diffs, float(m.mean[0]))
         notes.append(

@@ -378,6 +378,46 @@ def test_options_that_do_not_fit(runner: CliRunner, files: Path) -> None:
     assert code == 2 and "--labels fixes the row order" in err
 
 
+def test_chunks_merge_to_the_whole(files: Path) -> None:
+    """The paired sums stream: scored in chunks of 97 rows, the same statistics."""
+    a, b = str(files / "a.csv"), str(files / "b.csv")
+    whole = bcecli.compare_files(a, b).to_dict()
+    chunked = bcecli.compare_files(a, b, chunk_rows=97).to_dict()
+    for key in ("diff", "std_error"):
+        assert chunked["mean_loss"][key] == pytest.approx(whole["mean_loss"][key], rel=1e-12)
+    assert chunked["t_test"]["p_value"] == pytest.approx(whole["t_test"]["p_value"], rel=1e-9)
+    assert chunked["accuracy"] == whole["accuracy"] and chunked["rows"] == whole["rows"]
+    for g, h in zip(chunked["by_class"], whole["by_class"], strict=True):
+        assert g["diff"] == pytest.approx(h["diff"], rel=1e-12)
+        assert g["std_error"] == pytest.approx(h["std_error"], rel=1e-12)
+
+
+def test_diebold_mariano_refuses_weighted_rows(files: Path, tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        frame = pd.read_csv(files / f"{name}.csv")
+        frame["w"] = np.linspace(0.5, 2, len(frame))
+        frame.to_csv(tmp_path / f"w{name}.csv", index=False)
+    wa, wb = str(tmp_path / "wa.csv"), str(tmp_path / "wb.csv")
+    with pytest.raises(bcecli.OptionError, match="Diebold-Mariano"):
+        bcecli.compare_files(wa, wb, sample_weight="w", time_ordered=True)
+    keras = bcecli.compare_files(wa, wb, sample_weight="w", time_ordered=True, compat="keras")
+    assert keras.dm is not None and not keras.weighted  # Keras weighs each row's loss
+
+
+def test_compare_help_loads_no_numpy() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom bcecli.cli import cli\n"
+        "try:\n    cli.main(['compare', '--help'], prog_name='bce', standalone_mode=False)\n"
+        "except BaseException:\n    pass\n"
+        "print('numpy' in sys.modules, 'pandas' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().splitlines()[-1] == "False False", out.stderr
+
+
 def test_help_lists_compare(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["--help"])
     assert "compare" in result.stdout
