@@ -480,3 +480,37 @@ def test_a_wide_fortran_order_member_too_big_to_load_whole_is_refused(tmp_path: 
     line = error_line(run(["score", str(path)]))
     assert "wide.npz: array 'y_pred' is compressed in Fortran (column-major) order" in line
     assert "np.ascontiguousarray" in line
+
+
+# --------------------------------------------------------------------------------------------
+# 16. errors that name the real cause
+
+
+def test_a_long_first_data_line_is_named_by_its_own_number(tmp_path: Path) -> None:
+    path = tmp_path / "long2.csv"
+    path.write_text("y_true,y_pred\n1," + "9" * (17 * MB) + "\n0,0.2\n")
+    line = error_line(run(["score", str(path)]))
+    assert "long2.csv: line 2 is longer than 16 MiB" in line, line
+
+
+def test_a_two_mebibyte_column_name_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "name.csv"
+    path.write_text("y_true,y_pred," + "n" * (2 * MB) + "\n1,0.9,5\n0,0.2,6\n")
+    result = run(["score", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["n"] == 2
+
+
+def test_quoted_line_ends_in_the_header_count_in_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text('y_true,"y_pred\n(a\nprobability)"\n1,0.9\n0,oops\n')
+    line = error_line(run(["score", str(path)]))
+    assert "row 1 (line 5), column y_pred\\n(a\\nprobability): 'oops'" in line, line
+
+
+def test_an_unclosed_quote_in_the_header_is_not_read_to_the_end(tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text('"y_true,y_pred\n' + "1,0.9\n" * 100)
+    result = run(["score", str(path), "--format", "json"])
+    assert result.exit_code in (2, 3)
+    assert "q.csv" in error_line(result)

@@ -204,10 +204,13 @@ def _rows(n: int) -> str:
 
 
 def test_five_megabyte_header_cell(tmp_path: Path) -> None:
+    # a long column name is read as pyarrow reads it (up to 16 MiB), and shown shortened
     path = tmp_path / "wide.csv"
     path.write_text("y_true," + "h" * (5 * MB) + "\n1,0.9\n0,0.2\n")
-    line = refused(path)
-    assert "wide.csv" in line and len(line) < 1000
+    result = run(["score", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["n"] == 2
+    assert len(result.stderr) < 10_000  # the notes shorten it
 
 
 def test_five_megabyte_cell_in_an_unused_column(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def column_from_arrow(col: Any) -> Column:
     if pa.types.is_boolean(t):
         return _bool_values(col)
     if pa.types.is_floating(t) or pa.types.is_integer(t):
-        return _float_values(col if t == pa.float64() else col.cast(pa.float64()))
+        return _float_values(col if t == pa.float64() else col.cast(pa.float64(), safe=False))
     if pa.types.is_null(t):
         return np.full(len(col), np.nan)
     if pa.types.is_string(t) or pa.types.is_large_string(t):

@@ -4,17 +4,21 @@ fix can be named."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from bcecli.readers.display import show, show_cell
 
 # The spellings of a missing value, in every text reader (and in the Dask engine's).
 NULL_VALUES = ("", "NA", "N/A", "n/a", "NaN", "nan", "NAN", "null", "NULL", "None", "#N/A", "-")
 
+# ASCII only: pyarrow reads no other digits or spaces (a fullwidth '０.９', a non-breaking space),
+# so a cell holding them is not a number, and is named as such
 _NUMBER = re.compile(
-    r"\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)\s*", re.IGNORECASE
+    r"\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)\s*",
+    re.IGNORECASE | re.ASCII,
 )
-_NUMBER_DECIMAL_COMMA = re.compile(r"\s*[+-]?(?:\d+,?\d*|,\d+)(?:[eE][+-]?\d+)?\s*")
-_THOUSANDS = re.compile(r"\s*[+-]?\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d+)?\s*")
+_NUMBER_DECIMAL_COMMA = re.compile(r"\s*[+-]?(?:\d+,?\d*|,\d+)(?:[eE][+-]?\d+)?\s*", re.ASCII)
+_THOUSANDS = re.compile(r"\s*[+-]?\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d+)?\s*", re.ASCII)
 
 
 def looks_numeric(cell: str) -> bool:
@@ -35,6 +39,17 @@ def is_number(cell: str, decimal_comma: bool = False) -> bool:
 def not_a_number_fix(cell: str) -> str:
     """What to do about a cell that should hold a number and does not."""
     c = cell.strip()
+    if not cell.isascii():
+        odd = sorted({ch for ch in cell if not ch.isascii()})
+        names = ", ".join(f"U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed')}" for ch in odd[:3])
+        ascii_form = "".join(
+            str(unicodedata.digit(ch)) if unicodedata.digit(ch, None) is not None
+            else " " if ch.isspace() else ch
+            for ch in cell
+        ).strip()  # fmt: skip
+        if ascii_form.isascii() and looks_numeric(ascii_form):
+            return f"write it with ASCII digits and spaces ({ascii_form}): it holds {names}"
+        return f"it holds {names}: write numbers with ASCII digits 0-9 and a decimal point"
     if _THOUSANDS.fullmatch(c):
         return "remove the thousands separators (write 1000.5, not 1,000.5)"
     if c.endswith("%") and looks_numeric(c[:-1]):

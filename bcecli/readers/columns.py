@@ -226,6 +226,15 @@ def select_columns(
         _check_exist(pred_cols, columns, "pred_col", source)
         preds = list(pred_cols)
         reasons.append("predictions from --pred-col")
+    both = [c for c in labels if c in preds]
+    if both:
+        raise OptionError(
+            f"{{label_col}} and {{pred_col}} both name {show_names(both)}: one column cannot "
+            "hold both the labels and the predictions",
+            "name the label column with {label_col} and the prediction column(s) with {pred_col}",
+            source=source,
+            param="label_col",
+        )
     if want_labels and not labels:
         labels, _ = _by_name(
             [c for c in pool if c not in preds], LABEL_NAMES, "labels", reasons, source

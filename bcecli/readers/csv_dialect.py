@@ -155,6 +155,7 @@ def read_header(
         lines_before += 1
     if comments:
         notes.append(f"{source}: skipped {comments} comment line(s) at the top")
+    line, nxt, header_lines = _quoted_line_ends(head, pos, line, nxt, lines_before, source)
     try:
         first_line = line.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -168,6 +169,7 @@ def read_header(
     sep = delimiter or _sniff_delimiter(first_line, "\t" if tab else ",")
     if sep not in (",", "\t") and delimiter is None:
         notes.append(f"{source}: columns separated by {DELIMITER_NAMES[sep]}")
+    limit = csv.field_size_limit(CSV_BLOCK_BYTES)  # a long column name, as pyarrow reads it
     try:
         row = next(csv.reader([first_line], delimiter=sep))
     except (csv.Error, StopIteration) as e:
@@ -176,6 +178,8 @@ def read_header(
             "check the quotes in the header",
             source=source,
         ) from None
+    finally:
+        csv.field_size_limit(limit)
     cells = [h.strip() for h in row]
     numbered = header is None and is_numbered(cells)
     if header is not None:
@@ -186,7 +190,7 @@ def read_header(
         )
     if has_header:
         names = list(cells)
-        data_offset, data_line = nxt, lines_before + 2
+        data_offset, data_line = nxt, lines_before + 1 + header_lines
         if header and not any(c and not looks_numeric(c) for c in cells):
             notes.append(f"{source}: first line read as a header (--header)")
     else:
@@ -213,6 +217,26 @@ def read_header(
         after_first_line=nxt,
     )
     return dialect, notes
+
+
+# The most physical lines a header with quoted line ends in its names may span.
+HEADER_LINES = 20
+
+
+def _quoted_line_ends(
+    head: Head, pos: int, line: bytes, nxt: int, lines_before: int, source: str
+) -> tuple[bytes, int, int]:
+    """The header line that starts at ``pos``, with the lines that follow it while a quote is
+    open (a quoted line end in a column name, valid RFC 4180), where the next line starts, and
+    how many lines it spans. A quote still open after ``HEADER_LINES`` lines is an unclosed
+    one: the first line alone is the header, as it would be without quotes."""
+    end, spans = nxt, 1
+    while line.count(b'"') % 2 and end < len(head.data) and spans < HEADER_LINES:
+        _, end = head.line(end, lines_before + spans + 1, source)
+        line, spans = head.data[pos:end].rstrip(b"\r\n"), spans + 1
+    if line.count(b'"') % 2:
+        return head.data[pos:nxt].rstrip(b"\r\n"), nxt, 1
+    return line, end, spans
 
 
 def _named(cells: list[str], source: str) -> tuple[list[str], list[str]]:
@@ -415,8 +439,7 @@ def _sample(head: Head, dialect: Dialect, source: str) -> bytes:
         return data
     cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
     if cut < 0:  # not one complete data line in the first MiB: read on to the line's end
-        # (its message names the header's line, as it always has)
-        _, end = head.line(dialect.data_offset, dialect.lines_before + 1, source)
+        _, end = head.line(dialect.data_offset, dialect.data_line, source)
         return head.data[dialect.data_offset : end]
     return data[: cut + 1]
 

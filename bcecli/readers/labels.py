@@ -122,6 +122,8 @@ def _factorize_objects(values: np.ndarray) -> tuple[list[str], np.ndarray]:
 
 
 def _number(text: str) -> float | None:
+    if not text.isascii():  # float() reads '٠' and a non-breaking space; nothing else does
+        return None
     try:
         value = float(text)
     except ValueError:

@@ -110,7 +110,9 @@ class ParquetSource(Source):
             for batch in self._file.iter_batches(batch_size=1 << 20, columns=columns):
                 yield {
                     n: column_from_arrow(
-                        col.cast(pa.float64()) if self.kind(n) in ("numeric", "empty") else col
+                        col.cast(pa.float64(), safe=False)
+                        if self.kind(n) in ("numeric", "empty")
+                        else col
                     )
                     for n, col in zip(batch.schema.names, batch.columns, strict=True)
                 }

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from bcecli.errors import InputError, OptionError
 from bcecli.readers.base import Source
 from bcecli.readers.columns import (
+    LABEL_NAMES,
+    PRED_NAMES,
     WEIGHT_NAMES,
     Selection,
     id_like,
@@ -72,7 +74,7 @@ def open_input(
             opened.append(labels)
             preds, labels = settle_first_lines(preds, labels, request)
             opened[:] = [preds, labels]
-        weights = find_weights(preds, labels, request.sample_weight)
+        weights = find_weights(preds, labels, request.sample_weight, request)
         if weights is not None and weights.own_file:
             opened.append(weights.source)
         ids = find_ids(preds, labels, request.id_cols)
@@ -141,13 +143,16 @@ def settle_first_lines(preds: Source, labels: Source, req: ColumnRequest) -> tup
     return settled(preds, labels, "preds"), settled(labels, preds, "labels")
 
 
-def find_weights(preds: Source, labels: Source | None, wanted: str | None) -> Weights | None:
+def find_weights(
+    preds: Source, labels: Source | None, wanted: str | None, request: ColumnRequest | None = None
+) -> Weights | None:
     """The weights' column: a column of an input, else the one column of a file of weights
     (opened here: the caller closes it)."""
     if wanted is None:
         return None
     for src in (preds, labels):
         if src is not None and wanted in src.columns:
+            _check_weight_column(src, wanted, labels is not None, request)
             return Weights(src, wanted, False, f"{show(wanted)} ({src.name})")
     if not os.path.exists(wanted):
         raise OptionError(
@@ -212,6 +217,45 @@ def attach_ids(parts: list[Part], ids: list[tuple[Source, str]]) -> list[Part]:
             owner.columns.append(c)
         owner.ids.append(c)
     return parts
+
+
+def _check_weight_column(
+    src: Source, wanted: str, two_files: bool, request: ColumnRequest | None
+) -> None:
+    """The weights' column must not be the labels' or the predictions': named for them, or
+    the one column of the file with a label (or prediction) name."""
+    named = {
+        "labels": request.label_cols if request is not None else None,
+        "predictions": request.pred_cols if request is not None else None,
+    }
+    for what, names in named.items():
+        if names and wanted in names:
+            raise OptionError(
+                f"{{sample_weight}} {show_cell(wanted)} is also named as the {what} (by "
+                f"{{{'label_col' if what == 'labels' else 'pred_col'}}}): a column cannot be both",
+                "give the weights as a column of their own",
+                source=src.name,
+                param="sample_weight",
+            )
+    sides: list[tuple[str, tuple[str, ...], tuple[str, ...] | None]] = [
+        ("labels", LABEL_NAMES, named["labels"])
+    ]
+    if not two_files:
+        sides.append(("predictions", PRED_NAMES, named["predictions"]))
+    for what, known, given in sides:
+        if given or normalize(wanted) not in known:
+            continue
+        others = [c for c in src.columns if c != wanted and normalize(c) in known]
+        if not others:
+            raise OptionError(
+                f"{{sample_weight}} {show_cell(wanted)} is the column that holds the {what} "
+                f"(by its name): the weights would be the {what} themselves",
+                "give the weights as a column of their own (or name the "
+                + ("labels with {label_col})" if what == "labels" else "predictions with "
+                   "{pred_col})"),
+                source=src.name,
+                param="sample_weight",
+            )  # fmt: skip
 
 
 def choose_columns(

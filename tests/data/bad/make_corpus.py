@@ -1055,6 +1055,31 @@ def hostile_cases() -> None:
            "partitions: skipped, with notes", [0], json_values={"n": 5},
            notes=["2 empty partitions skipped (no rows): part-1.csv, part-2.csv",
                   "without a partition suffix: README.txt"])  # fmt: skip
+    text("header_quoted_newline.csv", 'y_true,"y_pred\n(probability)"\n1,0.9\n0,0.2\n1,0.7\n'
+         '0,0.4\n', "a quoted line end in a column name (RFC 4180): read", [0],
+         json_values={"n": 4, "accuracy": 1.0})  # fmt: skip
+    text("fullwidth_digits.csv", "y_true,y_pred\n1,0.9\n0,\uff10.\uff12\n1,0.7\n",
+         "fullwidth digits in a prediction: named with row, cell and the ASCII spelling", [3],
+         stderr=["row 1 (line 3), column y_pred", "ASCII digits", "(0.2)",
+                 "FULLWIDTH DIGIT ZERO"])  # fmt: skip
+    text("nbsp_in_number.csv", "y_true,y_pred\n1,0.9\n0,0.2\u00a0\n1,0.7\n",
+         "a non-breaking space after a number", [3],
+         stderr=["row 1 (line 3), column y_pred", "U+00A0 NO-BREAK SPACE"])  # fmt: skip
+    text("arabic_digit_label.csv", "y_true,y_pred\n1,0.9\n\u0660,0.2\n1,0.7\n",
+         "an Arabic-Indic zero among the labels: not read as 0", [3],
+         stderr=["row 1", "label '\u0660' is text"])  # fmt: skip
+    text("weight_is_label.csv", "y_true,y_pred,w\n1,0.9,1\n0,0.2,2\n",
+         "--sample-weight naming the label column: a usage error", [2],
+         stderr=["--sample-weight 'y_true' is the column that holds the labels"],
+         args=["--sample-weight", "y_true"])  # fmt: skip
+    text("label_col_is_pred_col.csv", "y_true,y_pred\n1,0.9\n0,0.2\n",
+         "--label-col and --pred-col naming one column: a usage error", [2],
+         stderr=["--label-col and --pred-col both name y_pred"],
+         args=["--label-col", "y_pred", "--pred-col", "y_pred"])  # fmt: skip
+    parquet("int_beyond_2_53.parquet", pa.table({"y_true": pa.array([1, 0, 2**53 + 1, 0]),
+            "y_pred": pa.array([0.9, 0.2, 0.7, 0.4])}),
+            "an int64 label beyond 2^53: read (as the nearest float), flagged as a bad label, "
+            "not called a truncated file", [1], flag="label_out_of_range")  # fmt: skip
     for name, encoding, says in (
         ("utf16le_no_bom.csv", "utf-16-le", "UTF-16LE text without a byte order mark"),
         ("utf16be_no_bom.csv", "utf-16-be", "UTF-16BE text without a byte order mark"),
