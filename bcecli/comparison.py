@@ -940,6 +940,7 @@ def compare(
     y_pred_a: object,
     y_pred_b: object,
     *,
+    sample_weight: object = None,
     task: Task | str = "auto",
     compat: Compat | str = "exact",
     from_logits: bool = False,
@@ -953,33 +954,47 @@ def compare(
     time_ordered: bool = False,
 ) -> Comparison:
     """Compare two models' predictions of the same labels, given as arrays, lists, or pandas /
-    polars objects (as ``bcecli.score`` takes them)."""
+    polars objects (as ``bcecli.score`` takes them; ``sample_weight``: one weight per row)."""
     from bcecli.api import _as_array, _named_columns
     from bcecli.readers.memory import ArraySource
 
     y, label_names = _as_array(y_true, "y_true")
-    sources = []
+    labels = _named_columns("y_true", y, label_names)
+    preds: list[dict[str, np.ndarray]] = []
     for name, value in (("y_pred_a", y_pred_a), ("y_pred_b", y_pred_b)):
         p, pred_names = _as_array(value, "y_pred")
         if len(p) != len(y):
             raise InputError(
                 f"{name} has {len(p):,} rows but y_true has {len(y):,}",
                 "pass one prediction (or prediction row) per label",
-                param="y_true",
+                param="y_pred",
             )
-        preds = _named_columns("y_pred", p, pred_names)
-        labels = _named_columns("y_true", y, label_names)
-        sources.append((ArraySource(name, {**labels, **preds}), tuple(labels), tuple(preds)))
-    (sa, label_cols, cols_a), (sb, _, cols_b) = sources
-    if cols_a != cols_b:
+        preds.append(_named_columns("y_pred", p, pred_names))
+    columns = tuple(preds[0])
+    if tuple(preds[1]) != columns:
         raise InputError(
-            "y_pred_a and y_pred_b have different columns",
+            f"y_pred_a has the columns {', '.join(columns)}, y_pred_b {', '.join(preds[1])}",
             "pass the two models' predictions of the same classes",
             param="y_pred",
         )
+    weight_col = None
+    if sample_weight is not None:
+        w, _ = _as_array(sample_weight, "sample_weight")
+        if w.ndim != 1 or len(w) != len(y):
+            raise InputError(
+                f"has shape {w.shape}; expected ({len(y)},), one weight per sample",
+                "pass one weight per row",
+                source="sample_weight",
+                param="sample_weight",
+            )
+        weight_col = "sample_weight" if "sample_weight" not in columns else "_sample_weight"
+        for cols in preds:
+            cols[weight_col] = w
     return compare_files(
-        sa, sb, label_col=label_cols, pred_col=cols_a, task=task, compat=compat,
-        from_logits=from_logits, label_smoothing=label_smoothing, class_weight=class_weight,
-        pos_weight=pos_weight, ignore_class=ignore_class, dtype=dtype, level=level,
-        alpha=alpha, time_ordered=time_ordered,
+        ArraySource("y_pred_a", preds[0]), ArraySource("y_pred_b", preds[1]),
+        labels=ArraySource("y_true", labels), label_col=tuple(labels), pred_col=columns,
+        sample_weight=weight_col, task=task, compat=compat, from_logits=from_logits,
+        label_smoothing=label_smoothing, class_weight=class_weight, pos_weight=pos_weight,
+        ignore_class=ignore_class, dtype=dtype, level=level, alpha=alpha,
+        time_ordered=time_ordered,
     )  # fmt: skip

@@ -119,6 +119,23 @@ def test_binary_against_ttest_rel_and_binomtest() -> None:
     assert c.a.mean_loss == pytest.approx(float(np.mean(la)), rel=1e-12)
 
 
+def test_data_frames_of_the_same_class_names() -> None:
+    """One-hot labels and both models' probabilities as data frames with the same column names
+    (the classes'), and weights: the labels stay the labels."""
+    rng = np.random.default_rng(8)
+    n, classes = 500, ["cat", "dog", "fox"]
+    y = rng.integers(0, 3, n)
+    pa = special.softmax(rng.normal(0, 1, (n, 3)) + 2 * np.eye(3)[y], axis=1)
+    pb = special.softmax(rng.normal(0, 1, (n, 3)) + 2.5 * np.eye(3)[y], axis=1)
+    w = rng.uniform(0.5, 2, n)
+    frame = lambda v: pd.DataFrame(v, columns=classes)  # noqa: E731
+    c = bcecli.compare(frame(np.eye(3)[y]), frame(pa), frame(pb), sample_weight=w)
+    d = -np.log(pb[np.arange(n), y]) + np.log(pa[np.arange(n), y])
+    assert c.task.value == "categorical" and c.weighted
+    assert c.loss.diff == pytest.approx(float(np.average(d, weights=w)), rel=1e-12)
+    assert [g.name for g in c.by_class] == classes
+
+
 def test_a_model_against_itself() -> None:
     y, pa, _ = _binary()
     c = bcecli.compare(y, pa, pa)

@@ -61,24 +61,12 @@ def render_comparison(c: Comparison) -> list[RenderableType]:
         "",
         _p(c.mcnemar_p) + " McNemar",
     )
-    m.add_row("AUC", _n(c.a.auc), _n(c.b.auc), _d(c.a.auc, c.b.auc), "", "")
-    if c.a.miscalibration is not None:
-        m.add_row(
-            "miscalibration",
-            _n(c.a.miscalibration),
-            _n(c.b.miscalibration),
-            _d(c.a.miscalibration, c.b.miscalibration),
-            "",
-            "",
-        )
-        m.add_row(
-            "discrimination",
-            _n(c.a.discrimination),
-            _n(c.b.discrimination),
-            _d(c.a.discrimination, c.b.discrimination),
-            "",
-            "",
-        )
+    shown = ["auc"] + (
+        ["miscalibration", "discrimination"] if c.a.miscalibration is not None else []
+    )
+    for key in shown:  # the other headlines: no paired interval of their own
+        va, vb = getattr(c.a, key), getattr(c.b, key)
+        m.add_row("AUC" if key == "auc" else key, _n(va), _n(vb), _d(va, vb), "", "")
     out: list[RenderableType] = [head, m]
     share = c.improved / c.n if c.n else float("nan")
     out.append(
