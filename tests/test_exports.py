@@ -6,6 +6,7 @@ different numbers bce says so instead of picking one.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -275,3 +276,88 @@ def test_sorted_order_is_a_warning(tmp_path: Path, data: Any) -> None:
     named = tmp_path / "named.csv"
     class_frame(data).to_csv(named, index=False)
     assert all(f["id"] != "labels_sorted_order" for f in cli_json(str(named))[1]["flags"])
+
+
+# -- the gaps: pandas' index in Parquet, headerless CSV with its index, partitions, np.savez ------
+
+
+def test_parquet_index_is_not_a_prediction(tmp_path: Path, data: Any) -> None:
+    # DataFrame.to_parquet with a non-default index writes it as __index_level_0__ (or under
+    # the index's name), listed in the pandas metadata's index_columns
+    path, labels = tmp_path / "p.parquet", tmp_path / "y.npy"
+    pd.DataFrame(data["p"]).set_axis(np.arange(N) * 7 + 1000).to_parquet(path)
+    np.save(labels, data["y"])
+    loss, notes = both(path, labels)
+    assert loss == pytest.approx(multiclass(data), rel=1e-12)
+    assert any("__index_level_0__ is pandas' index" in n for n in notes)
+    named = tmp_path / "named.parquet"
+    frame = pd.DataFrame({"y_true": data["yb"], "y_pred": data["pb"]}, index=np.arange(N) + 5)
+    frame.rename_axis("rid").to_parquet(named)
+    loss, _ = both(named)
+    assert loss == pytest.approx(binary(data), rel=1e-12)
+    res = CliRunner().invoke(cli, ["score", str(named), "--id-col", "rid", "--top", "1", "-f",
+                                   "csv"])  # fmt: skip
+    worst = pd.read_csv(io.StringIO(res.stdout))
+    assert worst["rid"][0] == worst["row"][0] + 5  # the index, carried as an id
+
+
+def test_headerless_csv_with_its_index(tmp_path: Path, data: Any) -> None:
+    path = tmp_path / "noheader.csv"
+    pd.DataFrame({"y": data["yb"], "p": data["pb"]}).to_csv(path, header=False)
+    res = CliRunner().invoke(cli, ["score", str(path)])
+    assert res.exit_code == 3
+    assert "--index-col skips it" in res.stderr and "pandas' index" in res.stderr
+    loss, _ = both(path, index_col=True)
+    assert loss == pytest.approx(binary(data), rel=1e-12)
+
+
+def test_header_and_index_options_reach_every_partition(tmp_path: Path, data: Any) -> None:
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i in range(3):
+        rows = slice(i * 40, (i + 1) * 40)
+        frame = pd.DataFrame(data["p"][rows])
+        frame.insert(0, "label", data["y"][rows])
+        frame.to_csv(parts / f"part-{i}.csv")  # pandas' defaults: the index first, unnamed
+    code, out, _ = cli_json(str(parts))
+    assert code == 0 and out["mean_loss"] == pytest.approx(multiclass(data), rel=1e-12)
+    res = CliRunner().invoke(cli, ["score", str(parts), "--no-index-col"])
+    assert res.exit_code == 3  # the index read as a column: the numbered family is broken
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for i in range(3):
+        rows = slice(i * 40, (i + 1) * 40)
+        pd.DataFrame({"y": data["yb"][rows], "p": data["pb"][rows]}).to_csv(
+            bare / f"part-{i}.csv", header=False, index=False
+        )
+    code, out, _ = cli_json(str(bare), "--no-header")
+    assert code == 0 and out["n"] == N
+    assert out["mean_loss"] == pytest.approx(binary(data), rel=1e-12)
+    res = CliRunner().invoke(cli, ["score", str(bare), "--header"])
+    assert res.exit_code == 3  # the first line of numbers taken as the header, as asked
+    first = (bare / "part-0.csv").read_text().splitlines()[0].replace(",", ", ")
+    assert f"(columns: {first})" in res.stderr
+
+
+@pytest.mark.parametrize("order", ["labels_first", "predictions_first"])
+def test_savez_unnamed_arrays_told_apart_by_their_values(
+    tmp_path: Path, data: Any, order: str
+) -> None:
+    path = tmp_path / "pair.npz"
+    arrays = (data["y"], data["p"]) if order == "labels_first" else (data["p"], data["y"])
+    np.savez(path, *arrays)
+    loss, notes = both(path)
+    assert loss == pytest.approx(multiclass(data), rel=1e-12)
+    labels = "arr_0" if order == "labels_first" else "arr_1"
+    assert f"{labels} as labels (whole numbers)" in notes[0]
+
+
+def test_savez_arrays_that_values_cannot_tell_apart_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "hard.npz"
+    np.savez(path, np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0]))  # hard 0/1 predictions
+    res = CliRunner().invoke(cli, ["score", str(path)])
+    assert res.exit_code == 2
+    assert "--label-col arr_0 --pred-col arr_1" in res.stderr
+    res = CliRunner().invoke(cli, ["score", str(path), "--label-col", "arr_0", "--pred-col",
+                                   "arr_1", "-f", "json"])  # fmt: skip
+    assert res.exit_code in (0, 1) and json.loads(res.stdout)["n"] == 4

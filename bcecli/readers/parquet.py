@@ -49,6 +49,14 @@ class ParquetSource(Source):
         if self.n_rows == 0:
             raise InputError("holds no rows", "write one row per sample into it", source=self.name)
         self._types = {f.name: f.type for f in schema}
+        self.index_columns = _pandas_index(schema, self.columns)
+        if self.index_columns:
+            shown = ", ".join(show(c) for c in self.index_columns)
+            self.notes = (
+                f"{self.name}: {shown} is pandas' index (the file's pandas metadata): not read as "
+                f"a label or prediction; --id-col {show(self.index_columns[0])} carries it into "
+                "the per-sample records",
+            )
 
     def kind(self, column: str) -> str:
         pa, t = self._pa, self._types[column]
@@ -122,3 +130,17 @@ class ParquetSource(Source):
                 "check that the file is complete: copy or write it again",
                 source=self.name,
             ) from None
+
+
+def _pandas_index(schema: object, columns: list[str]) -> tuple[str, ...]:
+    """The columns ``DataFrame.to_parquet`` wrote for a frame's index (``__index_level_0__``,
+    or the index's name), as its metadata lists them; a RangeIndex is stored as metadata
+    only, not as a column."""
+    try:
+        meta = schema.pandas_metadata  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):  # no or unreadable pandas metadata
+        return ()
+    if not isinstance(meta, dict):
+        return ()
+    found = meta.get("index_columns") or []
+    return tuple(c for c in found if isinstance(c, str) and c in columns)

@@ -316,9 +316,12 @@ class PartitionedSource(Source):
     far (for Parquet, every partition from the start: the row counts are in the files' footers).
     """
 
-    def __init__(self, path: str, role: str) -> None:
+    def __init__(
+        self, path: str, role: str, *, header: bool | None = None, index_col: bool | None = None
+    ) -> None:
         self.name = display_name(path)
         self.role = role
+        self._layout = {"header": header, "index_col": index_col}  # --header, --index-col
         found = find_partitions(path)
         paths = found.paths
         self.fmt = format_of(paths[0])
@@ -344,9 +347,10 @@ class PartitionedSource(Source):
         paths, names = [paths[i] for i in keep], [names[i] for i in keep]
         counts = [counts[i] for i in keep]
         self.paths, self.names, self.row_counts = paths, names, counts
-        opened = open_source(paths[0], role)
+        opened = open_source(paths[0], role, **self._layout)
         self._first = opened.source
         self.columns = self._first.columns
+        self.index_columns = getattr(self._first, "index_columns", ())  # pandas' (Parquet)
         self.positional = self._first.positional
         self.fmt_text = self._first.fmt_text
         n_rows = [c for c in counts if c is not None]
@@ -408,7 +412,7 @@ class PartitionedSource(Source):
         """Partition ``i`` opened and checked against the first (the caller closes it)."""
         if i == 0:
             return self._first
-        opened = open_source(self.paths[i], self.role)
+        opened = open_source(self.paths[i], self.role, **self._layout)
         try:
             check_partition(self._first, opened, self.fmt, columns)
         except BaseException:

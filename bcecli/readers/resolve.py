@@ -107,9 +107,9 @@ def open_path(path: str | Source, role: str, req: ColumnRequest | None = None) -
     source already open)."""
     if isinstance(path, Source):
         return path
-    if is_partitioned(path):
-        return PartitionedSource(path, role)
     req = req or ColumnRequest()
+    if is_partitioned(path):
+        return PartitionedSource(path, role, header=req.header, index_col=req.index_col)
     return open_source(path, role, header=req.header, index_col=req.index_col).source
 
 
@@ -269,7 +269,8 @@ def choose_columns(
     (neither among the weights' and the ids' columns, unless named)."""
 
     def exclude(src: Source) -> tuple[str, ...]:
-        own = tuple(c for s, c in ids if s is src)
+        # the ids, and pandas' index where the file says which it is (Parquet's metadata)
+        own = tuple(c for s, c in ids if s is src) + tuple(getattr(src, "index_columns", ()))
         return own + ((weights.column,) if weights is not None and weights.source is src else ())
 
     if labels is None:
@@ -281,7 +282,7 @@ def choose_columns(
                 param="labels",
             )
         try:
-            sel = _positional(preds, req) or select_columns(
+            sel = _positional(preds, req) or _savez_pair(preds, req) or select_columns(
                 preds.columns, want_labels=True, want_preds=True,
                 label_cols=req.label_cols, pred_cols=req.pred_cols, exclude=exclude(preds),
                 source=preds.name, values=text_values(preds),
@@ -293,7 +294,13 @@ def choose_columns(
                 f"has no header row and {len(preds.columns)} columns "
                 f"({show_names(preds.columns)}): which holds the labels is not clear",
                 "name them, e.g. {label_col=column_2} {pred_col=column_3}, or add a header line "
-                "such as id,y_true,y_pred",
+                "such as id,y_true,y_pred"
+                + (
+                    "; if column_1 counts the rows 0, 1, 2, ... (pandas' index, as "
+                    "to_csv(header=False) writes it), {index_col} skips it"
+                    if len(preds.columns) == 3
+                    else ""
+                ),
                 source=preds.name,
                 param="label_col",
             ) from e
@@ -366,7 +373,8 @@ def notes(
                 f"{show(unused[0])} to use it"
             )
     used = {c for p in parts or () for c in [*p.columns, *p.ids]}
-    idle = [c for c in preds.columns if c not in used and id_like(c)]
+    index = set(getattr(preds, "index_columns", ()))  # noted by the reader
+    idle = [c for c in preds.columns if c not in used and c not in index and id_like(c)]
     if idle and not req.id_cols:
         one = len(idle) == 1
         out.append(
@@ -402,6 +410,54 @@ def _positional(src: Source, req: ColumnRequest) -> Selection | None:
         (second,),
         f"no header: {first} as labels, {second} as predictions (by position; name them with "
         "--label-col / --pred-col if that is wrong)",
+    )
+
+
+# Rows of each array looked at to tell np.savez's unnamed labels from its predictions.
+SAVEZ_SAMPLE_ROWS = 1 << 16
+
+
+def _savez_pair(src: Source, req: ColumnRequest) -> Selection | None:
+    """``np.savez(f, y, p)``: two unnamed members, arr_0 and arr_1. The labels are the one
+    whose values (in the first rows) are all whole numbers while the other's are not; where
+    that does not tell them apart (hard 0/1 predictions, soft labels), a usage error that
+    names the options, never a guess."""
+    if src.columns != ["arr_0", "arr_1"] or req.label_cols or req.pred_cols:
+        return None
+    import numpy as np
+
+    whole: dict[str, bool] = {}
+    batches = src.batches(["arr_0", "arr_1"])
+    try:
+        first = next(batches, None)
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
+    if first is None:
+        return None
+    for c in ("arr_0", "arr_1"):
+        v = np.asarray(first[c], dtype=np.float64)[:SAVEZ_SAMPLE_ROWS]
+        v = v[np.isfinite(v)]
+        whole[c] = bool(np.all(v == np.round(v)))
+    if whole["arr_0"] == whole["arr_1"]:
+        raise OptionError(
+            "holds two unnamed arrays (arr_0, arr_1, as np.savez(f, y, p) names them) and their "
+            "values do not tell which holds the labels ("
+            + ("both are whole numbers" if whole["arr_0"] else "neither is whole numbers")
+            + ")",
+            "name them, e.g. {label_col=arr_0} {pred_col=arr_1}, or save them by name: "
+            "np.savez(f, y_true=y, y_pred=p)",
+            source=src.name,
+            param="label_col",
+        )
+    labels, preds = ("arr_0", "arr_1") if whole["arr_0"] else ("arr_1", "arr_0")
+    return Selection(
+        (labels,),
+        (preds,),
+        f"np.savez's unnamed arrays: {labels} as labels (whole numbers), {preds} as "
+        "predictions (fractions), told apart by their values; --label-col / --pred-col "
+        "choose otherwise",
     )
 
 
