@@ -123,3 +123,125 @@ def test_json_validates_against_the_schema() -> None:
         result = piped([*BCE, "score", str(SAMPLES / name), "--format", "json", "--fail-on",
                         "never", "--reduction", "none"])  # fmt: skip
         jsonschema.validate(json.loads(result.stdout), schema)
+
+
+# --------------------------------------------------------------------------------------------
+# the one-screen report (issue 26)
+
+SCREEN_FILES = (
+    "healthy_binary.csv",
+    "imbalanced_binary.csv",
+    "logits_as_probs.csv",
+    "single_unit_softmax.csv",
+    "untrained_binary.csv",
+    "untrained_large_init.csv",
+    "untrained_prior_bias.csv",
+    "double_softmax.csv",
+    "softmax_10class.csv",
+    "untrained_10class.csv",
+    "multilabel_soft.csv",
+    "seed.csv",
+)
+
+
+def _screen(args: list[str], width: int = 80) -> list[str]:
+    from click.testing import CliRunner
+
+    from bcecli.cli import cli
+
+    result = CliRunner().invoke(
+        cli, [*args, "--format", "table"], env={"COLUMNS": str(width), "NO_COLOR": "1"}
+    )
+    assert result.exit_code in (0, 1), result.output
+    return result.stdout.splitlines()
+
+
+def _words(text: str) -> set[str]:
+    return set(text.split())
+
+
+@pytest.mark.parametrize("name", SCREEN_FILES)
+def test_default_report_fits_one_80_by_50_screen(name: str) -> None:
+    lines = _screen(["score", str(SAMPLES / name)])
+    assert len(lines) <= 49, f"{len(lines)} lines"  # and one for the prompt
+    assert max(len(line) for line in lines) <= 80
+    assert lines[-1].startswith("mean ") and ("see above" in lines[-1] or "no errors" in lines[-1])
+
+
+@pytest.mark.parametrize("name", SCREEN_FILES)
+def test_flags_wrap_to_four_lines_at_most_and_are_cut_between_words(name: str) -> None:
+    data = json.loads(piped([*BCE, "score", str(SAMPLES / name), "-f", "json"]).stdout)
+    lines = _screen(["score", str(SAMPLES / name)])
+    if not data["flags"]:
+        return
+    start = lines.index("Flags") + 1
+    paragraphs: list[list[str]] = []
+    for line in lines[start:]:
+        if not line.startswith("  "):
+            break
+        if line.startswith("  (… shortened"):
+            continue
+        if not line.startswith("   "):  # a flag's first line: two spaces, then its severity
+            paragraphs.append([])
+        paragraphs[-1].append(line)
+    assert len(paragraphs) == len(data["flags"])
+    for flag, para in zip(data["flags"], paragraphs, strict=True):
+        assert len(para) <= 4, para
+        head = para[0].split()
+        assert head[:2] == [flag["severity"], flag["id"] + ":"]
+        said = " ".join(para).replace("…", " ").split()
+        whole = _words(f"{flag['severity']} {flag['id']}: {flag['message']} → {flag['hint']}")
+        whole |= {"as", "for"} | {f["id"] for f in data["flags"]}  # a repeated hint says so
+        assert set(said) <= whole, set(said) - whole  # a word cut in two is not a word
+
+
+def test_brief_is_a_few_lines_and_verbose_is_everything() -> None:
+    name = str(SAMPLES / "single_unit_softmax.csv")
+    data = json.loads(piped([*BCE, "score", name, "-f", "json"]).stdout)
+    brief = _screen(["score", name, "--brief"])
+    assert len(brief) <= 6
+    assert all(f["id"] in " ".join(brief) for f in data["flags"])
+    assert brief[-1] == _screen(["score", name])[-1]  # the same verdict
+    full = "\n".join(_screen(["score", name, "--verbose"], width=200))
+    assert "Per-sample loss" in full and "sum" in full
+    flat = " ".join(full.split())
+    for f in data["flags"]:  # each message and hint whole
+        assert " ".join(f["message"].split()) in flat and " ".join(f["hint"].split()) in flat
+    assert _screen(["score", name, "--full"], width=200) == full.splitlines()
+
+
+def test_machine_formats_ignore_the_level_of_detail() -> None:
+    name = str(SAMPLES / "healthy_binary.csv")
+    for fmt in ("json", "tsv"):
+        plain = piped([*BCE, "score", name, "-f", fmt]).stdout
+        assert piped([*BCE, "score", name, "-f", fmt, "--brief"]).stdout == plain
+        assert piped([*BCE, "score", name, "-f", fmt, "--verbose"]).stdout == plain
+
+
+def test_default_report_on_a_real_terminal_fits_its_height() -> None:
+    code, out = in_pty(
+        [*BCE, "score", str(SAMPLES / "single_unit_softmax.csv"), "--no-color"],
+        COLUMNS="80",
+        LINES="40",
+    )
+    lines = [line for line in out.decode().replace("\r", "").splitlines() if line]
+    report = lines[: lines.index(next(x for x in lines if x.startswith("mean "))) + 1]
+    assert len(report) <= 39 and report[0].startswith(" input")
+
+
+def test_warnings_on_stderr_wrap_on_a_terminal_and_stay_one_line_in_a_pipe() -> None:
+    args = [*BCE, "score", str(SAMPLES / "seed.csv"), "--raw"]
+    one = piped(args).stderr.decode().splitlines()
+    assert one == [
+        "warning: mean_above_1: the mean loss 2.303 is above 1: on average the true class gets "
+        "less than 1/e = 0.368 (geometric mean 0.1); not a bug by itself, but rarely a healthy "
+        "model: check the other flags (logits, inverted or misaligned labels)"
+    ]
+    code, out = in_pty(args, COLUMNS="60")
+    lines = out.decode().replace("\r", "").splitlines()
+    wrapped = lines[1:]  # the loss is the first line
+    assert 3 <= len(wrapped) <= 6 and max(len(line) for line in wrapped) < 60
+    assert wrapped[0].startswith("warning: mean_above_1: the mean loss 2.303")
+    assert " ".join(w.strip() for w in wrapped).split() == (
+        one[0].replace("; not a bug", " → not a bug").split()
+    )

@@ -10,10 +10,12 @@ from bcecli.cli.options import (
     LossKw,
     Output,
     RunKw,
+    View,
     engine_options,
     input_options,
     output_options,
     semantics_options,
+    view_options,
 )
 
 EXIT_CODES = """\b
@@ -28,8 +30,11 @@ cannot be scored.
 @input_options
 @semantics_options
 @output_options(per_sample=False)
+@view_options
 @engine_options
-def check_init(preds: str, inputs: InputKw, loss: LossKw, out: Output, run: RunKw) -> None:
+def check_init(
+    preds: str, inputs: InputKw, loss: LossKw, out: Output, view: View, run: RunKw
+) -> None:
     """Check an untrained model's outputs: is the starting loss what it should be?
 
     Run the model before training on a batch, save its outputs (and the labels), and point
@@ -48,7 +53,8 @@ def check_init(preds: str, inputs: InputKw, loss: LossKw, out: Output, run: RunK
     from bcecli.checkinit import check_init_file
     from bcecli.cli.emit import Document, emit
     from bcecli.core.options import Reduction
-    from bcecli.render.init import init_rows, render_init
+    from bcecli.render.init import init_rows, render_init, stderr_verdict
+    from bcecli.render.terminal import stderr_width
 
     kw = dict(loss)
     if kw.pop("reduction") is not Reduction.MEAN:
@@ -56,7 +62,7 @@ def check_init(preds: str, inputs: InputKw, loss: LossKw, out: Output, run: RunK
     result = check_init_file(preds, **inputs, **kw, **run)  # type: ignore[arg-type]
     emit(
         Document(
-            table=lambda: render_init(result),
+            table=lambda: render_init(result, view.detail),
             data=result.to_dict,
             rows=lambda: init_rows(result.to_dict()),
         ),
@@ -64,5 +70,5 @@ def check_init(preds: str, inputs: InputKw, loss: LossKw, out: Output, run: RunK
     )
     if not result.passed:
         if not out.quiet:
-            click.echo(f"check-init: {result.verdict.value}: {result.hint}", err=True)
+            click.echo(stderr_verdict(result, stderr_width()), err=True)
         raise click.exceptions.Exit(1)

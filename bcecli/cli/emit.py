@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bcecli.cli.options import Format, Output
+from bcecli.cli.options import Format, Output, View
 
 if TYPE_CHECKING:
     import numpy as np
     from rich.console import RenderableType
 
     from bcecli.api import Report
+    from bcecli.core.flags import Flag
     from bcecli.gates import Gates
 
 
@@ -59,6 +60,24 @@ def _broken_pipe() -> None:
     raise BrokenPipeError
 
 
+SCREEN_LINES = 50  # the screen the default report fits when stdout is not a terminal
+
+
+def screen_lines(below: int = 0) -> int:
+    """Lines the default report may take: the terminal's height (SCREEN_LINES when stdout is
+    a file or a pipe, so the text does not depend on where it goes) less the prompt's line
+    and the ``below`` lines that follow the report on stderr."""
+    import shutil
+
+    height = SCREEN_LINES
+    try:
+        if sys.stdout.isatty():
+            height = shutil.get_terminal_size((80, SCREEN_LINES)).lines
+    except (AttributeError, ValueError):
+        pass
+    return max(height - 1 - below, 10)
+
+
 def per_sample_format(out: Output, *, per_sample: bool, raw: bool) -> str | None:
     """The format of --per-sample records (None without --per-sample); a usage error where
     the options do not fit."""
@@ -73,12 +92,23 @@ def per_sample_format(out: Output, *, per_sample: bool, raw: bool) -> str | None
     return {Format.AUTO: "tsv", Format.JSON: "jsonl"}.get(out.fmt, out.fmt.value)
 
 
-def report_document(report: Report, gates: Gates | None = None) -> Document:
+def report_document(
+    report: Report, gates: Gates | None = None, view: View | None = None
+) -> Document:
     from bcecli.render.machine import report_rows
     from bcecli.render.table import render_report
+    from bcecli.render.terminal import Detail
+
+    detail = Detail.DEFAULT if view is None else view.detail
+
+    def table() -> list[RenderableType]:
+        from bcecli.gates import evaluate
+
+        failed = gates is not None and not evaluate(report, gates).passed  # "Failed: ..." below
+        return render_report(report, detail, height=screen_lines(below=int(failed)))
 
     return Document(
-        table=lambda: render_report(report),
+        table=table,
         data=lambda: report.to_dict(losses=False, gates=gates),
         rows=lambda: report_rows(report.to_dict(losses=False, gates=gates)),
         losses=None if report.loss_spool is None else report.loss_blocks,
@@ -86,7 +116,13 @@ def report_document(report: Report, gates: Gates | None = None) -> Document:
 
 
 def emit_report(
-    report: Report, out: Output, *, per_sample: bool, raw: bool, gates: Gates | None = None
+    report: Report,
+    out: Output,
+    *,
+    per_sample: bool,
+    raw: bool,
+    gates: Gates | None = None,
+    view: View | None = None,
 ) -> None:
     """``bce score``'s output: the report (or only its loss with --raw; only a summary line on
     stderr when the records went to stdout), then errors and warnings on stderr."""
@@ -95,12 +131,28 @@ def emit_report(
     elif per_sample:
         _note(_one_line_summary(report), out.quiet)
     else:
-        emit(report_document(report, gates), out)
+        emit(report_document(report, gates, view), out)
         if out.fmt.resolved() is Format.TABLE:
             return  # the table shows its flags
-    for f in report.flags:
-        if f.severity.value in ("error", "warning"):
-            _note(f"{f.severity.value}: {f.id}: {f.message}; {f.hint}", out.quiet)
+    note_flags(report.flags, out.quiet)
+
+
+def note_flags(flags: Iterable[Flag], quiet: bool) -> None:
+    """Errors and warnings on stderr: one line each for a file or a pipe (scripts read them
+    line by line); on a terminal, wrapped to its width as the report wraps them."""
+    from bcecli.render.terminal import stderr_width, wrap_flag
+    from bcecli.text import escape
+
+    width = stderr_width()
+    for f in flags:
+        if f.severity.value not in ("error", "warning"):
+            continue
+        if width is None:
+            _note(f"{f.severity.value}: {f.id}: {f.message}; {f.hint}", quiet)
+        else:
+            message, hint = escape(f.message), escape(f.hint)
+            lines, _ = wrap_flag(f"{f.severity.value}: {f.id}", message, hint, width - 1)
+            _note("\n".join(lines), quiet)
 
 
 def check_gates(report: Report, gates: Gates, out: Output) -> None:

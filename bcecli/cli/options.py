@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypedDict, TypeVar
 import click
 
 from bcecli.core.options import Compat, Reduction, Task
+from bcecli.render.terminal import Detail
 
 if TYPE_CHECKING:
     from bcecli.gates import FailOn, Gates
@@ -470,3 +471,48 @@ def per_sample_options(f: F) -> F:
 
 def _make_per_sample(per_sample: bool, top: int | None, id_col: str | None) -> PerSample:
     return PerSample(per_sample or top is not None, top, id_col)
+
+
+# --------------------------------------------------------------------------------------------
+# how much of a report a person sees (issue 26): --brief/--verbose and --html
+
+
+@dataclass(frozen=True)
+class View:
+    """The human report's level of detail (the terminal only: machine formats always hold
+    everything) and the HTML file to write, if any."""
+
+    detail: Detail
+    html: str | None
+
+
+def _view(detail: str | None, html: str | None) -> View:
+    return View(Detail(detail or "default"), html)
+
+
+def view_options(f: F) -> F:
+    return _stack(
+        _group("view", ("detail", "html"), _view),
+        click.option(
+            "--brief",
+            "detail",
+            flag_value="brief",
+            help="On a terminal: a few lines (the headline, the flags' ids, the verdict).",
+        ),
+        click.option(
+            "--verbose",
+            "--full",
+            "detail",
+            flag_value="full",
+            help="On a terminal: the complete report (every table, each flag's whole text); "
+            "the default fits one screen.",
+        ),
+        click.option(
+            "--html",
+            "html",
+            metavar="FILE",
+            type=click.Path(dir_okay=False, writable=True),
+            help="Also write the complete report as one self-contained HTML file (tables, "
+            "flags, and the figures of bce plot when matplotlib is installed).",
+        ),
+    )(f)

@@ -14,12 +14,14 @@ from bcecli.cli.options import (
     Output,
     PerSample,
     RunKw,
+    View,
     engine_options,
     gate_options,
     input_options,
     output_options,
     per_sample_options,
     semantics_options,
+    view_options,
 )
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ notes and warnings to stderr.
 @gate_options
 @output_options(per_sample=True)
 @per_sample_options
+@view_options
 @click.option("--raw", is_flag=True, help="Print only the reduced loss, as a bare number.")
 @engine_options
 @click.option("--chunk-rows", type=click.IntRange(1), default=None, hidden=True)
@@ -49,6 +52,7 @@ def score(
     gates: Gates,
     out: Output,
     records: PerSample,
+    view: View,
     raw: bool,
     run: RunKw,
     chunk_rows: int | None,
@@ -105,7 +109,7 @@ def score(
     finally:
         progress.close()
     try:
-        emit_report(report, out, per_sample=per_sample, raw=raw, gates=gates)
+        emit_report(report, out, per_sample=per_sample, raw=raw, gates=gates, view=view)
     finally:
         if report.loss_spool is not None:
             report.loss_spool.close()

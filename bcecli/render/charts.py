@@ -39,12 +39,12 @@ def _ruler(width: int) -> str:
 
 def reliability_chart(report: Report) -> RenderableType:
     """A reliability dot plot, one line per calibration bin, about 40 columns wide."""
-    from bcecli.render.terminal import table
+    from bcecli.render.terminal import report_table
 
     what = "top class, " if report.task.is_multiclass else ""
     if not what and len(report.prior) > 1:
         what = "all outputs, "
-    t = table(
+    t = report_table(
         f"Reliability ({what}ECE {fmt.num(report.ece, 3)})",
         caption=f"{PREDICTED} predicted  {OBSERVED} observed  {GAP} gap",
         caption_justify="left",

@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import bcecli.text as fmt
-from bcecli.render.table import SEVERITY_STYLE, header
-from bcecli.render.terminal import safe_text, table
+from bcecli.render.table import FULL, Level, flag_paragraphs, header
+from bcecli.render.terminal import (
+    MAX_FLAG_LINES,
+    Detail,
+    Paragraphs,
+    report_table,
+    safe_text,
+    wrap_text,
+)
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -21,7 +28,7 @@ VERDICT_STYLE = {True: "bold green", False: "bold red"}
 def init_table(r: InitReport) -> Table:
     from rich.text import Text
 
-    t = table("Loss at initialisation", show_header=False, padding=(0, 1))
+    t = report_table("Loss at initialisation", show_header=False, padding=(0, 1), box=None)
     t.add_column(style="bold")
     t.add_column(justify="right")
     t.add_column(style="dim")
@@ -51,45 +58,62 @@ def init_table(r: InitReport) -> Table:
     return t
 
 
-def outputs_table(r: InitReport) -> Table:
+def outputs_table(r: InitReport, level: Level = FULL) -> Table:
     multiclass = r.report.task.is_multiclass
-    t = table("Per class" if multiclass else "Per output")
+    limit = MAX_OUTPUTS if level.full else 10
+    t = report_table("Per class" if multiclass else "Per output")
     t.add_column("class" if multiclass else "output")
     t.add_column("prior", justify="right")
     t.add_column("mean prediction", justify="right")
     t.add_column("recommended bias", justify="right")
-    for i, name in enumerate(r.names[:MAX_OUTPUTS]):
+    for i, name in enumerate(r.names[:limit]):
         t.add_row(
             safe_text(name),
             fmt.num(r.prior[i], 4),
             fmt.num(r.mean_prediction[i], 4),
             fmt.num(r.recommended_bias[i], 4),
         )
-    if len(r.names) > MAX_OUTPUTS:
-        t.caption = f"{len(r.names) - MAX_OUTPUTS} more in --format json"
+    if len(r.names) > limit:
+        more = "--verbose" if limit < MAX_OUTPUTS else "--format json"
+        t.caption = f"{len(r.names) - limit} more in {more}"
+        t.caption_justify = "left"
     return t
 
 
-def render_init(r: InitReport) -> list[RenderableType]:
-    """Everything, in reading order."""
+def verdict_block(r: InitReport) -> Paragraphs:
+    """The verdict, its reason and what to do, as the report's last lines."""
+    return Paragraphs([(r.verdict.value, VERDICT_STYLE[r.passed], r.message, r.hint)], indent=0)
+
+
+def render_init(r: InitReport, detail: Detail = Detail.FULL) -> list[RenderableType]:
+    """Everything, in reading order, the verdict last (--brief: the loss line, the flags' ids
+    and the verdict)."""
     from rich.text import Text
 
-    parts: list[RenderableType] = [header(r.report), init_table(r), outputs_table(r)]
-    verdict = Text()
-    verdict.append(f"{r.verdict.value}: ", style=VERDICT_STYLE[r.passed])
-    verdict.append_text(safe_text(r.message))
-    verdict.append("\n")
-    verdict.append_text(safe_text("→ " + r.hint, "dim"))
-    parts.append(verdict)
-    for f in r.flags:
-        line = Text()
-        line.append(f"{f.severity.value} ", style=SEVERITY_STYLE[f.severity])
-        line.append(f"{f.id}: ")
-        line.append_text(safe_text(f"{f.message}; {f.hint}"))
-        parts.append(line)
-    for note in r.notes:
-        parts.append(safe_text("note: " + note, "dim"))
+    if detail is Detail.BRIEF:
+        line = Text(
+            f"init loss {fmt.loss(r.init_loss)}, uniform {fmt.loss(r.uniform_loss)}, "
+            f"prior {fmt.loss(r.prior_loss)}, logit std {fmt.num(r.logit_std, 3)}"
+        )
+        ids = ", ".join(f"{f.id} ({f.severity.value})" for f in r.flags)
+        return [line, *([Text(f"flags: {ids}")] if ids else []), verdict_block(r)]
+    level = Level(detail)
+    parts: list[RenderableType] = [header(r.report), "", init_table(r), "", outputs_table(r, level)]
+    if r.flags:
+        parts += ["", flag_paragraphs(tuple(r.flags), None if level.full else MAX_FLAG_LINES)]
+    if r.notes:
+        from rich.console import Group
+
+        parts.append("")
+        parts.append(Group(*(safe_text("note: " + note, "dim") for note in r.notes)))
+    parts += ["", verdict_block(r)]
     return parts
+
+
+def stderr_verdict(r: InitReport, width: int | None) -> str:
+    """check-init's line on stderr: one line for a file or a pipe, wrapped on a terminal."""
+    line = f"check-init: {r.verdict.value}: {r.hint}"
+    return line if width is None else "\n".join(wrap_text(fmt.escape(line), width - 1))
 
 
 def init_rows(data: dict[str, object]) -> list[tuple[str, ...]]:

@@ -1,20 +1,29 @@
-"""The human report: rich renderables built from a Report (printing is the caller's job)."""
+"""The human report: rich renderables built from a Report (printing is the caller's job).
+
+The report is a list of sections (``SECTIONS``), each a function of the report and the level
+of detail that returns one renderable or None. A new part of the report is one more
+``Section``: it says from which level on it shows (``Detail.DEFAULT``: on the one-screen
+report; ``Detail.FULL``: only with --verbose), and appears in the table, in --verbose and in
+the HTML report (which renders the --verbose sections) without touching the others.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import bcecli.text as fmt
 from bcecli.core.bands import ne_meaning
-from bcecli.core.flags import Severity
+from bcecli.core.flags import Flag, Severity
 from bcecli.core.report import Report
 from bcecli.render.charts import reliability_chart
-from bcecli.render.terminal import safe_text, table
+from bcecli.render.terminal import MAX_FLAG_LINES, Detail, Pair, Paragraphs, report_table, safe_text
 from bcecli.render.uncertainty import add_loss_rows
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
+    from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
     from rich.table import Table
 
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -26,10 +35,54 @@ BAND_STYLE = {
 BAR = "█"
 
 
+@dataclass(frozen=True)
+class Squeeze:
+    """How much of the one-screen report's optional parts fits: rows of the worst samples
+    (one output) and of the per-class table (several), the reliability chart (one output),
+    and lines per flag."""
+
+    worst_rows: int
+    chart: bool
+    flag_lines: int
+    output_rows: int
+
+
+# Tried in order until the report fits the screen's height; the last one when none does.
+SQUEEZES = (
+    Squeeze(5, True, MAX_FLAG_LINES, 10),
+    Squeeze(3, True, MAX_FLAG_LINES, 10),
+    Squeeze(0, True, MAX_FLAG_LINES, 5),
+    Squeeze(0, True, 3, 5),
+    Squeeze(3, False, 3, 5),
+    Squeeze(0, False, 3, 3),
+    Squeeze(0, False, 2, 3),
+)
+
+
+@dataclass(frozen=True)
+class Level:
+    """What a section may show: the detail asked for and, for the one-screen report, how
+    hard it is squeezed to fit the screen's height (an index into SQUEEZES)."""
+
+    detail: Detail = Detail.FULL
+    squeeze: int = 0
+
+    @property
+    def full(self) -> bool:
+        return self.detail is Detail.FULL
+
+    @property
+    def room(self) -> Squeeze:
+        return SQUEEZES[self.squeeze]
+
+
+FULL = Level(Detail.FULL)
+
+
 def header(report: Report) -> Table:
     r, c = report, report.context
-    t = table(show_header=False, padding=(0, 1))
-    t.add_column(style="bold")
+    t = report_table(show_header=False, padding=(0, 1), box=None)
+    t.add_column(style="bold", no_wrap=True)
     t.add_column()
     t.add_row("input", safe_text(", ".join(c.sources) or "-"))
     t.add_row("task", safe_text(f"{r.task.value} ({r.task_reason})"))
@@ -54,13 +107,14 @@ def header(report: Report) -> Table:
     return t
 
 
-def loss_table(report: Report) -> Table:
+def loss_table(report: Report, level: Level = FULL) -> Table:
     from rich.text import Text
 
     r = report
-    t = table("Loss", show_header=False, padding=(0, 1))
-    t.add_column(style="bold")
-    t.add_column(justify="right")
+    full = level.full
+    t = report_table("Loss", show_header=False, padding=(0, 1), box=None)
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column(justify="right", no_wrap=True)
     t.add_column(style="dim")
     if r.valid:
         t.add_row("mean", Text(fmt.loss(r.mean_loss), style="bold"), _mean_note(r))
@@ -72,7 +126,8 @@ def loss_table(report: Report) -> Table:
         )
     if r.mean_metric is not None:
         t.add_row("weighted mean", fmt.loss(r.mean_metric), "what Keras' metric shows")
-    t.add_row("sum", fmt.loss(r.sum_loss), "")
+    if full:
+        t.add_row("sum", fmt.loss(r.sum_loss), "")
     t.add_row(
         "median",
         fmt.loss(r.median_loss),
@@ -90,12 +145,8 @@ def loss_table(report: Report) -> Table:
         t.add_row("band", band, "no band: the mean is not a valid loss")
     elif r.task.is_multiclass and k > 2:
         # the bands describe balanced binary tasks: beside them, chance for K classes
-        t.add_row("band", band, f"a binary rule of thumb (bce bands), not for {k} classes")
-        t.add_row(
-            "chance",
-            fmt.loss(math.log(k)),
-            f"ln {k}: a uniform guess, an untrained model (NE {fmt.num(r.ne, 3)})",
-        )
+        t.add_row("band", band, f"a binary rule of thumb, not for {k} classes")
+        t.add_row("chance", fmt.loss(math.log(k)), f"ln {k}: a uniform guess, an untrained model")
     else:
         t.add_row("band", band, "rule of thumb for balanced binary tasks (bce bands)")
     t.add_row("baseline", fmt.loss(r.baseline_loss), _baseline_note(r))
@@ -124,18 +175,24 @@ def _baseline_note(r: Report) -> str:
     return "always predicting each output's base rate"
 
 
-def outputs_table(report: Report) -> Table | None:
+def outputs_table(report: Report, level: Level = FULL) -> Table | None:
     if not report.outputs:
         return None
     multiclass = report.task.is_multiclass
-    t = table("Per class" if multiclass else "Per output")
+    limit = 50 if level.full else level.room.output_rows
+    shown = list(report.outputs)
+    if len(shown) > limit and not level.full:
+        # one screen: the classes that cost the most, in their order
+        costly = sorted(range(len(shown)), key=lambda i: -_sortable(shown[i].mean_loss))
+        shown = [shown[i] for i in sorted(costly[:limit])]
+    t = report_table("Per class" if multiclass else "Per output")
     t.add_column("class" if multiclass else "output")
     t.add_column("support" if multiclass else "positives", justify="right")
     t.add_column("prior", justify="right")
     t.add_column("mean loss", justify="right")
     t.add_column("baseline", justify="right")
     t.add_column("accuracy", justify="right")
-    for o in report.outputs[:50]:
+    for o in shown[:limit]:
         t.add_row(
             safe_text(o.name),
             f"{o.support:,}",
@@ -144,15 +201,26 @@ def outputs_table(report: Report) -> Table | None:
             fmt.loss(o.baseline),
             fmt.pct(o.accuracy),
         )
-    if len(report.outputs) > 50:
-        t.caption = f"{len(report.outputs) - 50} more in --format json"
+    n = len(report.outputs)
+    if n > limit:
+        kind = "classes" if multiclass else "outputs"
+        t.caption = (
+            f"the {limit} of {n} {kind} with the highest mean loss; all in --verbose"
+            if not level.full
+            else f"{n - limit} more in --format json"
+        )
+        t.caption_justify = "left"
     return t
 
 
-def mistakes_table(report: Report) -> Table | None:
+def _sortable(v: float) -> float:
+    return -math.inf if math.isnan(v) else v
+
+
+def mistakes_table(report: Report, level: Level = FULL) -> Table | None:
     if not report.mistakes:
         return None
-    t = table("Most common mistakes")
+    t = report_table("Most common mistakes")
     t.add_column("true class")
     t.add_column("predicted")
     t.add_column("rows", justify="right")
@@ -161,12 +229,16 @@ def mistakes_table(report: Report) -> Table | None:
     return t
 
 
-def worst_table(report: Report) -> Table | None:
+def worst_table(report: Report, level: Level = FULL) -> Table | None:
     if not report.worst:
         return None
     multiclass = report.task.is_multiclass
     names = report.context.output_names
-    t = table("Worst samples")
+    worst = report.worst if level.full else report.worst[: level.room.worst_rows]
+    title = "Worst samples"
+    if len(worst) < len(report.worst):
+        title += f" ({len(worst)} of {len(report.worst)}; --verbose for all)"
+    t = report_table(title)
     t.add_column("row", justify="right")
     ids = report.context.id_columns
     for name in ids:  # --id-col
@@ -175,7 +247,7 @@ def worst_table(report: Report) -> Table | None:
     t.add_column("argmax (p)" if multiclass else "prediction", justify="right")
     t.add_column("p(true)", justify="right")
     t.add_column("loss", justify="right")
-    for w in report.worst:
+    for w in worst:
         if multiclass and len(w.preds) > 1:
             top = max(range(len(w.preds)), key=lambda i: w.preds[i])
             label = _class_label(w.labels, names)
@@ -215,13 +287,16 @@ def _class_label(labels: tuple[float, ...], names: tuple[str, ...]) -> str:
 
 
 def _vec(values: tuple[float, ...]) -> str:
-    if len(values) <= 4:
-        return ", ".join(fmt.short(v) for v in values)
-    return ", ".join(fmt.short(v) for v in values[:3]) + f", ... ({len(values)})"
+    """One value as it is; several (a multi-label row) at three digits, the first three, so two
+    such columns fit on an 80-column line."""
+    if len(values) == 1:
+        return fmt.short(values[0])
+    text = [fmt.nonfinite(v) or f"{v:.3g}" for v in values[:3]]
+    return " ".join(text) + (f" … ({len(values)})" if len(values) > 3 else "")
 
 
-def histogram_table(report: Report) -> Table:
-    t = table("Per-sample loss")
+def histogram_table(report: Report, level: Level = FULL) -> Table:
+    t = report_table("Per-sample loss")
     t.add_column("loss", justify="right")
     t.add_column("count", justify="right")
     t.add_column("", min_width=10)
@@ -233,52 +308,202 @@ def histogram_table(report: Report) -> Table:
     return t
 
 
-def flags_table(report: Report) -> Table | None:
+def flag_paragraphs(flags: tuple[Flag, ...], max_lines: int | None) -> Paragraphs:
+    """The flags, one paragraph each: ``severity id: message`` and ``→ hint`` on the line
+    below, wrapped to the console's width with a hanging indent (never a hint squeezed into
+    a narrow column). A long hint already given says so instead of repeating itself."""
+    items = []
+    seen: dict[str, str] = {}
+    for f in flags:
+        hint = f"as for {seen[f.hint]}" if f.hint in seen and len(f.hint) > 40 else f.hint
+        seen.setdefault(f.hint, f.id)
+        items.append((f"{f.severity.value} {f.id}", SEVERITY_STYLE[f.severity], f.message, hint))
+    return Paragraphs(items, max_lines, title="Flags")
+
+
+def flags_block(report: Report, level: Level = FULL) -> Paragraphs | None:
     if not report.flags:
         return None
+    if level.full:
+        return flag_paragraphs(report.flags, None)
+    return flag_paragraphs(report.flags, level.room.flag_lines)
+
+
+def verdict_line(report: Report) -> str:
+    """The report in one sentence, for the last line of the screen: the mean and NE, what they
+    mean, and how many errors and warnings the flags above hold."""
+    r = report
+    mean, ne = _sig(r.mean_loss, 3), _sig(r.ne, 2)
+    base = "the class prior" if r.task.is_multiclass else "the base rate"
+    if not r.valid:
+        what = f"mean {mean} is not a valid loss ({r.invalid_flag or r.invalid_reason})"
+    elif math.isnan(r.ne):
+        what = f"mean {mean} (NE undefined: a single class)"
+    else:
+        better = "better than" if r.ne < 1 else "no better than"
+        what = f"mean {mean} (NE {ne}): {better} {base}"
+    counts = [
+        (n, word)
+        for word, sev in (("error", Severity.ERROR), ("warning", Severity.WARNING))
+        if (n := sum(1 for f in r.flags if f.severity is sev))
+    ]
+    if counts:
+        said = ", ".join(f"{n} {word}{'' if n == 1 else 's'}" for n, word in counts)
+        return f"{what}; {said}, see above"
+    return f"{what}; no errors or warnings"
+
+
+def _sig(v: float, digits: int) -> str:
+    return fmt.nonfinite(v) or f"{v:.{digits}g}"
+
+
+def verdict(report: Report) -> RenderableType:
     from rich.text import Text
 
-    t = table("Flags")
-    t.add_column("", no_wrap=True)
-    t.add_column("flag", no_wrap=True)
-    t.add_column("rows", justify="right")
-    t.add_column("what was found / what to do", ratio=1)
-    for f in report.flags:
-        body = Text()
-        body.append_text(safe_text(f.message))
-        body.append("\n")
-        body.append_text(safe_text("→ " + f.hint, "dim"))
-        t.add_row(
-            Text(f.severity.value, style=SEVERITY_STYLE[f.severity]), f.id, f"{f.count:,}", body
-        )
-    return t
+    severities = {f.severity for f in report.flags}
+    style = "bold"
+    if not report.valid or Severity.ERROR in severities:
+        style = "bold red"
+    elif Severity.WARNING in severities:
+        style = "bold yellow"
+    return Text(verdict_line(report), style=style)
 
 
-def render_report(report: Report) -> list[RenderableType]:
-    """Everything, in reading order."""
-    from rich.columns import Columns
+def brief_lines(report: Report) -> list[RenderableType]:
+    """--brief: what was scored, the headline numbers, the flags' ids, the verdict."""
+    from rich.text import Text
 
-    parts: list[RenderableType] = [header(report)]
-    if not report.valid:
-        flag = report.flag(report.invalid_flag) if report.invalid_flag else None
-        parts.append(
-            safe_text(
-                f"The mean below is not a valid loss: {report.invalid_reason}"
-                + (f"; {flag.hint}" if flag else "")
-                + ". It is shown as computed, for scripts; see Flags.",
-                "bold red",
-            )
-        )
-    parts.append(loss_table(report))
-    for extra in (outputs_table(report), mistakes_table(report), worst_table(report)):
-        if extra is not None:
-            parts.append(extra)
+    r, c = report, report.context
+    rows = f"{r.n:,} rows" + (f" ({r.n_excluded:,} excluded)" if r.n_excluded else "")
+    lines: list[RenderableType] = [
+        safe_text(f"{', '.join(c.sources) or '-'}: {r.task.value}, {rows}, {r.compat.value}"),
+        Text(
+            f"mean {fmt.loss(r.mean_loss)} ({r.band or '-'}), baseline {fmt.loss(r.baseline_loss)}"
+            f", NE {fmt.num(r.ne, 3)}, accuracy {fmt.pct(r.accuracy)}"
+        ),
+    ]
+    if r.flags:
+        flags = Text("flags:")
+        for sev in Severity:
+            ids = [f.id for f in r.flags if f.severity is sev]
+            if ids:
+                flags.append(";" if len(flags) > 6 else "")
+                flags.append(f" {sev.value} ", style=SEVERITY_STYLE[sev])
+                flags.append(", ".join(ids))
+        lines.append(flags)
+    lines.append(verdict(report))
+    return lines
+
+
+def validity_banner(report: Report, level: Level = FULL) -> RenderableType | None:
+    if report.valid:
+        return None
+    flag = report.flag(report.invalid_flag) if report.invalid_flag else None
+    return safe_text(
+        f"The mean below is not a valid loss: {report.invalid_reason}"
+        + (f"; {flag.hint}" if flag else "")
+        + (". It is shown as computed, for scripts; see Flags." if level.full else "."),
+        "bold red",
+    )
+
+
+def samples_section(report: Report, level: Level = FULL) -> RenderableType | None:
+    """How the losses spread: with --verbose, the histogram beside the reliability chart; on
+    the one screen, for a single output, the worst samples beside the chart (several classes
+    or outputs have their table there instead, and the ECE in the loss table)."""
     cal = reliability_chart(report) if report.calibration else None
-    hist = histogram_table(report)
-    parts.append(Columns([hist, cal]) if cal is not None else hist)
-    flags = flags_table(report)
-    if flags is not None:
-        parts.append(flags)
-    for note in report.notes:
-        parts.append(safe_text("note: " + note, "dim"))
+    if level.full:
+        hist: RenderableType = histogram_table(report)
+        return Pair(hist, cal) if cal is not None else hist
+    if len(report.prior) > 1:
+        return None
+    worst = worst_table(report, level) if level.room.worst_rows else None
+    if not level.room.chart:
+        cal = None
+    if worst is not None and cal is not None:
+        return Pair(worst, cal)
+    return worst or cal
+
+
+def notes_block(report: Report, level: Level = FULL) -> RenderableType | None:
+    from rich.console import Group
+
+    if not report.notes:
+        return None
+    return Group(*(safe_text("note: " + note, "dim") for note in report.notes))
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of the terminal report: ``build`` returns its renderable (None: nothing to
+    show for this report) at a level; ``least`` is the least detail that shows it. The
+    verdict line follows the last section."""
+
+    name: str
+    build: Callable[[Report, Level], RenderableType | None]
+    least: Detail = Detail.DEFAULT
+    gap: bool = True  # a blank line above it
+
+
+SECTIONS: list[Section] = [
+    Section("header", lambda r, level: header(r)),
+    Section("validity", validity_banner),
+    Section("loss", loss_table),
+    Section("outputs", outputs_table),
+    Section("mistakes", mistakes_table, Detail.FULL),
+    Section("worst", worst_table, Detail.FULL),
+    Section("samples", samples_section),
+    Section("flags", flags_block),
+    Section("notes", notes_block, gap=False),
+]
+
+_RANK = {Detail.BRIEF: 0, Detail.DEFAULT: 1, Detail.FULL: 2}
+
+
+def shown(section: Section, detail: Detail) -> bool:
+    return _RANK[detail] >= _RANK[section.least]
+
+
+def report_parts(report: Report, level: Level = FULL) -> list[RenderableType]:
+    """The sections shown at ``level`` in reading order, a blank line between them, and the
+    verdict last."""
+    parts: list[RenderableType] = []
+    for section in SECTIONS:
+        if not shown(section, level.detail):
+            continue
+        part = section.build(report, level)
+        if part is not None:
+            if parts and section.gap:
+                parts.append("")
+            parts.append(part)
+    parts.append(verdict(report))
     return parts
+
+
+class Screen:
+    """The default report squeezed to ``height`` lines of the console it is printed on: the
+    least squeezed level that fits (the last one when none does)."""
+
+    def __init__(self, report: Report, height: int) -> None:
+        self.report, self.height = report, height
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.console import Group
+
+        for squeeze in range(len(SQUEEZES)):
+            group = Group(*report_parts(self.report, Level(Detail.DEFAULT, squeeze)))
+            if len(console.render_lines(group, options, pad=False)) <= self.height:
+                break
+        yield group
+
+
+def render_report(
+    report: Report, detail: Detail = Detail.FULL, *, height: int | None = None
+) -> list[RenderableType]:
+    """The report at a level of detail; the default one fitted to ``height`` lines if given
+    (a terminal's height, less the line of the prompt)."""
+    if detail is Detail.BRIEF:
+        return brief_lines(report)
+    if detail is Detail.DEFAULT and height is not None:
+        return [Screen(report, height)]
+    return report_parts(report, Level(detail))
