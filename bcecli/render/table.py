@@ -229,12 +229,12 @@ def mistakes_table(report: Report, level: Level = FULL) -> Table | None:
     return t
 
 
-def worst_table(report: Report, level: Level = FULL) -> Table | None:
+def worst_table(report: Report, level: Level = FULL, *, rows: int | None = None) -> Table | None:
     if not report.worst:
         return None
     multiclass = report.task.is_multiclass
     names = report.context.output_names
-    worst = report.worst if level.full else report.worst[: level.room.worst_rows]
+    worst = report.worst if level.full else report.worst[: rows or level.room.worst_rows]
     title = "Worst samples"
     if len(worst) < len(report.worst):
         title += f" ({len(worst)} of {len(report.worst)}; --verbose for all)"
@@ -410,13 +410,15 @@ def validity_banner(report: Report, level: Level = FULL) -> RenderableType | Non
 def samples_section(report: Report, level: Level = FULL) -> RenderableType | None:
     """How the losses spread: with --verbose, the histogram beside the reliability chart; on
     the one screen, for a single output, the worst samples beside the chart (several classes
-    or outputs have their table there instead, and the ECE in the loss table)."""
+    or outputs have their table there instead, and the ECE in the loss table; their worst
+    samples show when --id-col names them)."""
     cal = reliability_chart(report) if report.calibration else None
     if level.full:
         hist: RenderableType = histogram_table(report)
         return Pair(hist, cal) if cal is not None else hist
-    if len(report.prior) > 1:
-        return None
+    if len(report.prior) > 1:  # the worst rows only when asked for by their ids (--id-col)
+        rows = max(level.room.worst_rows, 3)
+        return worst_table(report, level, rows=rows) if report.context.id_columns else None
     worst = worst_table(report, level) if level.room.worst_rows else None
     if not level.room.chart:
         cal = None
