@@ -514,3 +514,63 @@ def test_an_unclosed_quote_in_the_header_is_not_read_to_the_end(tmp_path: Path) 
     result = run(["score", str(path), "--format", "json"])
     assert result.exit_code in (2, 3)
     assert "q.csv" in error_line(result)
+
+
+# --------------------------------------------------------------------------------------------
+# 14. text labels: the mapping does not depend on the first chunk alone
+
+SORTED_ROWS = 150_000  # past the first chunk and the first MiB
+
+
+def sorted_labels(path: Path, first: str, then: str, p_first: float, p_then: float) -> None:
+    with open(path, "w") as f:
+        f.write("y_true,prob\n")
+        f.write(f"{first},{p_first}\n" * SORTED_ROWS)
+        f.write(f"{then},{p_then}\n" * SORTED_ROWS)
+
+
+@pytest.mark.parametrize("stdin", [False, True])
+def test_labels_sorted_by_value_are_mapped_from_the_whole_column(
+    tmp_path: Path, stdin: bool
+) -> None:
+    path = tmp_path / "catdog.csv"
+    sorted_labels(path, "cat", "dog", 0.2, 0.6)
+    if stdin:
+        with open(path, "rb") as f:
+            done = bce("score", "-", "--format", "json", stdin=f.fileno())
+    else:
+        done = bce("score", str(path), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["n"] == 2 * SORTED_ROWS
+    # cat = 0 with p = 0.2, dog = 1 with p = 0.6: -ln 0.8 and -ln 0.6, half the rows each
+    assert data["mean_loss"] == pytest.approx(-(np.log(0.8) + np.log(0.6)) / 2, rel=1e-12)
+    assert any("cat = 0, dog = 1" in n for n in data["notes"])
+
+
+@pytest.mark.parametrize(("first", "then"), [("yes", "no"), ("no", "yes"), ("True", "FALSE")])
+def test_a_known_pair_maps_wherever_its_words_appear(tmp_path: Path, first: str, then: str) -> None:
+    path = tmp_path / "pair.csv"
+    p = {"yes": 0.9, "true": 0.9, "no": 0.3, "false": 0.3}
+    sorted_labels(path, first, then, p[first.lower()], p[then.lower()])
+    done = bce("score", str(path), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["mean_loss"] == pytest.approx(-(np.log(0.9) + np.log(0.7)) / 2, rel=1e-12)
+    assert data["accuracy"] == 1.0
+
+
+def test_a_label_that_sorts_first_but_comes_late(tmp_path: Path) -> None:
+    path = tmp_path / "late.csv"
+    sorted_labels(path, "cat", "ant", 0.7, 0.1)  # ant = 0, cat = 1 over the whole column
+    done = bce("score", str(path), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["mean_loss"] == pytest.approx(-(np.log(0.7) + np.log(0.9)) / 2, rel=1e-12)
+    assert any("ant = 0, cat = 1" in n for n in data["notes"])
+    with open(path, "rb") as f:  # a stream: read once, the first rows said cat = 0
+        piped = bce("score", "-", "--format", "json", stdin=f.fileno())
+    assert piped.returncode == 3, piped.stderr
+    last = piped.stderr.strip().splitlines()[-1]
+    assert "label 'ant' first appears after the first rows" in last, last
+    assert "sorts before 'cat'" in last and "save the input to a file" in last

@@ -6,6 +6,7 @@ start-up that the buffers avoid.)"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,19 @@ def column_from_arrow(col: Any) -> Column:
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return TextColumn(col)
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def distinct_strings(columns: Iterable[Any], limit: int) -> list[str] | None:
+    """The distinct non-empty strings of arrow string arrays, sorted (None: more than
+    ``limit``)."""
+    import pyarrow.compute as pc
+
+    seen: set[str] = set()
+    for col in columns:
+        seen.update(v for v in pc.unique(col).to_pylist() if v)
+        if len(seen) > limit:
+            return None
+    return sorted(seen)
 
 
 def dictionary_indices(encoded: Any, missing: int) -> np.ndarray:

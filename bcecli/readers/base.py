@@ -96,6 +96,12 @@ class Source(ABC):
         """The distinct values of a text column in the first rows (None: not known cheaply)."""
         return None
 
+    def distinct_values(self, column: str, limit: int) -> list[str] | None:
+        """Every distinct value of a text column in the whole input (read again for it), at
+        most ``limit`` of them; None where there are more, or the input cannot be read twice
+        (a pipe). Text labels are mapped from these, not from the first rows alone."""
+        return None
+
     def files(self, columns: list[str]) -> Files | None:
         """The files holding ``columns``, for another reader (None: not Parquet or CSV files
         that can be opened again)."""

@@ -187,6 +187,9 @@ class _KeyedSource(Source):
     def files(self, columns: list[str]) -> Files | None:
         return self.inner.files(columns)
 
+    def distinct_values(self, column: str, limit: int) -> list[str] | None:
+        return self.inner.distinct_values(column, limit)
+
     def _keyed(self, batches: Iterator[Batch]) -> Iterator[Batch]:
         for b in batches:
             yield {f"{id(self)}:{c}": v for c, v in b.items()}

@@ -3,6 +3,8 @@ chunk, with the mapping shown in the report."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from bcecli.errors import InputError
@@ -18,14 +20,28 @@ KNOWN_BINARY = (
 
 
 class LabelMapper:
-    """Decides the mapping on the first chunk; later chunks must use the same labels."""
+    """Decides the mapping on the first chunk, from what it holds where that settles it
+    (numbers written as text, the prediction columns' class names, a known pair such as
+    yes/no, whose other word may come later), else from every distinct label of the whole
+    input (``distinct``: read again for them). Where the input cannot be read twice (a pipe)
+    the sorted order of the first rows' labels stands, and a later label may only sort after
+    them; one that would change it is refused."""
 
-    def __init__(self, class_names: tuple[str, ...], *, source: str) -> None:
+    def __init__(
+        self,
+        class_names: tuple[str, ...],
+        *,
+        source: str,
+        distinct: Callable[[], list[str] | None] | None = None,
+    ) -> None:
         self.class_names = class_names
         self.source = source
         self.mapping: dict[str, float] | None = None
         self.description = ""
         self.sorted_order = False  # the last resort: nothing said which label is which class
+        self._distinct = distinct
+        self._pair: tuple[str, str] | None = None  # a known pair: its other word may come later
+        self._first_rows_only = False  # sorted order of the first rows' labels (a pipe)
 
     def _decide(self, values: list[str]) -> None:
         numbers = {v: _number(v) for v in values}
@@ -45,15 +61,62 @@ class LabelMapper:
             if present <= {pos, neg}:
                 self.mapping = {v: 1.0 if norm[v] == pos else 0.0 for v in values}
                 self.description = f"text labels mapped {pos} = 1, {neg} = 0"
+                self._pair = pos, neg
                 return
-        ordered = sorted(values)
-        self.mapping = {v: float(i) for i, v in enumerate(ordered)}
+        whole = self._distinct() if self._distinct is not None else None
+        self._distinct = None  # read once; and a mapper travels to Dask workers by pickle
+        if whole is not None:
+            values = sorted({*values, *whole})
+        else:
+            self._first_rows_only = True
+        self.mapping = {v: float(i) for i, v in enumerate(sorted(values))}
+        self.sorted_order = True
+        self._describe()
+
+    def __getstate__(self) -> dict[str, object]:
+        # the input's reader stays here: a worker maps with the mapping decided already
+        return {**self.__dict__, "_distinct": None}
+
+    def _describe(self) -> None:
+        assert self.mapping is not None
+        ordered = sorted(self.mapping, key=lambda v: self.mapping[v] if self.mapping else 0)
         shown = ", ".join(f"{show(v, 30)} = {i}" for i, v in enumerate(ordered[:10]))
         self.description = (
             f"text labels mapped in sorted order (like sklearn's LabelEncoder): "
             f"{shown}{', ...' if len(ordered) > 10 else ''}"
         )
-        self.sorted_order = True
+
+    def _extend(self, unknown: list[str], first_row: int, where: str) -> list[str]:
+        """Labels first seen after the first chunk that the mapping takes: the other word of a
+        known pair; in sorted order from the first rows only, labels that sort after every
+        label mapped so far (the order of the earlier ones stands). Returns those it cannot
+        take."""
+        assert self.mapping is not None
+        if self._pair is not None:
+            pos, neg = self._pair
+            for u in unknown:
+                if u.strip().lower() in self._pair:
+                    self.mapping[u] = 1.0 if u.strip().lower() == pos else 0.0
+        elif self._first_rows_only:
+            top = max(self.mapping)
+            later = sorted(u for u in unknown if u > top)
+            if len(later) == len(unknown):
+                for u in later:
+                    self.mapping[u] = float(len(self.mapping))
+                self._describe()
+            else:
+                early = min(u for u in unknown if u <= top)
+                raise InputError(
+                    f"row {first_row}{where}: label {show_cell(early)} first appears after "
+                    f"the first rows ({show_names(list(self.mapping), 10)}) and sorts before "
+                    f"{show_cell(top)}: the classes' sorted order, decided on the first rows "
+                    "of a stream that cannot be read twice, would change",
+                    "save the input to a file (bce then reads every label first), name the "
+                    "prediction columns after the classes (prob_cat, prob_dog), or write the "
+                    "labels as class indices",
+                    source=self.source,
+                )
+        return [u for u in unknown if u not in self.mapping]
 
     def map(self, values: Column, start: int, column: str = "") -> np.ndarray:
         if isinstance(values, TextColumn):
@@ -69,6 +132,9 @@ class LabelMapper:
             self._decide(present)
         assert self.mapping is not None
         unknown = [u for u in present if u not in self.mapping]
+        if unknown:
+            rows = np.flatnonzero(np.isin(inverse, [uniq.index(u) for u in unknown]))
+            unknown = self._extend(unknown, start + int(rows[0]), where)
         if unknown:
             row = start + int(np.flatnonzero(inverse == uniq.index(unknown[0]))[0])
             raise InputError(

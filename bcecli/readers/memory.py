@@ -50,6 +50,15 @@ class ArraySource(Source):
         distinct = pc.unique(a.values[:BATCH_ROWS])
         return tuple(v for v in distinct.to_pylist() if v is not None)
 
+    def distinct_values(self, column: str, limit: int) -> list[str] | None:
+        import pyarrow.compute as pc
+
+        a = self._arrays[column]
+        if not isinstance(a, TextColumn):
+            return None
+        found = sorted(v for v in pc.unique(a.values).to_pylist() if v)
+        return found if len(found) <= limit else None
+
     def batches(self, columns: list[str]) -> Iterator[Batch]:
         for s in range(0, self.n_rows or 0, BATCH_ROWS):
             yield {c: self._arrays[c][s : s + BATCH_ROWS] for c in columns}

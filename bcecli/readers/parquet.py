@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 
 from bcecli.errors import InputError
-from bcecli.readers.arrow import column_from_arrow
+from bcecli.readers.arrow import column_from_arrow, distinct_strings
 from bcecli.readers.base import Batch, Source, display_name
 from bcecli.readers.cells import is_number, not_a_number
 from bcecli.readers.dataset import Files
@@ -87,6 +87,16 @@ class ParquetSource(Source):
 
     def width(self, column: str) -> int:
         return 1
+
+    def distinct_values(self, column: str, limit: int) -> list[str] | None:
+        if self.kind(column) != "string":
+            return None
+        pa = self._pa
+        try:
+            batches = self._file.iter_batches(batch_size=1 << 20, columns=[column])
+            return distinct_strings((b.column(0).cast(pa.string()) for b in batches), limit)
+        except (pa.ArrowException, OSError):
+            return None
 
     def text_problem(self, column: str) -> tuple[str, str] | None:
         """The first cell of a text column that is not a number."""

@@ -408,6 +408,22 @@ class PartitionedSource(Source):
     def text_problem(self, column: str) -> tuple[str, str] | None:
         return self._first.text_problem(column)
 
+    def distinct_values(self, column: str, limit: int) -> list[str] | None:
+        seen: set[str] = set()
+        for i in range(len(self.paths)):
+            src = self.open_partition(i, [column])
+            try:
+                found = src.distinct_values(column, limit)
+            finally:
+                if i:
+                    src.close()
+            if found is None:
+                return None
+            seen.update(found)
+            if len(seen) > limit:
+                return None
+        return sorted(seen)
+
     def open_partition(self, i: int, columns: list[str]) -> Source:
         """Partition ``i`` opened and checked against the first (the caller closes it)."""
         if i == 0:

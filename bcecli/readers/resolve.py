@@ -19,6 +19,7 @@ from bcecli.readers.columns import (
     normalize,
     select_columns,
 )
+from bcecli.readers.csv_dialect import MAX_TEXT_VALUES
 from bcecli.readers.display import show, show_cell, show_names
 from bcecli.readers.formats import open_source
 from bcecli.readers.input import Input, Layout, Part, check_lengths
@@ -397,7 +398,18 @@ def label_mapper(parts: list[Part], class_names: tuple[str, ...]) -> LabelMapper
     if not any(p.source.kind(c) == "string" for p in parts for c in p.labels):
         return None
     source = next(p.source for p in parts if p.labels)
-    return LabelMapper(class_names, source=source.name)
+    texts = [(p.source, c) for p in parts for c in p.labels if p.source.kind(c) == "string"]
+
+    def distinct() -> list[str] | None:
+        seen: set[str] = set()
+        for src, c in texts:
+            found = src.distinct_values(c, MAX_TEXT_VALUES)
+            if found is None:
+                return None
+            seen.update(found)
+        return sorted(seen)
+
+    return LabelMapper(class_names, source=source.name, distinct=distinct)
 
 
 def _positional(src: Source, req: ColumnRequest) -> Selection | None:

@@ -19,7 +19,7 @@ from typing import IO, Any
 import numpy as np
 
 from bcecli.errors import InputError
-from bcecli.readers.arrow import column_from_arrow
+from bcecli.readers.arrow import column_from_arrow, distinct_strings
 from bcecli.readers.base import FORMATS, Batch, Source, display_name
 from bcecli.readers.cells import NULL_VALUES
 from bcecli.readers.csv_dialect import (
@@ -259,6 +259,29 @@ class CsvSource(Source):
 
     def text_values(self, column: str) -> tuple[str, ...] | None:
         return self._texts.get(column)
+
+    def distinct_values(self, column: str, limit: int) -> list[str] | None:
+        if not self.regular:
+            return None
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        d = self.dialect
+        stream = self._scan_stream(d, b"")
+        try:
+            reader = pacsv.open_csv(
+                stream,
+                read_options=d.read_options(self._stream_block_bytes()),
+                parse_options=d.parse_options(),
+                convert_options=d.convert_options(
+                    include_columns=[column], column_types={column: pa.string()}
+                ),
+            )
+            return distinct_strings((batch.column(0) for batch in reader), limit)
+        except (pa.ArrowInvalid, *READ_ERRORS):
+            return None  # the scoring's own read names the problem
+        finally:
+            stream.close()
 
     def text_problem(self, column: str) -> tuple[str, str] | None:
         # the same scan as after a parse error, so a repeated header or a comment line is named
