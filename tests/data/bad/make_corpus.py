@@ -917,9 +917,11 @@ def npz_cases() -> None:
     npz(
         "npz_positional_keys.npz",
         {"arr_0": labels4, "arr_1": preds4},
-        "np.savez without names (arr_0, arr_1)",
-        [3],
-        stderr=["arr_0, arr_1"],
+        "np.savez without names (arr_0, arr_1): labels and predictions told apart by their "
+        "values, with a note (issue 19)",
+        [0],
+        json_values={"n": 4, "inputs.label_columns": ["arr_0"]},
+        notes=["arr_0 as labels", "arr_1 as predictions"],
     )
     npz(
         "npz_pickled.npz",
