@@ -45,7 +45,7 @@ def run_local(
                 raise e.with_source(prep.sources) from None
             sink.begin(prep.row_columns())
         # the reader's own chunks are re-cut; chunks of a size the caller chose pass as they are
-        threads = engine.threads_for(prep.inp.mapped)
+        threads = engine.threads_for(prep.inp.mapped, prep.opts.task.is_multiclass)
         _stream(prep, threads, sink, progress, aligned=engine.chunk_rows is None)
         if sink is not None:
             sink.finish()

@@ -17,10 +17,10 @@ from bcecli.readers import ColumnRequest, Source
 
 # Chunks of a file that is read (CSV, Parquet) are scored on two threads by default: the reader
 # decodes on threads of its own and numpy releases the GIL in most of its kernels; more gains
-# nothing on the two cores this is tuned for. Chunks of arrays in memory or of NPY files (read
-# a chunk at a time, ``Source.mapped``) are scored on one: with nothing to decode, a second
-# thread gains no time (the scoring holds the GIL for much of a chunk) and its heap adds to the
-# resident set.
+# nothing on the two cores this is tuned for. Binary chunks of arrays in memory or of NPY files
+# (read a chunk at a time, ``Source.mapped``) are scored on one: with nothing to decode, a
+# second thread costs more CPU time than it saves (the binary scoring holds the GIL for much of
+# a chunk) and its heap adds to the resident set. Categorical chunks spread over two.
 SCORING_THREADS = min(2, os.cpu_count() or 1)
 MAPPED_SCORING_THREADS = 1
 
@@ -39,15 +39,15 @@ class LocalEngine:
     """Score in this process: chunk i on thread i % threads, into that thread's own summary,
     so the report is the same to the last bit on every run."""
 
-    threads: int | None = None  # None: SCORING_THREADS, or MAPPED_SCORING_THREADS (mapped)
+    threads: int | None = None  # None: SCORING_THREADS, or MAPPED_SCORING_THREADS (see above)
     chunk_rows: int | None = None  # None: chosen from the input (prepare.chunk_rows_for)
 
-    def threads_for(self, mapped: bool) -> int:
+    def threads_for(self, mapped: bool, multiclass: bool) -> int:
         """The scoring threads for an input (``mapped``: ``Source.mapped``, arrays read a chunk
-        at a time)."""
+        at a time; ``multiclass``: a categorical task)."""
         if self.threads is not None:
             return self.threads
-        return MAPPED_SCORING_THREADS if mapped else SCORING_THREADS
+        return MAPPED_SCORING_THREADS if mapped and not multiclass else SCORING_THREADS
 
 
 @dataclass(frozen=True)
