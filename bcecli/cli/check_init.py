@@ -68,6 +68,10 @@ def check_init(
         ),
         out,
     )
+    from bcecli.cli.emit import write_html
+    from bcecli.render.html import init_html
+
+    write_html(lambda: init_html(result), view.html, out.quiet)
     if not result.passed:
         if not out.quiet:
             click.echo(stderr_verdict(result, stderr_width()), err=True)

@@ -11,6 +11,7 @@ from bcecli.cli.options import (
     InputPath,
     LossKw,
     Output,
+    html_option,
     input_options,
     output_options,
     semantics_options,
@@ -58,6 +59,7 @@ cannot be scored (also: rows that do not pair, labels that disagree).
     help="Exit 1 when A or B raises an error flag (its mean is then not a valid loss).",
 )
 @output_options(per_sample=False)
+@html_option
 @click.option("--chunk-rows", type=click.IntRange(1), default=None, hidden=True)
 def compare(
     a: str,
@@ -70,6 +72,7 @@ def compare(
     require_better: bool,
     fail_on: str,
     out: Output,
+    html: str | None,
     chunk_rows: int | None,
 ) -> None:
     """Compare model B with model A on the same rows: is B's loss really lower?
@@ -109,6 +112,15 @@ def compare(
         ),
         out,
     )
+    from bcecli.cli.emit import write_html
+    from bcecli.render.html import document_html
+
+    write_html(
+        lambda: document_html(f"bce compare: {a} vs {b}", result.verdict(),
+                              render_comparison(result)),
+        html,
+        out.quiet,
+    )  # fmt: skip
     failed = []
     errors = [f"{side} has error flags ({', '.join(s.errors)})"
               for side, s in (("A", result.a), ("B", result.b)) if s.errors]  # fmt: skip

@@ -132,9 +132,22 @@ def emit_report(
         _note(_one_line_summary(report), out.quiet)
     else:
         emit(report_document(report, gates, view), out)
-        if out.fmt.resolved() is Format.TABLE:
-            return  # the table shows its flags
-    note_flags(report.flags, out.quiet)
+    if per_sample or raw or out.fmt.resolved() is not Format.TABLE:  # the table shows its flags
+        note_flags(report.flags, out.quiet)
+    if view is not None:
+        from bcecli.render.html import report_html
+
+        write_html(lambda: report_html(report), view.html, out.quiet)
+
+
+def write_html(build: Callable[[], str], path: str | None, quiet: bool) -> None:
+    """Write the page ``build`` makes to ``path`` (--html), and say so on stderr."""
+    if path is None:
+        return
+    from bcecli.render.html import write_html as write
+
+    write(build(), path)
+    _note(f"wrote {path}", quiet)
 
 
 def note_flags(flags: Iterable[Flag], quiet: bool) -> None:

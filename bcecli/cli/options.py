@@ -490,6 +490,29 @@ def _view(detail: str | None, html: str | None) -> View:
     return View(Detail(detail or "default"), html)
 
 
+def _html_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """The --html file's folder must exist: refused before any scoring."""
+    import os
+
+    if value is not None and not os.path.isdir(os.path.dirname(value) or "."):
+        raise click.BadParameter(
+            f"{value}: the folder {os.path.dirname(value)} does not exist; create it or choose "
+            "another name"
+        )
+    return value
+
+
+html_option = click.option(
+    "--html",
+    "html",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    callback=_html_path,
+    help="Also write the complete report as one self-contained HTML file (tables, flags with "
+    "their hints, and the figures of bce plot when matplotlib is installed).",
+)
+
+
 def view_options(f: F) -> F:
     return _stack(
         _group("view", ("detail", "html"), _view),
@@ -507,12 +530,5 @@ def view_options(f: F) -> F:
             help="On a terminal: the complete report (every table, each flag's whole text); "
             "the default fits one screen.",
         ),
-        click.option(
-            "--html",
-            "html",
-            metavar="FILE",
-            type=click.Path(dir_okay=False, writable=True),
-            help="Also write the complete report as one self-contained HTML file (tables, "
-            "flags, and the figures of bce plot when matplotlib is installed).",
-        ),
+        html_option,
     )(f)
