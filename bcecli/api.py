@@ -613,5 +613,12 @@ def score_file(
             )
         sink = rows
     request = ScoreRequest(Inputs(path, labels, columns), opts, run_on)
-    stats = run_score(request, sink=sink, progress=progress)
+    try:
+        stats = run_score(request, sink=sink, progress=progress)
+    except (MemoryError, RuntimeError) as e:  # an address-space limit, a full machine
+        from bcecli.readers.base import display_name, is_out_of_memory, out_of_memory
+
+        if not is_out_of_memory(e):
+            raise
+        raise out_of_memory(display_name(path) if isinstance(path, str) else path.name, e) from None
     return Report.of(stats, red, losses)

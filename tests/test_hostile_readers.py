@@ -574,3 +574,77 @@ def test_a_label_that_sorts_first_but_comes_late(tmp_path: Path) -> None:
     last = piped.stderr.strip().splitlines()[-1]
     assert "label 'ant' first appears after the first rows" in last, last
     assert "sorts before 'cat'" in last and "save the input to a file" in last
+
+
+# --------------------------------------------------------------------------------------------
+# 6. out of memory is the user's condition: one line naming the file and what to do
+
+
+@pytest.mark.parametrize("kind", ["numpy", "pyarrow", "thread"])
+def test_out_of_memory_while_reading_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    import pyarrow as pa
+
+    path = tmp_path / "preds.csv"
+    write_rows(path, 1000)
+    errors = {
+        "numpy": MemoryError("Unable to allocate 160. KiB"),
+        "pyarrow": pa.ArrowMemoryError("malloc of size 1048576 failed"),
+        "thread": RuntimeError("can't start new thread"),
+    }
+
+    def fail(self: CsvSource, columns: list[str]) -> None:
+        raise errors[kind]
+
+    monkeypatch.setattr(CsvSource, "batches", fail)
+    line = error_line(run(["score", str(path)]))
+    assert "preds.csv: ran out of memory while it was read and scored" in line, line
+    assert "ulimit -v" in line
+
+
+def test_other_runtime_errors_are_not_called_out_of_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "preds.csv"
+    write_rows(path, 10)
+
+    def fail(self: CsvSource, columns: list[str]) -> None:
+        raise RuntimeError("something else")
+
+    monkeypatch.setattr(CsvSource, "batches", fail)
+    result = CliRunner().invoke(cli, ["score", str(path)])
+    assert "out of memory" not in result.stderr and "something else" in result.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS as Linux applies it")
+def test_an_address_space_limit_is_one_line(tmp_path: Path) -> None:
+    import resource
+
+    path = tmp_path / "wide.csv"
+    rng = np.random.default_rng(6)
+    p = rng.dirichlet(np.ones(10), 200_000)
+    header = "y_true," + ",".join(f"prob_{k}" for k in range(10))
+    rows = "\n".join(
+        f"{y}," + ",".join(f"{v:.6f}" for v in row)
+        for y, row in zip(rng.integers(0, 10, len(p)), p, strict=True)
+    )
+    path.write_text(header + "\n" + rows + "\n")
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (300 << 20, 300 << 20))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bcecli", "score", str(path), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        preexec_fn=limit,
+    )
+    assert done.returncode >= 0, f"killed by signal {-done.returncode}"
+    assert "Traceback" not in done.stderr and "bug in bce" not in done.stderr, done.stderr
+    if done.returncode == 3:
+        last = done.stderr.strip().splitlines()[-1]
+        assert "wide.csv: ran out of memory" in last, last
+    else:
+        assert done.returncode in (0, 1), done.stderr

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bcecli.errors import InputError
 from bcecli.readers.display import show
 
 if TYPE_CHECKING:
@@ -109,3 +110,25 @@ class Source(ABC):
 
     def close(self) -> None:  # noqa: B027 (optional hook)
         pass
+
+
+def out_of_memory(source: str, e: BaseException) -> InputError:
+    """The error for a run that ran out of memory (numpy's or pyarrow's MemoryError, or no
+    memory left for a thread's stack) while ``source`` was read and scored: the user's
+    condition (an address-space limit, a busy machine), not a bug."""
+    what = "no memory left to start a thread" if isinstance(e, RuntimeError) else "out of memory"
+    return InputError(
+        f"ran out of memory while it was read and scored ({what})",
+        "bce needs a few hundred MB whatever the file's length: free memory or raise the limit "
+        "(ulimit -v), or score the data in parts (a directory of partitions with {engine=dask} "
+        "spreads them over workers)",
+        source=source,
+    )
+
+
+def is_out_of_memory(e: BaseException) -> bool:
+    """``e`` says that memory ran out (MemoryError, pyarrow's ArrowMemoryError, or a thread
+    that could not be started)."""
+    return isinstance(e, MemoryError) or (
+        isinstance(e, RuntimeError) and "can't start new thread" in str(e)
+    )
