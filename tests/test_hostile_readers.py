@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,30 @@ def wait_until_open(pid: int, path: Path) -> None:
         time.sleep(0.005)
 
 
+def score_while(args: list[str], path: Path, meddle: Callable[[], None]) -> tuple[int, str, str]:
+    """``bce score ARGS --format json`` in a child, ``meddle`` run in another thread once the
+    child holds ``path`` open: (exit status, stdout, stderr)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bcecli", "score", *args, "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def when_open() -> None:
+        wait_until_open(proc.pid, path)
+        meddle()
+
+    t = threading.Thread(target=when_open)
+    t.start()
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+        t.join()
+    return proc.returncode, out, err
+
+
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 @pytest.mark.parametrize("change", ["shrink", "grow"])
 def test_a_csv_changed_by_another_thread_never_hangs(tmp_path: Path, change: str) -> None:
@@ -125,33 +150,20 @@ def test_a_csv_changed_by_another_thread_never_hangs(tmp_path: Path, change: str
     path = tmp_path / "live.csv"
     n = 3_000_000  # about 20 MiB
     size = write_rows(path, n)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bcecli", "score", str(path), "--format", "json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
     def meddle() -> None:
-        wait_until_open(proc.pid, path)
         if change == "shrink":
             os.truncate(path, size // 3)
         else:
             with open(path, "a") as f:
                 f.write("1,0.5\n" * 500_000)
 
-    t = threading.Thread(target=meddle)
-    t.start()
-    try:
-        out, err = proc.communicate(timeout=TIMEOUT)
-    finally:
-        proc.kill()
-        t.join()
+    code, out, err = score_while([str(path)], path, meddle)
     assert "Traceback" not in err
-    if proc.returncode == 0:
+    if code == 0:
         assert json.loads(out)["n"] == n
     else:
-        assert proc.returncode == 3, err
+        assert code == 3, err
         assert "changed while it was read" in err.strip().splitlines()[-1], err
 
 
@@ -391,31 +403,18 @@ def test_an_array_file_truncated_by_another_thread_is_no_signal_death(
         path = tmp_path / "pair.npz"
         _npz_stored(path, n)
         args = [str(path)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bcecli", "score", *args, "--format", "json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
     def meddle() -> None:
-        wait_until_open(proc.pid, path)
         time.sleep(0.05)
         os.truncate(path, 4096)
 
-    t = threading.Thread(target=meddle)
-    t.start()
-    try:
-        out, err = proc.communicate(timeout=TIMEOUT)
-    finally:
-        proc.kill()
-        t.join()
-    assert proc.returncode >= 0, f"killed by signal {-proc.returncode}: {err}"
+    code, out, err = score_while(args, path, meddle)
+    assert code >= 0, f"killed by signal {-code}: {err}"
     assert "Traceback" not in err
-    if proc.returncode in (0, 1):
+    if code in (0, 1):
         assert json.loads(out)["n"] == n  # read whole before the truncation
     else:
-        assert proc.returncode == 3, err
+        assert code == 3, err
         last = err.strip().splitlines()[-1]
         assert last.startswith("Error: ") and path.name in last, err
 
