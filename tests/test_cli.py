@@ -298,12 +298,21 @@ def test_only_the_names_of_parameters_are_spelled() -> None:
     assert e.line() == "a{b}.csv: column '{x}' and label_col; see {nothing=1}"
 
 
-def test_per_sample_records_are_never_a_table(runner: CliRunner) -> None:
-    result = runner.invoke(cli, ["score", sample("seed.csv"), "--per-sample", "--format", "table"])
-    assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr == (
-        "Error: --per-sample writes records, not a table; use --format csv, tsv or jsonl\n"
-    )
+def test_per_sample_as_a_table_shows_the_first_records(runner: CliRunner) -> None:
+    args = ["score", sample("healthy_binary.csv"), "--per-sample"]
+    result = runner.invoke(cli, [*args, "--format", "table"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["row", "label", "pred", "p_true", "loss", "flags"]
+    assert len(lines) == 2 + 20
+    records = runner.invoke(cli, [*args, "--format", "tsv"]).stdout.splitlines()[1:21]
+    for shown, record in zip(lines[2:], records, strict=True):  # the same rows, rounded
+        cells, fields = shown.split(), record.split("\t")
+        assert cells[:2] == fields[:2]
+        assert [float(c) for c in cells[2:5]] == pytest.approx(
+            [float(f) for f in fields[2:5]], rel=1e-5
+        )
+    assert "the first 20 of 2,000 records" in result.stderr and "--format csv" in result.stderr
     both = runner.invoke(cli, ["score", sample("seed.csv"), "--per-sample", "--raw"])
     assert both.exit_code == 2 and "do not go together" in both.stderr
 

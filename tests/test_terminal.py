@@ -245,3 +245,17 @@ def test_warnings_on_stderr_wrap_on_a_terminal_and_stay_one_line_in_a_pipe() -> 
     assert " ".join(w.strip() for w in wrapped).split() == (
         one[0].replace("; not a bug", " → not a bug").split()
     )
+
+
+def test_per_sample_on_a_terminal_is_a_table_and_piped_the_same_bytes() -> None:
+    args = [*BCE, "score", HEALTHY, "--per-sample"]
+    code, out = in_pty([*args, "--no-color"], COLUMNS="80")
+    text = out.decode().replace("\r", "")
+    assert code == 0 and "the first 20 of 2,000 records" in text
+    table = [line for line in text.splitlines() if line.strip()]
+    assert table[0].split() == ["row", "label", "pred", "p_true", "loss", "flags"]
+    assert "\t" not in text
+    piped_out = piped(args).stdout
+    assert piped_out == piped([*args, "--format", "tsv"]).stdout  # the documented TSV
+    assert piped_out.startswith(b"row\tlabel\tpred\tp_true\tloss\tflags\n")
+    assert len(piped_out.splitlines()) == 2001

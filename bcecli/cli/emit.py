@@ -79,17 +79,87 @@ def screen_lines(below: int = 0) -> int:
 
 
 def per_sample_format(out: Output, *, per_sample: bool, raw: bool) -> str | None:
-    """The format of --per-sample records (None without --per-sample); a usage error where
-    the options do not fit."""
+    """The format of --per-sample records (None without --per-sample): ``table`` on a terminal
+    (or with --format table), the first records aligned; a usage error where the options do
+    not fit."""
     if per_sample and raw:
         raise click.UsageError("--per-sample and --raw do not go together; choose one")
     if not per_sample:
         return None
-    if out.fmt is Format.TABLE:
-        raise click.UsageError(
-            "--per-sample writes records, not a table; use --format csv, tsv or jsonl"
-        )
+    if out.fmt.resolved() is Format.TABLE:
+        return "table"
     return {Format.AUTO: "tsv", Format.JSON: "jsonl"}.get(out.fmt, out.fmt.value)
+
+
+PREVIEW_ROWS = 20  # records --per-sample shows on a terminal
+
+
+class FirstLines:
+    """A binary stream keeping the first ``limit`` lines written to it (the records shown on a
+    terminal) and counting the records after them."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.kept, self.lines = limit, bytearray(), 0
+
+    def write(self, data: Any) -> int:
+        n = memoryview(data).nbytes
+        if self.lines < self.limit:
+            self.kept += bytes(memoryview(data))
+            self.lines = self.kept.count(b"\n")
+        return n
+
+    def flush(self) -> None:
+        pass
+
+
+def per_sample_stream(fmt: str | None) -> tuple[Any, str]:
+    """Where the records go and as what: stdout (as ``fmt``), or the first of them kept as
+    TSV for a table."""
+    if fmt == "table":
+        return FirstLines(PREVIEW_ROWS + 1), "tsv"
+    return sys.stdout.buffer, fmt or "csv"
+
+
+def _shown(name: str, names: list[str]) -> bool:
+    """Whether a table of records shows this field: not a class's prediction or label when
+    there are more than three (pred_class, p_true and loss say what matters)."""
+    for prefix in ("pred_", "label_"):
+        if name.startswith(prefix) and name != "pred_class":
+            return sum(1 for n in names if n.startswith(prefix) and n != "pred_class") <= 3
+    return True
+
+
+def _short(cell: str) -> str:
+    """A number at six significant digits (the records keep every digit)."""
+    try:
+        v = float(cell)
+    except ValueError:
+        return cell
+    return cell if v == int(v) or "e" in cell.lower() and len(cell) < 10 else f"{v:.6g}"
+
+
+def _preview(stream: FirstLines, report: Report, out: Output) -> None:
+    """The first records as an aligned table, and how to get all of them."""
+    from bcecli.render.terminal import make_console, report_table, safe_text
+
+    lines = stream.kept.decode("utf-8", "replace").splitlines()[: PREVIEW_ROWS + 1]
+    if not lines:
+        return
+    names, rows = lines[0].split("\t"), [line.split("\t") for line in lines[1:]]
+    keep = [i for i, name in enumerate(names) if _shown(name, names)]
+    t = report_table(None)
+    for i in keep:
+        t.add_column(names[i], justify="left" if names[i] == "flags" else "right",
+                     no_wrap=True, overflow="ellipsis")  # fmt: skip
+    for row in rows:
+        t.add_row(*(safe_text(_short(row[i])) for i in keep if i < len(row)))
+    make_console(sys.stdout, color=out.color).print(t)
+    total = report.n + report.n_excluded
+    shown = f"the first {len(rows)} of {total:,} records" if total > len(rows) else "every record"
+    _note(
+        f"{shown}; all of them as data: --format csv, tsv or jsonl, or pipe the output",
+        out.quiet,
+    )
 
 
 def report_document(
@@ -123,12 +193,15 @@ def emit_report(
     raw: bool,
     gates: Gates | None = None,
     view: View | None = None,
+    preview: object = None,
 ) -> None:
     """``bce score``'s output: the report (or only its loss with --raw; only a summary line on
     stderr when the records went to stdout), then errors and warnings on stderr."""
     if raw:
         _raw(report)
     elif per_sample:
+        if isinstance(preview, FirstLines):
+            _preview(preview, report, out)
         _note(_one_line_summary(report), out.quiet)
     else:
         emit(report_document(report, gates, view), out)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 import click
@@ -79,7 +78,7 @@ def score(
       bce score runs/*.csv --labels y.npy         # one row per file
     """
     from bcecli.api import score_file
-    from bcecli.cli.emit import check_gates, emit_report, per_sample_format
+    from bcecli.cli.emit import check_gates, emit_report, per_sample_format, per_sample_stream
     from bcecli.cli.progress import ProgressLine
 
     per_sample = records.on
@@ -92,6 +91,7 @@ def score(
         )
         raise click.exceptions.Exit(code)
     fmt = per_sample_format(out, per_sample=per_sample, raw=raw)
+    stream, records_format = per_sample_stream(fmt)
     progress = ProgressLine(enabled=not out.quiet)
     try:
         report = score_file(
@@ -99,8 +99,8 @@ def score(
             **inputs,
             **loss,
             **run,
-            per_sample=None if fmt is None else sys.stdout.buffer,
-            per_sample_format=fmt or "csv",
+            per_sample=None if fmt is None else stream,
+            per_sample_format=records_format,
             top=records.top,
             id_col=records.id_col,
             progress=progress,
@@ -109,7 +109,9 @@ def score(
     finally:
         progress.close()
     try:
-        emit_report(report, out, per_sample=per_sample, raw=raw, gates=gates, view=view)
+        emit_report(
+            report, out, per_sample=per_sample, raw=raw, gates=gates, view=view, preview=stream
+        )
     finally:
         if report.loss_spool is not None:
             report.loss_spool.close()
