@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from bcecli.core.decomposition import Decomposition, Recalibration
+    from bcecli.core.softmax_fit import SoftmaxRecalibration
     from bcecli.gates import Gates
     from bcecli.readers import Source
     from bcecli.run import RowSink
@@ -47,11 +48,18 @@ class Report(Statistics):
 
     reduction: Reduction = Reduction.MEAN
     loss_spool: LossSpool | None = field(default=None, repr=False)
+    top_k_asked: int | None = None  # a k of top-k accuracy asked for besides 1 and 5
 
     @classmethod
-    def of(cls, stats: Statistics, reduction: Reduction, losses: LossSpool | None = None) -> Report:
+    def of(
+        cls,
+        stats: Statistics,
+        reduction: Reduction,
+        losses: LossSpool | None = None,
+        top_k: int | None = None,
+    ) -> Report:
         values = {f.name: getattr(stats, f.name) for f in fields(Statistics)}
-        return cls(**values, reduction=reduction, loss_spool=losses)
+        return cls(**values, reduction=reduction, loss_spool=losses, top_k_asked=top_k)
 
     @property
     def loss(self) -> float | None:
@@ -112,8 +120,9 @@ class Report(Statistics):
             "accuracy": n(r.accuracy),
             "brier": n(r.brier),
             "ece": n(r.ece),
-            "auc": n(r.auc),
+            "auc": _auc_json(r),
             "average_precision": n(r.average_precision),
+            "top_k_accuracy": _top_k_json(r),
             "prior": [n(p) for p in r.prior],
             "inputs": {
                 "sources": list(c.sources),
@@ -132,7 +141,8 @@ class Report(Statistics):
                 for b in r.calibration
             ],
             "decomposition": _decomposition_json(r.decomposition),
-            "recalibration": _recalibration_json(r.recalibration),
+            "recalibration": _recalibration_json(r.recalibration)
+            or _softmax_recalibration_json(r.softmax_recalibration),
             "outputs": [
                 {
                     "name": o.name,
@@ -242,6 +252,34 @@ def _decomposition_json(d: Decomposition | None) -> dict[str, Any] | None:
         "method": d.method,
         "resolution": d.resolution or None,
         "loss": n(d.mean_loss),
+    }
+
+
+def _auc_json(r: Report) -> Any:
+    """The binary (or mean multi-label) AUC; for a multi-class task the one-vs-rest AUC, its
+    macro and prevalence-weighted means."""
+    n = fmt.json_number
+    if r.auc_ovr is None:
+        return n(r.auc)
+    return {"macro": n(r.auc_ovr.macro), "weighted": n(r.auc_ovr.weighted), "method": "one-vs-rest"}
+
+
+def _top_k_json(r: Report) -> dict[str, Any] | None:
+    acc = r.top_k_accuracy(r.top_k_asked)
+    return None if acc is None else {str(k): fmt.json_number(v) for k, v in acc.items()}
+
+
+def _softmax_recalibration_json(r: SoftmaxRecalibration | None) -> dict[str, Any] | None:
+    """The multi-class ladder: a bias vector and a temperature on the scores (log p, or the
+    logits), fitted in sample on ``rows`` rows (every row when ``exact``)."""
+    if r is None:
+        return None
+    n = fmt.json_number
+    return {
+        "bias": {"loss": n(r.bias_loss), "b": [n(v) for v in r.b]},
+        "temperature": {"loss": n(r.temperature_loss), "T": n(r.T)},
+        "rows": r.rows,
+        "exact": r.exact,
     }
 
 
@@ -471,6 +509,7 @@ def score(
     ignore_class: int | None = None,
     reduction: Reduction | str = "mean",
     dtype: object = None,
+    top_k: int | None = None,
 ) -> Report:
     """Score predictions against labels: numpy arrays, lists, pandas or polars Series and
     DataFrames, or anything with ``__array__``; (n,) or (n, K). A data frame's column names
@@ -515,6 +554,7 @@ def score(
         ignore_class=ignore_class,
         reduction=reduction,
         dtype=dtype,
+        top_k=top_k,
     )
 
 
@@ -545,6 +585,7 @@ def score_file(
     progress: Callable[[int, int | None], None] | None = None,
     chunk_rows: int | None = None,
     rows: RowSink | None = None,
+    top_k: int | None = None,
 ) -> Report:
     """Score a file (CSV, TSV, gzip'd CSV, NPY, NPZ, Parquet; '-' for CSV on stdin), or a
     directory or glob of partition files: the same Report as ``bce score PATH``.
@@ -562,13 +603,18 @@ def score_file(
     are scored. A per-sample stream that fails part way ends in an error record (JSONL
     ``{"error": ...}``, CSV/TSV a line ``# error: ...``).
     ``rows``: a row sink of the caller's own (``bcecli.run.RowSink``) that gets every scored
-    chunk in row order (``bcecli.compare``'s).
+    chunk in row order (``bcecli.compare``'s). ``top_k``: a k of top-k accuracy to
+    report besides 1 and 5 (multi-class).
     """
     from bcecli.readers import ColumnRequest
     from bcecli.render.persample import PerSampleSink
     from bcecli.run import DaskEngine, Inputs, LocalEngine, ScoreRequest, run_score
     from bcecli.spool import LossSpool
 
+    if top_k is not None and top_k < 1:
+        raise OptionError(
+            f"{{top_k}} must be at least 1, not {top_k}", "give a k >= 1", param="top_k"
+        )
     if per_sample_format not in ("csv", "tsv", "jsonl"):
         raise OptionError(
             f"per-sample records are csv, tsv or jsonl, not {per_sample_format!r}",
@@ -621,4 +667,4 @@ def score_file(
         if not is_out_of_memory(e):
             raise
         raise out_of_memory(display_name(path) if isinstance(path, str) else path.name, e) from None
-    return Report.of(stats, red, losses)
+    return Report.of(stats, red, losses, top_k)

@@ -350,6 +350,7 @@ def tally_values(acc: object) -> dict[str, object]:
 
     from bcecli.core.accumulator import Accumulator
     from bcecli.core.blocksum import BlockSum
+    from bcecli.core.class_scores import ClassScores, analyse_classes
     from bcecli.core.score_summary import ScoreSummaries
     from bcecli.core.summary import Range
 
@@ -367,6 +368,12 @@ def tally_values(acc: object) -> dict[str, object]:
             tables = [s.table() for s in v.outputs]
             out[f.name] = (
                 v.usable,
+                [(t.score.tolist(), t.pos.tolist(), t.neg.tolist()) for t in tables],
+            )
+        elif isinstance(v, ClassScores):  # what the report reads: the analysis and tables
+            tables = [s.table() for s in (*v.ovr, v.top)]
+            out[f.name] = (
+                repr(analyse_classes(v)),
                 [(t.score.tolist(), t.pos.tolist(), t.neg.tolist()) for t in tables],
             )
         else:

@@ -42,6 +42,13 @@ notes and warnings to stderr.
 @per_sample_options
 @view_options
 @click.option("--raw", is_flag=True, help="Print only the reduced loss, as a bare number.")
+@click.option(
+    "--top-k",
+    type=click.IntRange(1),
+    default=None,
+    metavar="K",
+    help="Also report top-K accuracy (multi-class; top-1 and top-5 are always shown).",
+)
 @engine_options
 @click.option("--chunk-rows", type=click.IntRange(1), default=None, hidden=True)
 def score(
@@ -53,6 +60,7 @@ def score(
     records: PerSample,
     view: View,
     raw: bool,
+    top_k: int | None,
     run: RunKw,
     chunk_rows: int | None,
 ) -> None:
@@ -105,6 +113,7 @@ def score(
             id_col=records.id_col,
             progress=progress,
             chunk_rows=chunk_rows,
+            top_k=top_k,
         )
     finally:
         progress.close()

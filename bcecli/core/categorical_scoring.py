@@ -365,7 +365,15 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         if off is not None and row_sums is not None:
             sums_v, off_v = _take(valid, row_sums, off)
             off_rows = (sums_v, off_v)
-        _statistics(t, opts, start, Placer(stat_rows), taken, off_rows)
+        place = Placer(stat_rows)
+        true, correct, top = _statistics(t, opts, start, place, taken, off_rows)
+        if t.scores.usable:
+            sw_v = None if sw is None else (sw if valid is None else sw[valid])
+            unusable = ("soft_labels", "pred_out_of_range", "label_out_of_range")
+            if any(f in row_flags for f in unusable):
+                t.scores.unusable()
+            else:
+                _class_scores(t, opts, start, place, stat_rows, taken, true, correct, top, sw_v)
 
     p_true_out = p_true if valid is None else np.where(valid, p_true, np.nan)
     rep = reported if usable is None else np.where(usable, reported, np.nan)
@@ -534,10 +542,11 @@ def _statistics(
     place: Placer,
     rows: list[np.ndarray | None],
     off_rows: tuple[np.ndarray | None, np.ndarray | None] | None,
-) -> None:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tally the rows whose loss was computed (``rows``: their probabilities, predictions,
     labels, classes, hard-row mask, weights, losses and true-class probabilities; ``off_rows``:
-    their row sums and which of them do not sum to 1, if some do not)."""
+    their row sums and which of them do not sum to 1, if some do not). Returns each row's true
+    class, whether the top class is it, and the top probability."""
     prob, x, y, idx, hard, weight, loss, p_true = rows
     assert prob is not None and x is not None and y is not None
     assert loss is not None and p_true is not None
@@ -610,6 +619,61 @@ def _statistics(
     if k >= 2 and not opts.from_logits:
         ratio = largest_ratio(top, row_min(prob))
         t.row_ratio.add(np.inf, ratio)  # only the largest is of use
+    return true, correct, top
+
+
+def _class_scores(
+    t: MulticlassTally,
+    opts: LossOptions,
+    start: int,
+    place: Placer,
+    stat_rows: np.ndarray | None,
+    rows: list[np.ndarray | None],
+    true: np.ndarray,
+    correct: np.ndarray,
+    top: np.ndarray,
+    sw: np.ndarray | None,
+) -> None:
+    """Feed the ranking and recalibration state (core/class_scores.py) with the rows whose
+    loss was computed; ``sw``: their sample weights (None: 1 each)."""
+    prob, x, _, _, _, _, loss, p_true = rows
+    assert prob is not None and x is not None and loss is not None and p_true is not None
+    at = np.arange(len(prob)) if stat_rows is None else np.flatnonzero(stat_rows)
+    literal_profile = (
+        opts.compat is Compat.EXACT and opts.class_weight is None and not opts.label_smoothing
+    )
+    if literal_profile:
+        literal = loss  # the literal formula: -log p_true (of the softmax, with logits)
+    elif opts.from_logits:
+        z = x.astype(np.float64)
+        zt = z[np.arange(len(z)), true]
+        hi = z.max(axis=1)
+        literal = hi + np.log(np.exp(z - hi[:, None]).sum(axis=1)) - zt
+    else:
+        with np.errstate(divide="ignore"):
+            literal = -np.log(p_true)
+    xs = x
+
+    def scores(i: np.ndarray) -> np.ndarray:
+        v = xs[i].astype(np.float64)
+        if opts.from_logits:
+            return v
+        with np.errstate(divide="ignore"):
+            return np.log(v)
+
+    t.scores.add(
+        start,
+        place,
+        at + start,
+        prob,
+        true,
+        correct,
+        top,
+        scores,
+        literal,
+        sw,
+        from_logits=opts.from_logits,
+    )
 
 
 def _smoothed_onehot_entropy(ls: float, k: int) -> float:

@@ -14,6 +14,7 @@ import numpy as np
 from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
 from bcecli.core.bands import band_for
 from bcecli.core.binary import binary_entropy
+from bcecli.core.class_scores import ClassAnalysis, analyse_classes
 from bcecli.core.context import Context as Context  # re-exported: callers build one with a report
 from bcecli.core.decomposition import (
     Decomposition,
@@ -32,7 +33,9 @@ from bcecli.core.diagnose import (
 from bcecli.core.flags import CATALOGUE, INVALIDATING, Flag
 from bcecli.core.init_sample import InitSample, summarise
 from bcecli.core.options import FRAMEWORK_NAMES, Compat, EmptyWeights, Library, LossOptions, Task
+from bcecli.core.ranking import OneVsRest
 from bcecli.core.sketch import HISTOGRAM_EDGES, RELATIVE_ERROR
+from bcecli.core.softmax_fit import SoftmaxRecalibration
 from bcecli.core.summary import MulticlassTally
 from bcecli.core.weight_scale import unscale
 from bcecli.errors import FrameworkRaises, InputError
@@ -60,7 +63,8 @@ class OutputStats:
     mean_loss: float
     accuracy: float
     baseline: float
-    # ranking, decomposition and recalibration of this output (multi-label; None for a class)
+    # ranking, decomposition and recalibration of this output (multi-label), or the
+    # one-vs-rest ranking and decomposition of this class (categorical: no recalibration)
     auc: float | None = None
     average_precision: float | None = None
     decomposition: Decomposition | None = None
@@ -133,6 +137,21 @@ class Report:
     # (binary tasks; None for a categorical one) and 100 (1 - NE).
     calibration_ratio: float | None = None
     rce: float | None = None
+    # Multi-class (core/class_scores.py): the one-vs-rest AUC, the top-k accuracy for k = 1 ..
+    # K, the softmax recalibration; ``decomposition`` is then the top-label one.
+    auc_ovr: OneVsRest | None = None
+    top_k: tuple[float, ...] | None = None
+    softmax_recalibration: SoftmaxRecalibration | None = None
+
+    def top_k_accuracy(self, asked: int | None = None) -> dict[int, float] | None:
+        """k -> top-k accuracy, for k = 1, 5 where there are more than 5 classes, and
+        ``asked`` (at most the number of classes); None for a binary task."""
+        if self.top_k is None:
+            return None
+        ks = {1} | ({5} if len(self.top_k) > 5 else set())
+        if asked is not None:
+            ks.add(min(asked, len(self.top_k)))
+        return {k: self.top_k[k - 1] for k in sorted(ks)}
 
     @property
     def quantile_error(self) -> float:
@@ -327,6 +346,7 @@ def _finalize(acc: Accumulator, context: Context) -> Report:
     n_above = acc.flags.count("loss_above_1")
     init_sample = summarise(t, opts.task.is_multiclass, n, h.den, mean)
     scores = _score_analyses(acc, n, mean)
+    classes = analyse_classes(acc.multiclass.scores) if opts.task.is_multiclass else None
     top = _headline_scores(scores)
     head = Headline(
         n=n,
@@ -375,7 +395,7 @@ def _finalize(acc: Accumulator, context: Context) -> Report:
         brier=_div(t.brier.total(), n if opts.task.is_multiclass else n * acc.n_outputs),
         ece=ece,
         calibration=calibration,
-        outputs=_output_stats(acc, context, n, prior, per_output_baseline, scores),
+        outputs=_output_stats(acc, context, n, prior, per_output_baseline, scores, classes),
         worst=_worst(acc),
         histogram=_histogram(acc),
         flags=found.flags,
@@ -385,10 +405,13 @@ def _finalize(acc: Accumulator, context: Context) -> Report:
         init_sample=init_sample,
         auc=top.auc,
         average_precision=top.average_precision,
-        decomposition=top.decomposition,
+        decomposition=classes.top_label if classes else top.decomposition,
         recalibration=top.recalibration,
         calibration_ratio=ratio,
         rce=100 * (1 - head.ne),
+        auc_ovr=classes.ovr if classes else None,
+        top_k=classes.top_k if classes else None,
+        softmax_recalibration=classes.recalibration if classes else None,
     )
 
 
@@ -465,6 +488,7 @@ def _output_stats(
     prior: np.ndarray,
     baseline: np.ndarray,
     scores: tuple[ScoreAnalysis, ...] | None,
+    classes: ClassAnalysis | None = None,
 ) -> tuple[OutputStats, ...]:
     k = acc.n_outputs
     if k < 2:
@@ -484,6 +508,9 @@ def _output_stats(
     out = []
     for i in range(k):
         extra = _Scores.of(scores[i]) if scores else _Scores()
+        if classes and classes.per_class:
+            ranked, dec = classes.per_class[i]
+            extra = _Scores(ranked.auc, ranked.average_precision, dec)
         out.append(
             OutputStats(
                 names[i],

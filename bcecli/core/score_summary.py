@@ -214,6 +214,21 @@ class ScoreSummary:
         if tails:
             self._add_tails(score, bins, row_w)
 
+    def add_counts(self, first: int, pos: np.ndarray, neg: np.ndarray, n: int) -> None:
+        """Add bins counted elsewhere (``core/class_scores.py`` bins every class of a chunk at
+        once): the weight of positives and of negatives in bins ``first ..``, of ``n`` rows.
+        Only for a summary that no longer keeps its rows."""
+        if self.exact_rows is not None:
+            raise ValueError("add_counts needs a summary of bins only (buckets_only)")
+        if n == 0:
+            return
+        last = first + len(pos) - 1
+        self._cover(first, last)
+        at = slice(first - self.first, last - self.first + 1)
+        self.pos[at] += pos
+        self.neg[at] += neg
+        self.n += n
+
     def _odds(self, score: np.ndarray) -> np.ndarray:
         """The odds of each score: p / (1 - p), or exp(z) (a logit beyond +-700 counted as
         +-700: its bin is an end bin either way, and exp stays finite and non-zero)."""

@@ -43,63 +43,106 @@ def row_keys(rows: np.ndarray) -> np.ndarray:
 
 @dataclass(eq=False)
 class RowSample:
-    """Up to ``capacity`` rows (their key, label, K scores and weight), those of lowest key."""
+    """Up to ``capacity`` rows (their key, label, K scores and weight), those of lowest key.
+
+    Rows offered are appended as they come (those below the bound that the last compaction
+    set) and compacted to the ``capacity`` of lowest key only when twice that many are held,
+    so that a chunk costs its hash and a comparison, not a copy of the sample. ``keys``,
+    ``labels``, ``scores`` and ``weights`` give the compacted sample in key order."""
 
     k: int
     capacity: int = SAMPLE_ROWS
-    keys: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
-    labels: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    scores: np.ndarray = field(init=False)
-    weights: np.ndarray = field(default_factory=lambda: np.empty(0))
     n: int = 0  # rows offered
-
-    def __post_init__(self) -> None:
-        self.scores = np.empty((0, self.k))
+    # pieces not yet compacted: (keys, labels, scores, weights)
+    _parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(
+        default_factory=list
+    )
+    _held: int = 0  # rows in _parts
+    # every row kept has a key below this (the largest key kept, once the sample is full)
+    _bound: int | None = None
+    _compacted: bool = False  # _parts is one part, in key order
 
     def add(
         self,
         rows: np.ndarray,
         labels: np.ndarray,
-        scores: np.ndarray,
+        scores: np.ndarray | Callable[[np.ndarray], np.ndarray],
         w: np.ndarray | None = None,
     ) -> None:
         """Offer rows: their global row numbers, integer labels in [0, K), (n, K) scores (log p
-        or logits) and weights (None: 1 each)."""
+        or logits; or a function giving the scores of the rows at the indices it is given, so
+        that only the rows taken are computed) and weights (None: 1 each)."""
         self.n += len(rows)
         keys = row_keys(np.asarray(rows))
-        if len(self.keys) >= self.capacity:
-            take = np.flatnonzero(keys < self.keys.max())
+        if self._bound is not None:
+            take = np.flatnonzero(keys < np.uint64(self._bound))
             if len(take) == 0:
                 return
         else:
             take = np.arange(len(keys))
         wt = np.ones(len(take)) if w is None else np.asarray(w, dtype=np.float64)[take]
-        self._combine(
+        taken = scores(take) if callable(scores) else np.asarray(scores)[take]
+        self._append(
             keys[take],
             np.asarray(labels, dtype=np.int64)[take],
-            np.asarray(scores, dtype=np.float64)[take],
+            np.asarray(taken, dtype=np.float64).reshape(len(take), self.k),
             wt,
         )
 
-    def _combine(
+    def _append(
         self, keys: np.ndarray, labels: np.ndarray, scores: np.ndarray, w: np.ndarray
     ) -> None:
-        keys = np.concatenate([self.keys, keys])
-        labels = np.concatenate([self.labels, labels])
-        scores = np.concatenate([self.scores, scores])
-        w = np.concatenate([self.weights, w])
+        self._parts.append((keys, labels, scores, w))
+        self._held += len(keys)
+        self._compacted = False
+        if self._held > 2 * self.capacity:
+            self._compact()
+
+    def _compact(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The sample: the ``capacity`` rows of lowest key, in key order (one order whatever
+        the arrival: the fits' sums too)."""
+        if self._compacted:
+            return self._parts[0]
+        if not self._parts:
+            return (
+                np.empty(0, dtype=np.uint64),
+                np.empty(0, dtype=np.int64),
+                np.empty((0, self.k)),
+                np.empty(0),
+            )
+        keys, labels, scores, w = (np.concatenate(a) for a in zip(*self._parts, strict=True))
         if len(keys) > self.capacity:
             keep = np.argpartition(keys, self.capacity - 1)[: self.capacity]
             keys, labels, scores, w = keys[keep], labels[keep], scores[keep], w[keep]
-        order = np.argsort(keys)  # one order whatever the arrival: the fits' sums too
-        self.keys, self.labels = keys[order], labels[order]
-        self.scores, self.weights = scores[order], w[order]
+        if len(keys) >= self.capacity:
+            self._bound = int(keys.max())
+        order = np.argsort(keys)
+        part = (keys[order], labels[order], scores[order], w[order])
+        self._parts, self._held, self._compacted = [part], len(keys), True
+        return part
+
+    @property
+    def keys(self) -> np.ndarray:
+        return self._compact()[0]
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self._compact()[1]
+
+    @property
+    def scores(self) -> np.ndarray:
+        return self._compact()[2]
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self._compact()[3]
 
     def merge(self, other: RowSample) -> None:
         if other.k != self.k or other.capacity != self.capacity:
             raise ValueError("cannot merge samples of different shapes")
         self.n += other.n
-        self._combine(other.keys, other.labels, other.scores, other.weights)
+        for part in other._parts:
+            self._append(*part)
 
     @property
     def exact(self) -> bool:
@@ -212,9 +255,14 @@ class _SoftmaxLoss:
         return x, f, True
 
 
-def recalibrate_softmax(sample: RowSample, mean_loss: float) -> SoftmaxRecalibration:
-    """Temperature and bias vector fitted on the sample; each loss is ``mean_loss`` plus the
-    change the fit makes to the sample's mean loss."""
+def recalibrate_softmax(
+    sample: RowSample, mean_loss: float, *, logits: bool = False
+) -> SoftmaxRecalibration:
+    """Temperature and bias vector fitted on the sample; each loss is ``mean_loss`` (the
+    literal loss of every row) plus the change from the sample's literal loss to its loss after
+    the fit, so that it is the fitted loss itself when the sample is every row. ``logits``: the
+    scores are logits (their literal loss is -log softmax), else log p (-log p_true: a row
+    that does not sum to 1 is not renormalised, as the recalibrated softmax is)."""
     fit = _SoftmaxLoss(sample)
     k = sample.k
     total = float(sample.weights.sum())
@@ -222,7 +270,10 @@ def recalibrate_softmax(sample: RowSample, mean_loss: float) -> SoftmaxRecalibra
         nan = float("nan")
         return SoftmaxRecalibration(nan, nan, nan, (nan,) * k, len(sample.keys), sample.exact)
     zero = np.zeros(k)
-    before = fit.loss(1.0, zero)
+    if logits:
+        before = fit.loss(1.0, zero)
+    else:
+        before = float(np.multiply(fit.w, -fit.z[np.arange(len(fit.y)), fit.y]).sum())
     s = fit.fit_temperature()
     b = fit.fit_bias() if k <= MAX_BIAS_CLASSES else np.full(k, np.nan)
 

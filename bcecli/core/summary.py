@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from bcecli.core.blocksum import BlockSum
+from bcecli.core.class_scores import ClassScores
 from bcecli.core.score_summary import ScoreSummaries
 
 CALIBRATION_BINS = 10
@@ -107,7 +108,7 @@ class Tally:
             if f.name == "k":
                 continue
             mine, theirs = getattr(self, f.name), getattr(other, f.name)
-            if isinstance(mine, (BlockSum, Range, ScoreSummaries)):
+            if isinstance(mine, (BlockSum, Range, ScoreSummaries, ClassScores)):
                 mine.merge(theirs)
             elif isinstance(mine, np.ndarray):
                 mine += theirs
@@ -230,10 +231,13 @@ class MulticlassTally(Tally):
     cal_n: np.ndarray = field(init=False)  # calibration of the top probability: count per bin
     cal_p: BlockSum = field(init=False)  # sum of the top probability per bin
     cal_y: BlockSum = field(init=False)  # correct rows per bin
+    # ranking, decomposition and recalibration of the scores (core/class_scores.py)
+    scores: ClassScores = field(init=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         k = self.k
+        self.scores = ClassScores(k)
         self.brier = BlockSum()  # of each row's sum over the classes
         self.cal_n = np.zeros(CALIBRATION_BINS, dtype=np.int64)
         self.cal_p = BlockSum(CALIBRATION_BINS)
