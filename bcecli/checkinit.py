@@ -51,6 +51,8 @@ NOT_FOR_INIT = frozenset(
         "inverted_predictions",
         "biased_predictions",  # the verdict wrong_bias says it
         "columns_misordered",
+        "overconfident",  # the verdict too_confident says it
+        "underconfident",
         # small logits give rows whose max/min ratio is below e: the signature of a double
         # softmax, and of every healthy untrained softmax
         "double_softmax",

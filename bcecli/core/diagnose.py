@@ -35,6 +35,10 @@ SIGMOID_1 = 1 / (1 + math.exp(-1))  # sigmoid(sigmoid(x)) never leaves [0.5, 0.7
 # Below this AUC the ranking itself is inverted: labels or columns swapped, not a bias.
 INVERTED_AUC = 0.4
 MIN_ROWS_FOR_PATTERNS = 10
+# overconfident / underconfident: temperature scaling would remove at least this share of the
+# loss, and at least this many nats (a share of a tiny loss is no finding)
+TEMPERATURE_SHARE = 0.10
+TEMPERATURE_GAIN = 0.01
 # How the profiles differ on a saturated prediction: the hint of every such flag.
 COMPARE_PROFILES = "compare --compat keras, torch and sklearn"
 
@@ -129,6 +133,20 @@ class Headline:
     entropy_floor: float | None
     std_error: float | None = None  # of the mean loss (None: undefined)
     auc: float | None = None  # ROC AUC (binary tasks; mean over outputs), None: not computed
+    temperature: TemperatureFit | None = None  # the in-sample temperature fit (binary, softmax)
+
+
+@dataclass(frozen=True)
+class TemperatureFit:
+    """Temperature scaling fitted in sample: ``T`` (z / T; T > 1 means over-confident), the
+    literal loss before it and the loss it gives; ``rows``: the rows it was fitted on
+    (``exact``: every row)."""
+
+    T: float
+    loss_before: float
+    loss_after: float
+    rows: int
+    exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -354,6 +372,7 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
             or "the model learned nothing usable here: check that labels and predictions are in "
             "the same row order and that the right columns were used",
         )
+    _confidence_flag(found)
     # PyTorch's cross_entropy divides by the true classes' weights: 0 / 0 when they are all 0
     torch_den_zero = (
         opts.compat is Compat.TORCH
@@ -374,6 +393,37 @@ def diagnose(acc: Accumulator, h: Headline, context: Context) -> Diagnosis:
             "the --sample-weight column, if any",
         )
     return Diagnosis(ordered(found.flags), tuple(found.notes), found.mistakes, figures)
+
+
+def _confidence_flag(found: Findings) -> None:
+    """``overconfident`` / ``underconfident``: temperature scaling alone would remove at least
+    ``TEMPERATURE_SHARE`` of the loss and at least ``TEMPERATURE_GAIN`` nats."""
+    fit = found.h.temperature
+    if fit is None or found.h.n < MIN_ROWS_FOR_PATTERNS:
+        return
+    before, after, t = fit.loss_before, fit.loss_after, fit.T
+    if not (math.isfinite(before) and math.isfinite(after) and math.isfinite(t) and t > 0):
+        return  # an infinite loss no scale mends; T <= 0: the ranking is inverted (see flags)
+    gain = before - after
+    if gain < TEMPERATURE_GAIN or gain < TEMPERATURE_SHARE * before:
+        return
+    over = t > 1
+    where = "every row" if fit.exact else f"a sample of {fit.rows:,} rows"
+    found.dataset(
+        "overconfident" if over else "underconfident",
+        found.h.n,
+        f"temperature scaling (T = {t:.3g}, fitted in sample on {where}) would bring the "
+        f"loss from {brief(before)} to {brief(after)} ({gain / before:.0%} of it): the "
+        "probabilities are "
+        + (
+            "over-confident, too close to 0 and 1 for how often they are right"
+            if over
+            else "under-confident, too timid for how often they are right"
+        ),
+        f"fit the temperature on a held-out set (divide the logits by T before the "
+        f"{'softmax' if found.acc.opts.task.is_multiclass else 'sigmoid'}), then score the "
+        "test set: this T is fitted on the rows it is scored on, so the gain is optimistic",
+    )
 
 
 def _out_of_range_hint(x_min: float, x_max: float) -> str:

@@ -54,6 +54,8 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "inverted_predictions": (Severity.WARNING, "predictions look inverted"),
     "biased_predictions": (Severity.WARNING, "predictions lean to the wrong class"),
     "columns_misordered": (Severity.WARNING, "prediction columns look mis-ordered"),
+    "overconfident": (Severity.WARNING, "over-confident: temperature scaling cuts the loss"),
+    "underconfident": (Severity.WARNING, "under-confident: temperature scaling cuts the loss"),
     # info
     "loss_above_1": (Severity.INFO, "samples with loss above 1"),
     "soft_labels": (Severity.INFO, "soft labels"),

@@ -28,6 +28,7 @@ from bcecli.core.diagnose import (
     Headline,
     Mistake,
     MulticlassFigures,
+    TemperatureFit,
     diagnose,
 )
 from bcecli.core.flags import CATALOGUE, INVALIDATING, Flag
@@ -358,6 +359,7 @@ def _finalize(acc: Accumulator, context: Context) -> Report:
         entropy_floor=t.floor_w.total() / w_sum if t.floor_w.seen and w_sum > 0 else None,
         std_error=init_sample.std_error,
         auc=top.auc,
+        temperature=_temperature_fit(acc, n, top, classes),
     )
     found = diagnose(acc, head, context)
     invalid = validity(found.flags, mean)
@@ -413,6 +415,20 @@ def _finalize(acc: Accumulator, context: Context) -> Report:
         top_k=classes.top_k if classes else None,
         softmax_recalibration=classes.recalibration if classes else None,
     )
+
+
+def _temperature_fit(
+    acc: Accumulator, n: int, top: _Scores, classes: ClassAnalysis | None
+) -> TemperatureFit | None:
+    """The temperature fit the confidence flags judge: the binary ladder's (one output), or
+    the softmax's."""
+    if classes is not None:
+        r = classes.recalibration
+        return TemperatureFit(r.T, classes.literal_loss, r.temperature_loss, r.rows, r.exact)
+    if acc.n_outputs == 1 and top.recalibration is not None and top.decomposition is not None:
+        fit = top.recalibration.temperature
+        return TemperatureFit(fit.T, top.decomposition.mean_loss, fit.loss, n)
+    return None
 
 
 def _score_analyses(acc: Accumulator, n: int, mean: float) -> tuple[ScoreAnalysis, ...] | None:
