@@ -123,7 +123,8 @@ def test_softmax_10class_is_sparse_and_clean(runner: CliRunner) -> None:
     code, data, _ = score(runner, sample("softmax_10class.csv"))
     assert code == 0
     assert data["task"] == "sparse"
-    assert flag_ids(data) <= {"loss_above_1"}
+    # its probabilities are a softmax at too high a temperature: T = 0.406 is a finding
+    assert flag_ids(data) <= {"loss_above_1", "underconfident"}
     assert len(data["outputs"]) == 10  # type: ignore[arg-type]
 
 

@@ -162,6 +162,7 @@ class SoftmaxRecalibration:
     b: tuple[float, ...]
     rows: int
     exact: bool
+    start_loss: float = math.nan  # the literal loss every fitted loss is measured from
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -287,4 +288,5 @@ def recalibrate_softmax(
         b=tuple(float(v) for v in b),
         rows=len(sample.keys),
         exact=sample.exact,
+        start_loss=mean_loss,
     )

@@ -21,6 +21,7 @@ from bcecli.core.report import Report
 from bcecli.render.charts import reliability_chart
 from bcecli.render.terminal import MAX_FLAG_LINES, Detail, Pair, Paragraphs, report_table, safe_text
 from bcecli.render.uncertainty import add_loss_rows
+from bcecli.render.why import why_section
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
@@ -451,6 +452,7 @@ SECTIONS: list[Section] = [
     Section("header", lambda r, level: header(r)),
     Section("validity", validity_banner),
     Section("loss", loss_table),
+    Section("why", why_section, gap=False),  # calibration vs discrimination (render/why.py)
     Section("outputs", outputs_table),
     Section("mistakes", mistakes_table, Detail.FULL),
     Section("worst", worst_table, Detail.FULL),
