@@ -39,6 +39,8 @@ MIN_ROWS_FOR_PATTERNS = 10
 # loss, and at least this many nats (a share of a tiny loss is no finding)
 TEMPERATURE_SHARE = 0.10
 TEMPERATURE_GAIN = 0.01
+# below this loss after temperature scaling the rows are separable: T is not identified
+SEPARATED_LOSS = 1e-6
 # How the profiles differ on a saturated prediction: the hint of every such flag.
 COMPARE_PROFILES = "compare --compat keras, torch and sklearn"
 
@@ -407,6 +409,8 @@ def _confidence_flag(found: Findings) -> None:
     gain = before - after
     if gain < TEMPERATURE_GAIN or gain < TEMPERATURE_SHARE * before:
         return
+    if after < SEPARATED_LOSS:
+        return  # the scores separate the classes: T -> 0 drives the in-sample loss to 0
     over = t > 1
     where = "every row" if fit.exact else f"a sample of {fit.rows:,} rows"
     found.dataset(
