@@ -27,8 +27,10 @@ from bcecli.render.terminal import make_console
 from tests.conftest import SAMPLES
 
 BINARY, TEN_CLASS, MULTILABEL = "healthy_binary.csv", "softmax_10class.csv", "multilabel_soft.csv"
-# (width, height) in pixels: two panels at 12 x 4.5 in, three at 16 x 4.5 in, 100 dpi
-SIZES = {BINARY: (1200, 450), TEN_CLASS: (1600, 450), MULTILABEL: (1600, 450)}
+# (width, height) in pixels: two panels at 12 x 4.5 in, three at 16 x 4.5 in, 100 dpi; a
+# second row of 4.5 in (the CORP curve and the recalibration ladder) for one binary output
+# and for multi-class
+SIZES = {BINARY: (1200, 900), TEN_CLASS: (1600, 900), MULTILABEL: (1600, 450)}
 INSTALL_LINE = "Error: bce plot needs matplotlib: pip install 'bcecli[plot]'\n"
 
 
@@ -282,7 +284,7 @@ def test_plot_data_is_pure_and_needs_no_matplotlib(monkeypatch: pytest.MonkeyPat
     report = score_file(str(SAMPLES / BINARY))
     data = plot_data(report)
     assert data.calibration == report.calibration and data.ece == report.ece
-    assert data.size_inches == (12.0, 4.5)
+    assert data.size_inches == (12.0, 9.0)  # two rows: the second is the CORP curve and ladder
 
 
 # The terminal chart
@@ -330,3 +332,81 @@ def test_reliability_track() -> None:
     assert track(0.7, 0.3) == "···●───│···"
     assert track(0.5, 0.5) == "·····●·····"  # agree: the dot alone
     assert track(0.0, 1.0) == "│─────────●"
+
+
+def axes_titled(fig: Any, prefix: str) -> Any:
+    (ax,) = [a for a in fig.axes if a.get_title().startswith(prefix)]
+    return ax
+
+
+def test_corp_curve_is_the_isotonic_fit(
+    runner: CliRunner, tmp_path: Path, captured: list[PlotData]
+) -> None:
+    """The CORP panel's steps against scikit-learn's isotonic regression on the same rows,
+    its title the report's decomposition, and the figure's axes drawing them."""
+    pytest.importorskip("matplotlib")
+    from sklearn.isotonic import IsotonicRegression
+
+    draw(runner, BINARY, tmp_path / "report.png")
+    (data,) = captured
+    assert data.corp is not None and data.rows == 2
+    table = np.loadtxt(SAMPLES / BINARY, delimiter=",", skiprows=1)
+    y, p = table[:, 0], table[:, 1]
+    fitted = IsotonicRegression(increasing=True).fit(p, y)
+    for lo, hi, rate in zip(data.corp.lo, data.corp.hi, data.corp.rate, strict=True):
+        assert fitted.predict([lo, hi]) == pytest.approx([rate, rate], abs=1e-12)
+    report = json.loads(
+        runner.invoke(cli, ["score", str(SAMPLES / BINARY), "--format", "json"]).stdout
+    )
+    dec = report["decomposition"]
+    for key, short in (
+        ("miscalibration", "MCB"),
+        ("discrimination", "DSC"),
+        ("uncertainty", "UNC"),
+    ):
+        assert f"{short} {dec[key]:.3f}" in data.corp.title
+    fig = plot_module.render_figure(data)
+    ax = axes_titled(fig, "Reliability, CORP")
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["perfect calibration"].get_ydata()) == [0, 1]
+    steps = lines["isotonic recalibration (PAV)"].get_ydata()
+    assert list(steps[::2]) == list(data.corp.rate)
+
+
+def test_ladder_panel_is_the_reports_recalibration(
+    runner: CliRunner, tmp_path: Path, captured: list[PlotData]
+) -> None:
+    pytest.importorskip("matplotlib")
+    for sample in (BINARY, TEN_CLASS):
+        captured.clear()
+        draw(runner, sample, tmp_path / "report.png")
+        (data,) = captured
+        result = runner.invoke(cli, ["score", str(SAMPLES / sample), "--format", "json"])
+        report = json.loads(result.stdout)
+        rc = report["recalibration"]
+        names = [b.name for b in data.ladder]
+        losses = [b.loss for b in data.ladder]
+        if sample == BINARY:
+            assert names == ["as it is", "bias", "temperature", "Platt", "isotonic"]
+            expected = [report["decomposition"]["loss"], rc["bias"]["loss"]]
+            expected += [rc["temperature"]["loss"], rc["platt"]["loss"], rc["isotonic"]["loss"]]
+        else:
+            assert names == ["as it is", "bias vector", "temperature"]
+            expected = [report["mean_loss"], rc["bias"]["loss"], rc["temperature"]["loss"]]
+            assert data.corp is not None and "top label" in data.corp.title
+        assert losses == pytest.approx(expected, rel=1e-12)
+        fig = plot_module.render_figure(data)
+        ax = axes_titled(fig, "Loss after recalibration")
+        widths = [bar.get_width() for bar in ax.patches]
+        assert widths == pytest.approx(losses, rel=1e-12)
+        top_down = sorted(ax.get_yticklabels(), key=lambda t: -t.get_position()[1])
+        assert [t.get_text() for t in top_down] == names
+
+
+def test_multilabel_has_no_second_row(
+    runner: CliRunner, tmp_path: Path, captured: list[PlotData]
+) -> None:
+    pytest.importorskip("matplotlib")
+    draw(runner, MULTILABEL, tmp_path / "report.png")
+    (data,) = captured
+    assert data.corp is None and data.ladder == () and data.rows == 1

@@ -37,7 +37,9 @@ def plot(preds: str, output: str, inputs: InputKw, loss: LossKw, run: RunKw, qui
 
     One figure: the histogram of per-sample losses with the mean, the baseline and loss 1
     marked; the reliability diagram; for several classes or outputs, each one's mean loss
-    against its baseline. Takes the input and semantics options of `bce score`. Drawn from
+    against its baseline; for one binary output or several classes, a second row: the CORP
+    reliability curve (the isotonic recalibration, with the decomposition) and the loss after
+    each recalibration. Takes the input and semantics options of `bce score`. Drawn from
     the report's bins, never from per-sample data, so large files plot as fast as they score.
     Needs matplotlib: pip install 'bcecli[plot]'.
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from bcecli.core.blocksum import BlockSum
 from bcecli.core.chunk import Placer
-from bcecli.core.decomposition import Decomposition, decompose
+from bcecli.core.decomposition import Curve, Decomposition, curve, decompose, isotonic
 from bcecli.core.ranking import OneVsRest, Ranking, one_vs_rest, ranking
 from bcecli.core.score_summary import (
     _HIGH,
@@ -234,6 +234,7 @@ class ClassAnalysis:
     ovr: OneVsRest | None
     per_class: tuple[tuple[Ranking, Decomposition], ...]
     top_label: Decomposition
+    top_curve: Curve | None  # the top-label CORP curve
     top_k: tuple[float, ...]
     recalibration: SoftmaxRecalibration
     literal_loss: float
@@ -258,8 +259,11 @@ def analyse_classes(c: ClassScores) -> ClassAnalysis | None:
         per_class.append((a, _labelled(d, "one-vs-rest")))
     top_mean = c.top_loss.total() / w_sum if w_sum > 0 else math.nan
     top_table = c.top.table()
+    top_curve = None
     if top_table.n_pos + top_table.n_neg > 0:
-        top = decompose(top_table, top_mean)
+        iso = isotonic(top_table)
+        top = decompose(top_table, top_mean, iso)
+        top_curve = curve(top_table, iso)
     else:
         top = Decomposition(top_mean, math.nan, math.nan, math.nan, "", 0.0, math.nan)
     ranks = c.rank_w.totals() + c.rank_n  # weighted chunks, and the others (1 each)
@@ -268,6 +272,7 @@ def analyse_classes(c: ClassScores) -> ClassAnalysis | None:
         ovr=one_vs_rest(tables) if tables else None,
         per_class=tuple(per_class),
         top_label=_labelled(top, "top-label"),
+        top_curve=top_curve,
         top_k=top_k,
         recalibration=fit_softmax(c.sample, literal, logits=c.from_logits),
         literal_loss=literal,

@@ -266,11 +266,14 @@ def table_loss(t: ScoreTable) -> float:
     return (fit.finite_loss(1.0, 0.0) + fit.infinite_loss(1.0, 0.0)) / fit.total
 
 
-def decompose(t: ScoreTable, mean_loss: float | None = None) -> Decomposition:
+def decompose(
+    t: ScoreTable, mean_loss: float | None = None, iso: Isotonic | None = None
+) -> Decomposition:
     """The CORP decomposition of ``mean_loss`` (the table's own loss if not given: give the
-    accumulator's exact mean with a binned table)."""
+    accumulator's exact mean with a binned table); ``iso``: the table's isotonic fit, if the
+    caller has it."""
     s = table_loss(t) if mean_loss is None else mean_loss
-    iso = isotonic(t)
+    iso = isotonic(t) if iso is None else iso
     unc = base_rate_loss(t)
     method = "isotonic (exact)" if t.exact else "isotonic (binned)"
     return Decomposition(s, s - iso.loss, unc - iso.loss, unc, method, t.width, iso.loss)
@@ -297,12 +300,41 @@ def recalibrate(
 
 
 @dataclass(frozen=True)
+class Curve:
+    """The CORP reliability curve: the isotonic recalibration as a step function of the
+    predicted probability. Step i covers the scores from ``lo[i]`` to ``hi[i]`` (the least and
+    largest score of its groups; bins' centres on a binned table) and recalibrates them to
+    ``rate[i]``, with weight ``weight[i]``."""
+
+    lo: tuple[float, ...]
+    hi: tuple[float, ...]
+    rate: tuple[float, ...]
+    weight: tuple[float, ...]
+
+
+def curve(t: ScoreTable, iso: Isotonic) -> Curve:
+    """The step function of ``iso``, the isotonic fit of ``t``, in probability."""
+    if len(t.score) == 0:
+        return Curve((), (), (), ())
+    p = t.score if t.of_probabilities else _sigmoid(t.score)
+    ends = np.append(iso.start[1:], len(p)) - 1
+    return Curve(
+        tuple(p[iso.start].tolist()),
+        tuple(p[ends].tolist()),
+        tuple(iso.rate.tolist()),
+        tuple(iso.weight.tolist()),
+    )
+
+
+@dataclass(frozen=True)
 class ScoreAnalysis:
-    """Everything a report says about one binary score: ranking, decomposition, ladder."""
+    """Everything a report says about one binary score: ranking, decomposition, ladder, and
+    the CORP curve."""
 
     ranking: Ranking
     decomposition: Decomposition
     recalibration: Recalibration
+    curve: Curve | None = None
 
 
 def analyse(summary: ScoreSummary, mean_loss: float | None = None) -> ScoreAnalysis:
@@ -312,10 +344,11 @@ def analyse(summary: ScoreSummary, mean_loss: float | None = None) -> ScoreAnaly
     t = summary.table()
     if not t.n_pos + t.n_neg > 0:  # no rows, or weights summing to 0: nothing is defined
         return _undefined(t, math.nan if mean_loss is None else mean_loss)
-    dec = decompose(t, mean_loss)
+    iso = isotonic(t)
+    dec = decompose(t, mean_loss, iso)
     fit_table = t if len(t.pos) <= FIT_GROUPS else summary.table(binned=True)
     recal = recalibrate(fit_table, dec.mean_loss, dec.isotonic_loss)
-    return ScoreAnalysis(ranking(t), dec, recal)
+    return ScoreAnalysis(ranking(t), dec, recal, curve(t, iso))
 
 
 def _undefined(t: ScoreTable, mean_loss: float) -> ScoreAnalysis:

@@ -17,6 +17,7 @@ from bcecli.core.binary import binary_entropy
 from bcecli.core.class_scores import ClassAnalysis, analyse_classes
 from bcecli.core.context import Context as Context  # re-exported: callers build one with a report
 from bcecli.core.decomposition import (
+    Curve,
     Decomposition,
     Recalibration,
     ScoreAnalysis,
@@ -143,6 +144,9 @@ class Report:
     auc_ovr: OneVsRest | None = None
     top_k: tuple[float, ...] | None = None
     softmax_recalibration: SoftmaxRecalibration | None = None
+    # The CORP reliability curve (the isotonic fit as a step function): binary with one
+    # output; multi-class: of the top label. None elsewhere.
+    corp_curve: Curve | None = None
 
     def top_k_accuracy(self, asked: int | None = None) -> dict[int, float] | None:
         """k -> top-k accuracy, for k = 1, 5 where there are more than 5 classes, and
@@ -414,6 +418,11 @@ def _finalize(acc: Accumulator, context: Context) -> Report:
         auc_ovr=classes.ovr if classes else None,
         top_k=classes.top_k if classes else None,
         softmax_recalibration=classes.recalibration if classes else None,
+        corp_curve=classes.top_curve
+        if classes
+        else scores[0].curve
+        if scores and len(scores) == 1
+        else None,
     )
 
 

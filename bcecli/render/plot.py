@@ -21,7 +21,7 @@ from bcecli.errors import OptionError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure, SubFigure
 
 FORMATS = (".png", ".svg", ".pdf")
 DPI = 100
@@ -59,6 +59,27 @@ class OutputBar:
 
 
 @dataclass(frozen=True)
+class CorpPanel:
+    """The CORP reliability curve: the isotonic recalibration's steps (``lo``, ``hi``: the
+    scores each covers; ``rate``: what it recalibrates them to) against the diagonal."""
+
+    lo: tuple[float, ...]
+    hi: tuple[float, ...]
+    rate: tuple[float, ...]
+    title: str  # with the decomposition
+    axes: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class LadderBar:
+    """One rung of the recalibration ladder: the loss after a fit (the first: as it is)."""
+
+    name: str
+    loss: float
+    detail: str  # the fitted parameters
+
+
+@dataclass(frozen=True)
 class PlotData:
     """Every number and word the figure shows."""
 
@@ -73,14 +94,22 @@ class PlotData:
     outputs: tuple[OutputBar, ...]
     outputs_title: str
     outputs_axis: str  # x label of the per-class panel
+    # the second row: why the loss is what it is (None / empty: it does not apply)
+    corp: CorpPanel | None = None
+    ladder: tuple[LadderBar, ...] = ()
+    ladder_title: str = ""
 
     @property
     def panels(self) -> int:
         return 3 if self.outputs else 2
 
     @property
+    def rows(self) -> int:
+        return 2 if self.corp is not None or self.ladder else 1
+
+    @property
     def size_inches(self) -> tuple[float, float]:
-        return PANEL_WIDTH[self.panels] * self.panels, HEIGHT
+        return PANEL_WIDTH[self.panels] * self.panels, HEIGHT * self.rows
 
 
 def loss_position(value: float, histogram: tuple[HistBin, ...]) -> float | None:
@@ -152,6 +181,7 @@ def plot_data(report: Report) -> PlotData:
     baseline_words = "−ln prior" if multiclass else "base-rate entropy"
     out_title = "Per class" if multiclass else "Per output"
     out_title += f": mean loss vs baseline ({baseline_words})"
+    corp, ladder, ladder_title = _why_panels(r)
     return PlotData(
         title=title,
         subtitle=subtitle,
@@ -164,7 +194,55 @@ def plot_data(report: Report) -> PlotData:
         outputs=outputs,
         outputs_title=out_title,
         outputs_axis=kind,
+        corp=corp,
+        ladder=ladder,
+        ladder_title=ladder_title,
     )
+
+
+def _why_panels(r: Report) -> tuple[CorpPanel | None, tuple[LadderBar, ...], str]:
+    """The CORP curve and the recalibration ladder of a valid report (binary with one output,
+    or multi-class); nothing where they do not apply."""
+    if not r.valid:
+        return None, (), ""
+    corp = None
+    d, c = r.decomposition, r.corp_curve
+    if c is not None and d is not None and c.rate:
+        what = "top label" if r.task.is_multiclass else "CORP"
+        title = (
+            f"Reliability, {what} (isotonic): MCB {fmt.num(d.miscalibration, 3)}, "
+            f"DSC {fmt.num(d.discrimination, 3)}, UNC {fmt.num(d.uncertainty, 3)}"
+        )
+        if r.task.is_multiclass:
+            axes = ("top-class probability", "P(top class is right), recalibrated")
+        else:
+            axes = ("predicted probability", "recalibrated probability (PAV)")
+        corp = CorpPanel(c.lo, c.hi, c.rate, title, axes)
+    rungs: list[LadderBar] = []
+    rc, sm = r.recalibration, r.softmax_recalibration
+    if rc is not None and d is not None and len(r.outputs) < 2:
+        rungs = [
+            LadderBar("as it is", d.mean_loss, ""),
+            LadderBar("bias", rc.bias.loss, f"b = {fmt.num(rc.bias.b, 3)}"),
+            LadderBar("temperature", rc.temperature.loss, f"T = {fmt.num(rc.temperature.T, 3)}"),
+            LadderBar(
+                "Platt",
+                rc.platt.loss,
+                f"a = {fmt.num(rc.platt.a, 3)}, b = {fmt.num(rc.platt.b, 3)}",
+            ),
+            LadderBar("isotonic", rc.isotonic_loss, "PAV"),
+        ]
+    elif sm is not None:
+        rungs = [
+            LadderBar("as it is", sm.start_loss, ""),
+            LadderBar("bias vector", sm.bias_loss, f"{len(sm.b)} biases"),
+            LadderBar("temperature", sm.temperature_loss, f"T = {fmt.num(sm.T, 3)}"),
+        ]
+    where = ""
+    if sm is not None and not sm.exact:
+        where = f" on a {sm.rows:,}-row sample"
+    title = f"Loss after recalibration (fitted in sample{where})" if rungs else ""
+    return corp, tuple(rungs), title
 
 
 def _sortable(v: float) -> float:
@@ -279,13 +357,79 @@ def render_figure(data: PlotData) -> Figure:
     layout = ConstrainedLayoutEngine(w_pad=0.08, h_pad=0.08)
     fig = Figure(figsize=data.size_inches, dpi=DPI, layout=layout)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, data.panels, width_ratios=[1.5, 1.0, 1.3][: data.panels])
     fig.suptitle(f"{data.title}\n{data.subtitle}", fontsize=10, linespacing=1.5)
+    top: Figure | SubFigure = fig
+    if data.rows == 2:
+        rows = fig.subfigures(2, 1, squeeze=False)  # an array of SubFigure
+        top, bottom = rows[0, 0], rows[1, 0]
+        why = bottom.subplots(1, 2, width_ratios=[1.0, 1.5])
+        if data.corp is not None:
+            _corp(why[0], data.corp)
+        else:
+            why[0].set_axis_off()
+        if data.ladder:
+            _ladder(why[1], data)
+        else:
+            why[1].set_axis_off()
+    axes = top.subplots(1, data.panels, width_ratios=[1.5, 1.0, 1.3][: data.panels])
     _histogram(axes[0], data)
     _reliability(axes[1], data)
     if data.outputs:
         _outputs(axes[2], data)
     return fig
+
+
+def _corp(ax: Axes, c: CorpPanel) -> None:
+    """The PAV step function against the diagonal: each step spans its scores and joins the
+    next at the midpoint between them."""
+    ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", linewidth=1, label="perfect calibration")
+    xs: list[float] = []
+    ys: list[float] = []
+    for i, rate in enumerate(c.rate):
+        left = c.lo[i] if i == 0 else (c.hi[i - 1] + c.lo[i]) / 2
+        right = c.hi[i] if i == len(c.rate) - 1 else (c.hi[i] + c.lo[i + 1]) / 2
+        xs += [left, right]
+        ys += [rate, rate]
+    ax.plot(xs, ys, color=BLUE, linewidth=1.8, label="isotonic recalibration (PAV)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel(c.axes[0])
+    ax.set_ylabel(c.axes[1])
+    ax.set_title(c.title)
+    # the legend goes on the side of the diagonal the steps avoid
+    above = sum(r - (a + b) / 2 for r, a, b in zip(c.rate, c.lo, c.hi, strict=True)) > 0
+    ax.legend(loc="lower right" if above else "upper left", frameon=True, framealpha=0.9)
+
+
+def _ladder(ax: Axes, data: PlotData) -> None:
+    """Horizontal bars: the loss as it is, then after each fit, with the fitted parameters."""
+    rungs = data.ladder
+    ys = list(range(len(rungs)))[::-1]
+    finite = [b.loss for b in rungs if math.isfinite(b.loss)]
+    top = max(finite, default=1.0) * 1.25 or 1.0
+    widths = [min(b.loss, top) if not math.isnan(b.loss) else 0.0 for b in rungs]
+    colours = [GREY] + [BLUE] * (len(rungs) - 1)
+    ax.barh(ys, widths, height=0.6, color=colours, edgecolor="white")
+    raw = rungs[0].loss
+    if math.isfinite(raw):
+        ax.axvline(
+            raw, color=BLACK, linestyle="--", linewidth=1.2, label=f"as it is {fmt.num(raw)}"
+        )
+    for y, b in zip(ys, rungs, strict=True):
+        text = fmt.num(b.loss) + (f"  ({b.detail})" if b.detail else "")
+        ax.text(
+            min(b.loss, top) if math.isfinite(b.loss) else 0,
+            y,
+            "  " + text,
+            va="center",
+            fontsize=8,
+        )
+    ax.set_yticks(ys, [b.name for b in rungs])
+    ax.set_xlim(0, top * 1.35)
+    ax.set_xlabel("mean loss (nats)")
+    ax.set_title(data.ladder_title)
+    ax.legend(loc="lower right", frameon=True, framealpha=0.9)
 
 
 # colour, line style, width: the styles alone tell the markers apart
