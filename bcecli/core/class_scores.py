@@ -113,7 +113,9 @@ class ClassScores:
         self.weighted |= w is not None
         p_true = prob[np.arange(m), true]
         with np.errstate(divide="ignore"):
-            top_l = np.where(correct, -np.log(top), -np.log1p(-top))
+            top_l = -np.log(top)
+            wrong = ~correct
+            top_l[wrong] = -np.log1p(-top[wrong])
         if w is None:
             self.top_loss.add([place.array(top_l)], start)
             self.literal.add([place.array(literal), None], start)
@@ -141,15 +143,14 @@ class ClassScores:
         """The classes ranked ahead of the true one: those of higher probability, and among
         equal ones those of higher index (scikit-learn's top_k_accuracy_score)."""
         # counted a column at a time (a row-wise count_nonzero over K columns costs 7x)
-        small = np.uint8 if self.k < 256 else np.int64
-        above, tied = np.zeros(len(prob), dtype=small), np.zeros(len(prob), dtype=small)
+        above = np.zeros(len(prob), dtype=np.uint8 if self.k < 256 else np.int64)
         for j in range(self.k):
-            col = prob[:, j]
-            above += col > p_true
-            tied += col == p_true
+            above += prob[:, j] > p_true
         rank = above.astype(np.intp)
-        rows = np.flatnonzero(tied > 1)  # the true class ties with another
-        if len(rows):
+        # ties with the true class, looked for row by row only where there are some
+        same = prob == p_true[:, None]
+        if np.count_nonzero(same) > len(prob):
+            rows = np.flatnonzero(np.count_nonzero(same, axis=1) > 1)
             later = np.arange(self.k)[None, :] > true[rows, None]
             rank[rows] += np.count_nonzero((prob[rows] == p_true[rows, None]) & later, axis=1)
         if w is None:
@@ -186,14 +187,14 @@ class ClassScores:
         if lo < _FIRST_FINE_BITS or last >= _HIGH:  # a 0, a 1, or an end bin: class by class
             return False
         span = last - first + 1
-        # key = ((bin - first) * K + class) * 2 + label, in two passes
-        bits *= 2 * k
-        bits += 2 * (np.arange(k) - k * lo)
+        # key = (class * 2 + label) * span + bin - first: each class's counts of each label
+        # come out contiguous
+        bits += np.arange(k) * (2 * span) - lo
         flat = bits.reshape(-1)
-        flat[np.arange(0, m * k, k) + true] += 1
-        counts = np.bincount(bits.reshape(-1), minlength=2 * k * span).reshape(span, k, 2)
+        flat[np.arange(0, m * k, k) + true] += span
+        counts = np.bincount(flat, minlength=2 * k * span).reshape(k, 2, span)
         for j, s in enumerate(self.ovr):
-            s.add_counts(first, counts[:, j, 1], counts[:, j, 0], m)
+            s.add_counts(first, counts[j, 1], counts[j, 0], m)
         return True
 
     def unusable(self) -> None:

@@ -96,11 +96,13 @@ class RowSample:
         self._held += len(keys)
         self._compacted = False
         if self._held > 2 * self.capacity:
-            self._compact()
+            self._compact(ordered=False)
 
-    def _compact(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _compact(
+        self, *, ordered: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The sample: the ``capacity`` rows of lowest key, in key order (one order whatever
-        the arrival: the fits' sums too)."""
+        the arrival: the fits' sums too); ``ordered=False``: in any order (while adding)."""
         if self._compacted:
             return self._parts[0]
         if not self._parts:
@@ -116,6 +118,9 @@ class RowSample:
             keys, labels, scores, w = keys[keep], labels[keep], scores[keep], w[keep]
         if len(keys) >= self.capacity:
             self._bound = int(keys.max())
+        if not ordered:
+            self._parts, self._held = [(keys, labels, scores, w)], len(keys)
+            return self._parts[0]
         order = np.argsort(keys)
         part = (keys[order], labels[order], scores[order], w[order])
         self._parts, self._held, self._compacted = [part], len(keys), True
@@ -184,26 +189,41 @@ class _SoftmaxLoss:
         # -inf scores (p = 0) stay -inf under any positive scale: their products count as 0
         self.finite_z = np.where(np.isfinite(self.z), self.z, 0.0)
         self.has_zero = bool(np.isneginf(self.z).any())
+        self.true_z = self.finite_z[np.arange(len(self.y)), self.y]
+        # the softmax of the last point whose loss was taken: a Newton step that is accepted
+        # needs it next, so each point costs one exponential
+        self._last: tuple[float, np.ndarray, np.ndarray] | None = None
 
     def loss(self, s: float, b: np.ndarray) -> float:
         if s <= 0 and self.has_zero:  # a p = 0 class would take all the probability
             return math.inf
         u = s * self.z + b
         m = np.max(u, axis=1)
-        lse = m + np.log(np.exp(u - m[:, None]).sum(axis=1))
+        e = np.exp(u - m[:, None])
+        total = e.sum(axis=1)
+        lse = m + np.log(total)
         true = u[np.arange(len(self.y)), self.y]
+        e /= total[:, None]
+        self._last = (s, np.array(b, dtype=np.float64), e)
         return float(np.multiply(self.w, lse - true).sum())
+
+    def probs(self, s: float, b: np.ndarray) -> np.ndarray:
+        """softmax(s z + b) (the last loss's, when it was taken at this point)."""
+        last = self._last
+        if last is not None and last[0] == s and np.array_equal(last[1], b):
+            return last[2]
+        return _softmax(s * self.z + b)
 
     def fit_temperature(self) -> float:
         b = np.zeros(self.z.shape[1])
         s = np.array([1.0])
         f = self.loss(1.0, b)
         for _ in range(MAX_NEWTON):
-            q = _softmax(s[0] * self.z)
-            mean_z = (q * self.finite_z).sum(axis=1)
-            var_z = (q * self.finite_z * self.finite_z).sum(axis=1) - mean_z * mean_z
-            true = (self.onehot * self.finite_z).sum(axis=1)
-            g = float(np.multiply(self.w, mean_z - true).sum())
+            q = self.probs(float(s[0]), b)
+            qz = q * self.finite_z
+            mean_z = qz.sum(axis=1)
+            var_z = (qz * self.finite_z).sum(axis=1) - mean_z * mean_z
+            g = float(np.multiply(self.w, mean_z - self.true_z).sum())
             h = float(np.multiply(self.w, np.maximum(var_z, 0.0)).sum())
             if not h > 0:
                 break
@@ -219,7 +239,7 @@ class _SoftmaxLoss:
         f = self.loss(1.0, b)
         ones = np.ones((k, k))
         for _ in range(MAX_NEWTON):
-            q = _softmax(self.z + b)
+            q = self.probs(1.0, b)
             g = (self.w[:, None] * (q - self.onehot)).sum(axis=0)
             wq = self.w[:, None] * q
             h = np.diag(wq.sum(axis=0)) - np.einsum("ni,nj->ij", wq, q)  # no BLAS: see dot()
