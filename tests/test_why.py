@@ -56,12 +56,15 @@ def test_multiclass_says_temperature_top_k_and_top_label() -> None:
 
 
 def test_the_table_report_prints_it() -> None:
-    result = CliRunner(env={"COLUMNS": "200"}).invoke(
-        cli, ["score", str(SAMPLES / "healthy_binary.csv"), "--format", "table"]
-    )
-    assert result.exit_code == 0, result.output
-    assert "of the loss is miscalibration: recalibrating would bring" in result.stdout
-    assert "ranking: AUC" in result.stdout
+    """The decomposition on the one screen; every sentence with --verbose."""
+    path = str(SAMPLES / "healthy_binary.csv")
+    runner = CliRunner(env={"COLUMNS": "200"})
+    default = runner.invoke(cli, ["score", path, "--format", "table"])
+    verbose = runner.invoke(cli, ["score", path, "--format", "table", "--verbose"])
+    for result in (default, verbose):
+        assert result.exit_code == 0, result.output
+        assert "of the loss is miscalibration: recalibrating would bring" in result.stdout
+    assert "ranking: AUC" in verbose.stdout and "in-sample refits" in verbose.stdout
 
 
 def test_nothing_for_an_invalid_report() -> None:
