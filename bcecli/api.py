@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import numpy as np
 
 import bcecli.text as fmt
+from bcecli.core.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapPlan
 from bcecli.core.options import Compat, LossOptions, Reduction, Task
 from bcecli.core.report import Report as Statistics
 from bcecli.errors import InputError, OptionError
@@ -25,6 +26,7 @@ from bcecli.version import __version__
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from bcecli.core.bootstrap import Intervals
     from bcecli.core.decomposition import Decomposition, Recalibration
     from bcecli.gates import Gates
     from bcecli.readers import Source
@@ -96,6 +98,7 @@ class Report(Statistics):
             "n": r.n,
             "n_excluded": r.n_excluded,
             "mean_loss": n(r.mean_loss),
+            "mean_loss_se": n(r.mean_loss_se),
             "sum_loss": n(r.sum_loss),
             "median_loss": n(r.median_loss),
             "median_exact": r.median_exact,
@@ -178,6 +181,7 @@ class Report(Statistics):
             ],
             "notes": list(r.notes),
             "gate": evaluate(r, gates or Gates()).to_dict(),
+            "ci": _intervals_json(r.ci),
         }
         if losses and self.loss_spool is not None:
             # JSON's null for an excluded row (NaN), "inf" for an infinite loss
@@ -242,6 +246,30 @@ def _decomposition_json(d: Decomposition | None) -> dict[str, Any] | None:
         "method": d.method,
         "resolution": d.resolution or None,
         "loss": n(d.mean_loss),
+    }
+
+
+def _intervals_json(ci: Intervals | None) -> dict[str, Any] | None:
+    """--ci: the level, how the intervals were made, and [lo, hi] per figure (null where
+    the figure is undefined)."""
+    if ci is None:
+        return None
+    n = fmt.json_number
+
+    def pair(v: tuple[float, float] | None) -> list[Any] | None:
+        return None if v is None else [n(v[0]), n(v[1])]
+
+    return {
+        "level": ci.level,
+        "method": ci.method,
+        "n_resamples": ci.n_resamples,
+        "seed": ci.seed,
+        "scope": ci.scope,
+        "mean_loss": pair(ci.mean_loss),
+        "ne": pair(ci.ne),
+        "accuracy": pair(ci.accuracy),
+        "brier": pair(ci.brier),
+        "auc": pair(ci.auc),
     }
 
 
@@ -355,6 +383,24 @@ def _loss_options(
         ignore_class=None if ignore_class is None else int(ignore_class),
         dtype=_dtype(dtype),
     )
+
+
+def _bootstrap_plan(ci: float | None, resamples: int, seed: int) -> BootstrapPlan | None:
+    if ci is None:
+        return None
+    if not 0 < ci < 1:
+        raise OptionError(f"{{ci}} {ci!r} is not a level in (0, 1)", "pass e.g. 0.95", param="ci")
+    if isinstance(resamples, bool) or int(resamples) != resamples or resamples < 10:
+        raise OptionError(
+            f"{{bootstrap}} {resamples!r} is not a number of resamples of at least 10",
+            "pass e.g. 200",
+            param="bootstrap",
+        )
+    if isinstance(seed, bool) or int(seed) != seed or not 0 <= seed < 2**63:
+        raise OptionError(
+            f"{{seed}} {seed!r} is not an integer in [0, 2^63)", "pass e.g. 1", param="seed"
+        )
+    return BootstrapPlan(float(ci), int(resamples), int(seed))
 
 
 # --------------------------------------------------------------------------------------------
@@ -471,6 +517,9 @@ def score(
     ignore_class: int | None = None,
     reduction: Reduction | str = "mean",
     dtype: object = None,
+    ci: float | None = None,
+    bootstrap: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
 ) -> Report:
     """Score predictions against labels: numpy arrays, lists, pandas or polars Series and
     DataFrames, or anything with ``__array__``; (n,) or (n, K). A data frame's column names
@@ -515,6 +564,9 @@ def score(
         ignore_class=ignore_class,
         reduction=reduction,
         dtype=dtype,
+        ci=ci,
+        bootstrap=bootstrap,
+        seed=seed,
     )
 
 
@@ -545,6 +597,9 @@ def score_file(
     progress: Callable[[int, int | None], None] | None = None,
     chunk_rows: int | None = None,
     rows: RowSink | None = None,
+    ci: float | None = None,
+    bootstrap: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
 ) -> Report:
     """Score a file (CSV, TSV, gzip'd CSV, NPY, NPZ, Parquet; '-' for CSV on stdin), or a
     directory or glob of partition files: the same Report as ``bce score PATH``.
@@ -562,7 +617,8 @@ def score_file(
     are scored. A per-sample stream that fails part way ends in an error record (JSONL
     ``{"error": ...}``, CSV/TSV a line ``# error: ...``).
     ``rows``: a row sink of the caller's own (``bcecli.run.RowSink``) that gets every scored
-    chunk in row order (``bcecli.compare``'s).
+    chunk in row order (``bcecli.compare``'s). ``ci``: a level (e.g. 0.95) adds bootstrap
+    intervals (``Report.ci``) from ``bootstrap`` Poisson resamples drawn with ``seed``.
     """
     from bcecli.readers import ColumnRequest
     from bcecli.render.persample import PerSampleSink
@@ -593,6 +649,7 @@ def score_file(
         raise OptionError(f"{{top}} {top!r} is not a positive count", "pass e.g. 10", param="top")
     if top is not None and per_sample is None:
         raise OptionError("{top} needs {per_sample}", "add {per_sample}", param="top")
+    opts = replace(opts, bootstrap=_bootstrap_plan(ci, bootstrap, seed))
     columns = ColumnRequest(
         _columns(label_col),
         _columns(pred_col),

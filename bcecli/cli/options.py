@@ -403,6 +403,51 @@ def gate_options(f: F) -> F:
     )(f)
 
 
+class AnalysisKw(TypedDict):
+    """What the report adds besides the loss (``score_file``'s keywords): --ci's intervals."""
+
+    ci: float | None
+    bootstrap: int
+    seed: int
+
+
+def _analysis(ci: float | None, bootstrap: int, seed: int) -> AnalysisKw:
+    return AnalysisKw(ci=ci, bootstrap=bootstrap, seed=seed)
+
+
+def analysis_options(f: F) -> F:
+    """--ci, --bootstrap, --seed (issue 24). The defaults are bcecli.core.bootstrap's, written
+    here so that --help does not load numpy (a test holds them equal)."""
+    return _stack(
+        _group("analysis", ("ci", "bootstrap", "seed"), _analysis),
+        click.option(
+            "--ci",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            metavar="LEVEL",
+            default=None,
+            help="Add intervals at this level (e.g. 0.95) for the mean loss, NE, accuracy, "
+            "Brier (Poisson bootstrap) and AUC (DeLong). They cover the test set's sampling "
+            "variance, not the training run's.",
+        ),
+        click.option(
+            "--bootstrap",
+            type=click.IntRange(10),
+            metavar="N",
+            default=200,
+            show_default=True,
+            help="With --ci: the number of bootstrap resamples.",
+        ),
+        click.option(
+            "--seed",
+            type=click.IntRange(0, 2**63 - 1),
+            default=20240,
+            show_default=True,
+            help="With --ci: the seed of the resamples (the same seed, the same intervals, "
+            "on any chunking or partitioning).",
+        ),
+    )(f)
+
+
 def _run(engine: Engine, scheduler: str | None) -> RunKw:
     return RunKw(engine=engine.value, scheduler=scheduler)
 

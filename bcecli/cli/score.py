@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from bcecli.cli.options import (
+    AnalysisKw,
     InputKw,
     InputPath,
     LossKw,
@@ -14,6 +15,7 @@ from bcecli.cli.options import (
     PerSample,
     RunKw,
     View,
+    analysis_options,
     engine_options,
     gate_options,
     input_options,
@@ -42,6 +44,7 @@ notes and warnings to stderr.
 @per_sample_options
 @view_options
 @click.option("--raw", is_flag=True, help="Print only the reduced loss, as a bare number.")
+@analysis_options
 @engine_options
 @click.option("--chunk-rows", type=click.IntRange(1), default=None, hidden=True)
 def score(
@@ -53,6 +56,7 @@ def score(
     records: PerSample,
     view: View,
     raw: bool,
+    analysis: AnalysisKw,
     run: RunKw,
     chunk_rows: int | None,
 ) -> None:
@@ -98,6 +102,7 @@ def score(
             preds[0],
             **inputs,
             **loss,
+            **analysis,
             **run,
             per_sample=None if fmt is None else stream,
             per_sample_format=records_format,

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from bcecli.core.blocksum import BlockSum
+from bcecli.core.bootstrap import new_replicates
 from bcecli.core.flags import FlagTally
 from bcecli.core.options import LossOptions
 from bcecli.core.score_summary import ScoreSummaries
@@ -156,6 +157,8 @@ class Accumulator:
     def __post_init__(self) -> None:
         k = self.n_outputs
         self.tally = MulticlassTally(k) if self.opts.task.is_multiclass else BinaryTally(k)
+        if self.opts.bootstrap is not None:  # --ci
+            self.tally.boot = new_replicates(self.opts.bootstrap, k)
 
     @property
     def binary(self) -> BinaryTally:

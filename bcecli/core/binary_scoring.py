@@ -16,6 +16,7 @@ import numpy as np
 from bcecli.core import weight_scale
 from bcecli.core.accumulator import Accumulator
 from bcecli.core.binary import binary_entropy, sample_losses, smooth_labels
+from bcecli.core.bootstrap import add_binary
 from bcecli.core.chunk import Chunk, Placer, ScoredChunk, unpacked
 from bcecli.core.colwise import column_count, column_max, column_min, row_any, row_count, row_sum
 from bcecli.core.common import (
@@ -273,6 +274,7 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     if lib is not None and weight is not None:
         den = weight_denominator(lib, weight, k)
     acc.add_head(start, num=place(wl), den=place(den), wl=place(wl), w=place(w_col), l=place(loss))
+    t.add_spread(start, place.array(wl), den if isinstance(den, float) else place.array(den), m)
     add_init_sample(t, opts, chunk, scored, place(wl), place(den))
     if lib is not None:
         traps = trap_rows(lib, opts.compat, y, x, opts.from_logits, hard, (x_lo, x_hi))
@@ -378,6 +380,9 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         t.pos_w.add_columns(place.array(wy), start)  # the weighted prior per output
     if w is not None:  # the calibration ratio's weighted sums (without weights: from the cells)
         t.ratio_w.add_columns(place.array(np.hstack([w[:, None] * prob, w[:, None] * y])), start)
+    if t.boot is not None:
+        prior = y_eff if weight is None else weight[:, None] * y_eff
+        add_binary(t.boot, start, scored, (wl, den, wl, w_col), prior, prob, y)
     if soft is not None or opts.label_smoothing > 0:
         h = binary_entropy(np.clip(y_eff, 0, 1)).mean(axis=1)
         t.floor_w.add_binned(place.array(h if weight is None else weight * h), None, start)

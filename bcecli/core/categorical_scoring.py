@@ -10,6 +10,7 @@ from bcecli.core import weight_scale
 from bcecli.core.accumulator import Accumulator
 from bcecli.core.binary import sample_losses as binary_sample_losses
 from bcecli.core.binary_scoring import calibration_bins
+from bcecli.core.bootstrap import add_categorical, prior_columns
 from bcecli.core.categorical import sample_losses
 from bcecli.core.chunk import Chunk, Placer, ScoredChunk, unpacked
 from bcecli.core.colwise import (
@@ -314,6 +315,7 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     place = Placer(scored)
     w_col: np.ndarray | float = 1.0 if weight is None else weight
     acc.add_head(start, num=place(num), den=place(den), wl=place(wl), w=place(w_col), l=place(loss))
+    t.add_spread(start, place.array(num), den if isinstance(den, float) else place.array(den), m)
     add_init_sample(t, opts, chunk, scored, place(num), place(den))
     if sw is not None:
         t.sample_weighted_rows += m
@@ -352,6 +354,7 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
                 row_flags[fid] = unpacked(mask, scored, False)
     for fid, mask in row_flags.items():
         acc.flags.add(fid, mask, start)
+    boot_stats, stat_rows = None, scored
     if valid is None or valid.any():
         if valid is None:
             stat_rows = scored
@@ -365,7 +368,10 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         if off is not None and row_sums is not None:
             sums_v, off_v = _take(valid, row_sums, off)
             off_rows = (sums_v, off_v)
-        _statistics(t, opts, start, Placer(stat_rows), taken, off_rows)
+        boot_stats = _statistics(t, opts, start, Placer(stat_rows), taken, off_rows)
+    if t.boot is not None:
+        head = (num, den, wl, w_col)
+        add_categorical(t.boot, start, scored, head, stat_rows, boot_stats, n)
 
     p_true_out = p_true if valid is None else np.where(valid, p_true, np.nan)
     rep = reported if usable is None else np.where(usable, reported, np.nan)
@@ -534,10 +540,11 @@ def _statistics(
     place: Placer,
     rows: list[np.ndarray | None],
     off_rows: tuple[np.ndarray | None, np.ndarray | None] | None,
-) -> None:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Tally the rows whose loss was computed (``rows``: their probabilities, predictions,
     labels, classes, hard-row mask, weights, losses and true-class probabilities; ``off_rows``:
-    their row sums and which of them do not sum to 1, if some do not)."""
+    their row sums and which of them do not sum to 1, if some do not). With --ci, returns
+    the rows' base-rate numerators, correct flags and Brier terms for the replicates."""
     prob, x, y, idx, hard, weight, loss, p_true = rows
     assert prob is not None and x is not None and y is not None
     assert loss is not None and p_true is not None
@@ -577,6 +584,14 @@ def _statistics(
     if not sparse and hard is not None and not hard.all():
         brier = np.where(hard, brier, ((prob - y) ** 2).sum(axis=1))
     t.brier.add([place.array(brier)], start)
+    boot_stats = None
+    if t.boot is not None:
+        y_rows = np.eye(k)[true] if sparse else y
+        if not prior_columns(t.boot):
+            y_rows = np.zeros((nv, 0))
+        elif ls:
+            y_rows = y_rows * (1 - ls) + ls / k
+        boot_stats = (y_rows if w is None else w[:, None] * y_rows, correct, brier)
 
     # the label entropy: the loss a perfect model would still pay
     h = None
@@ -610,6 +625,7 @@ def _statistics(
     if k >= 2 and not opts.from_logits:
         ratio = largest_ratio(top, row_min(prob))
         t.row_ratio.add(np.inf, ratio)  # only the largest is of use
+    return boot_stats
 
 
 def _smoothed_onehot_entropy(ls: float, k: int) -> float:
