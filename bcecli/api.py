@@ -20,6 +20,7 @@ import bcecli.text as fmt
 from bcecli.core.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapPlan
 from bcecli.core.options import Compat, LossOptions, Reduction, Task
 from bcecli.core.report import Report as Statistics
+from bcecli.core.slices import DEFAULT_BINS, DEFAULT_MIN_SLICE, SlicePlan
 from bcecli.errors import InputError, OptionError
 from bcecli.version import __version__
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
     from bcecli.core.bootstrap import Intervals
     from bcecli.core.decomposition import Decomposition, Recalibration
+    from bcecli.core.slices import Slice
     from bcecli.gates import Gates
     from bcecli.readers import Source
     from bcecli.run import RowSink
@@ -182,6 +184,7 @@ class Report(Statistics):
             "notes": list(r.notes),
             "gate": evaluate(r, gates or Gates()).to_dict(),
             "ci": _intervals_json(r.ci),
+            "slices": None if r.slices is None else [_slice_json(s) for s in r.slices],
         }
         if losses and self.loss_spool is not None:
             # JSON's null for an excluded row (NaN), "inf" for an infinite loss
@@ -246,6 +249,22 @@ def _decomposition_json(d: Decomposition | None) -> dict[str, Any] | None:
         "method": d.method,
         "resolution": d.resolution or None,
         "loss": n(d.mean_loss),
+    }
+
+
+def _slice_json(s: Slice) -> dict[str, Any]:
+    n = fmt.json_number
+    return {
+        "name": s.name,
+        "n": s.n,
+        "base_rate": n(s.base_rate),
+        "mean_loss": n(s.mean_loss),
+        "share_of_loss": n(s.share_of_loss),
+        "ne": n(s.ne),
+        "ne_overall": n(s.ne_overall),
+        "calibration_ratio": n(s.calibration_ratio),
+        "ece": n(s.ece),
+        "auc": n(s.auc),
     }
 
 
@@ -383,6 +402,19 @@ def _loss_options(
         ignore_class=None if ignore_class is None else int(ignore_class),
         dtype=_dtype(dtype),
     )
+
+
+def _slice_plan(by: tuple[str, ...] | None, bins: int, min_slice: int) -> SlicePlan | None:
+    if not by:
+        return None
+    for name, v, least in (("bins", bins, 2), ("min_slice", min_slice, 1)):
+        if isinstance(v, bool) or int(v) != v or v < least:
+            raise OptionError(
+                f"{{{name}}} {v!r} is not a whole number of at least {least}",
+                "pass e.g. 10",
+                param=name,
+            )
+    return SlicePlan(by, int(bins), int(min_slice))
 
 
 def _bootstrap_plan(ci: float | None, resamples: int, seed: int) -> BootstrapPlan | None:
@@ -600,6 +632,9 @@ def score_file(
     ci: float | None = None,
     bootstrap: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    by: str | Sequence[str] | None = None,
+    bins: int = DEFAULT_BINS,
+    min_slice: int = DEFAULT_MIN_SLICE,
 ) -> Report:
     """Score a file (CSV, TSV, gzip'd CSV, NPY, NPZ, Parquet; '-' for CSV on stdin), or a
     directory or glob of partition files: the same Report as ``bce score PATH``.
@@ -619,6 +654,8 @@ def score_file(
     ``rows``: a row sink of the caller's own (``bcecli.run.RowSink``) that gets every scored
     chunk in row order (``bcecli.compare``'s). ``ci``: a level (e.g. 0.95) adds bootstrap
     intervals (``Report.ci``) from ``bootstrap`` Poisson resamples drawn with ``seed``.
+    ``by``: columns whose groups (text values, or ``bins`` quantile bins of a numeric column)
+    get a row each in ``Report.slices``; groups of fewer than ``min_slice`` rows are pooled.
     """
     from bcecli.readers import ColumnRequest
     from bcecli.render.persample import PerSampleSink
@@ -649,7 +686,12 @@ def score_file(
         raise OptionError(f"{{top}} {top!r} is not a positive count", "pass e.g. 10", param="top")
     if top is not None and per_sample is None:
         raise OptionError("{top} needs {per_sample}", "add {per_sample}", param="top")
-    opts = replace(opts, bootstrap=_bootstrap_plan(ci, bootstrap, seed))
+    by_cols = _columns(by)
+    opts = replace(
+        opts,
+        bootstrap=_bootstrap_plan(ci, bootstrap, seed),
+        slices=_slice_plan(by_cols, bins, min_slice),
+    )
     columns = ColumnRequest(
         _columns(label_col),
         _columns(pred_col),
@@ -657,6 +699,7 @@ def score_file(
         header=header,
         index_col=index_col,
         id_cols=_columns(id_col),
+        by_cols=by_cols,
     )
     # the per-sample records hold every loss: with them, reduction="none" keeps no copy
     losses = LossSpool() if red is Reduction.NONE and per_sample is None else None

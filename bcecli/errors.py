@@ -20,7 +20,7 @@ PARAMETERS = frozenset(
         "compat", "from_logits", "label_smoothing", "class_weight", "pos_weight",
         "ignore_class", "reduction", "dtype", "engine", "scheduler", "header", "index_col",
         "id_col", "top", "per_sample",
-        "ci", "bootstrap", "seed",
+        "ci", "bootstrap", "seed", "by", "bins", "min_slice",
     }
 )  # fmt: skip
 

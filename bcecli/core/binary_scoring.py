@@ -345,7 +345,8 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     # the ranking metrics' and the decomposition's histogram: defined for labels and
     # probabilities in [0, 1] and weights of at least 0 (else the flags say what is wrong)
     in_unit = opts.from_logits or (0 <= x_lo and x_hi <= 1)
-    if 0 <= y_lo and y_hi <= 1 and in_unit and (w is None or float(w.min()) >= 0):
+    ranked = 0 <= y_lo and y_hi <= 1 and in_unit and (w is None or float(w.min()) >= 0)
+    if ranked:
         t.scores.add(
             y,
             x,
@@ -380,6 +381,8 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         t.pos_w.add_columns(place.array(wy), start)  # the weighted prior per output
     if w is not None:  # the calibration ratio's weighted sums (without weights: from the cells)
         t.ratio_w.add_columns(place.array(np.hstack([w[:, None] * prob, w[:, None] * y])), start)
+    if t.slices is not None:  # --by (one output: checked before scoring)
+        t.slices.add(chunk.groups or {}, scored, loss, weight, prob[:, 0], y[:, 0], ranked)
     if t.boot is not None:
         prior = y_eff if weight is None else weight[:, None] * y_eff
         add_binary(t.boot, start, scored, (wl, den, wl, w_col), prior, prob, y)

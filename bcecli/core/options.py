@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from bcecli.core.bootstrap import BootstrapPlan
+    from bcecli.core.slices import SlicePlan
 
 
 class Task(str, Enum):
@@ -207,6 +208,7 @@ class LossOptions:
     # Not the loss's semantics but what the summary tallies besides it, carried here so that
     # every engine's accumulators (threads, Dask workers) are built alike: --ci's replicates.
     bootstrap: BootstrapPlan | None = None
+    slices: SlicePlan | None = None  # --by (its bin edges decided on the first chunk)
 
     def compute_dtype(self, input_dtype: np.dtype[np.floating] | None = None) -> type[np.floating]:
         """The float type the profile computes in (Keras and PyTorch default to float32)."""

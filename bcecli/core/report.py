@@ -41,6 +41,7 @@ from bcecli.core.flags import CATALOGUE, INVALIDATING, Flag
 from bcecli.core.init_sample import InitSample, summarise
 from bcecli.core.options import FRAMEWORK_NAMES, Compat, EmptyWeights, Library, LossOptions, Task
 from bcecli.core.sketch import HISTOGRAM_EDGES, RELATIVE_ERROR
+from bcecli.core.slices import Slice, finish
 from bcecli.core.summary import MulticlassTally
 from bcecli.core.weight_scale import unscale
 from bcecli.errors import FrameworkRaises, InputError
@@ -145,6 +146,7 @@ class Report:
     # the mean is not finite) and, with --ci, the bootstrap intervals.
     mean_loss_se: float | None = None
     ci: Intervals | None = None
+    slices: tuple[Slice, ...] | None = None  # --by: one per group, by share of the loss
 
     @property
     def quantile_error(self) -> float:
@@ -466,6 +468,7 @@ def _finalize(acc: Accumulator, context: Context) -> Report:
         rce=100 * (1 - head.ne),
         mean_loss_se=t.mean_se(n, mean, h.den),
         ci=_intervals(acc, prior, mean, top.auc),
+        slices=None if t.slices is None else finish(t.slices),
     )
 
 

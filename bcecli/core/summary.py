@@ -33,6 +33,7 @@ import numpy as np
 from bcecli.core.blocksum import BlockSum
 from bcecli.core.bootstrap import Replicates
 from bcecli.core.score_summary import ScoreSummaries
+from bcecli.core.slices import Slices
 
 CALIBRATION_BINS = 10
 # The binary calibration table is kept by (output, bin, label class): the label is 0, 1, or
@@ -91,6 +92,8 @@ class Tally:
     spread: BlockSum = _sum(3)
     # --ci: each bootstrap replicate's sums (bcecli.core.bootstrap); None without it
     boot: Replicates | None = None
+    # --by: each slice's tally (bcecli.core.slices); None without it
+    slices: Slices | None = None
 
     def __post_init__(self) -> None:
         self.sample_logit = BlockSum(2 * self.k)
@@ -140,7 +143,7 @@ class Tally:
             if f.name == "k":
                 continue
             mine, theirs = getattr(self, f.name), getattr(other, f.name)
-            if isinstance(mine, (BlockSum, Range, ScoreSummaries)):
+            if isinstance(mine, (BlockSum, Range, ScoreSummaries, Slices)):
                 mine.merge(theirs)
             elif isinstance(mine, np.ndarray):
                 mine += theirs
