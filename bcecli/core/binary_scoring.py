@@ -39,6 +39,9 @@ from bcecli.errors import FrameworkRaises
 LABEL_0, LABEL_1, LABEL_OTHER = 0, 1, 2
 
 
+_INTP_SAFE = 2.0**52  # p * CALIBRATION_BINS still fits an intp below this
+
+
 def calibration_bins(p: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Equal-width bin of each probability (values outside [0, 1] join the end bins); ``lo``
     and ``hi``, p's range, skip the clip where it changes nothing. The array is the thread's
@@ -48,7 +51,8 @@ def calibration_bins(p: np.ndarray, lo: float, hi: float) -> np.ndarray:
     # value, out of range, casts to any bin: the clip below puts it in an end bin)
     with np.errstate(invalid="ignore", over="ignore"):
         np.multiply(p, CALIBRATION_BINS, out=bins, casting="unsafe")
-    if lo < 0:
+    # a value too large for an intp casts to its most negative value, so it needs both ends
+    if lo < 0 or hi >= _INTP_SAFE:
         np.clip(bins, 0, CALIBRATION_BINS - 1, out=bins)
     elif hi >= 1:
         np.minimum(bins, CALIBRATION_BINS - 1, out=bins)
