@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import numpy as np
 
 import bcecli.text as fmt
+from bcecli.core.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapPlan
 from bcecli.core.options import Compat, LossOptions, Reduction, Task
 from bcecli.core.report import Report as Statistics
+from bcecli.core.slices import DEFAULT_BINS, DEFAULT_MIN_SLICE, SlicePlan
 from bcecli.errors import InputError, OptionError
 from bcecli.version import __version__
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from bcecli.core.bootstrap import Intervals
     from bcecli.core.decomposition import Decomposition, Recalibration
+    from bcecli.core.slices import Slice
     from bcecli.core.softmax_fit import SoftmaxRecalibration
     from bcecli.gates import Gates
     from bcecli.readers import Source
@@ -104,6 +108,7 @@ class Report(Statistics):
             "n": r.n,
             "n_excluded": r.n_excluded,
             "mean_loss": n(r.mean_loss),
+            "mean_loss_se": n(r.mean_loss_se),
             "sum_loss": n(r.sum_loss),
             "median_loss": n(r.median_loss),
             "median_exact": r.median_exact,
@@ -188,6 +193,8 @@ class Report(Statistics):
             ],
             "notes": list(r.notes),
             "gate": evaluate(r, gates or Gates()).to_dict(),
+            "ci": _intervals_json(r.ci),
+            "slices": None if r.slices is None else [_slice_json(s) for s in r.slices],
         }
         if losses and self.loss_spool is not None:
             # JSON's null for an excluded row (NaN), "inf" for an infinite loss
@@ -280,6 +287,46 @@ def _softmax_recalibration_json(r: SoftmaxRecalibration | None) -> dict[str, Any
         "temperature": {"loss": n(r.temperature_loss), "T": n(r.T)},
         "rows": r.rows,
         "exact": r.exact,
+    }
+
+
+def _slice_json(s: Slice) -> dict[str, Any]:
+    n = fmt.json_number
+    return {
+        "name": s.name,
+        "n": s.n,
+        "base_rate": n(s.base_rate),
+        "mean_loss": n(s.mean_loss),
+        "share_of_loss": n(s.share_of_loss),
+        "ne": n(s.ne),
+        "ne_overall": n(s.ne_overall),
+        "calibration_ratio": n(s.calibration_ratio),
+        "ece": n(s.ece),
+        "auc": n(s.auc),
+    }
+
+
+def _intervals_json(ci: Intervals | None) -> dict[str, Any] | None:
+    """--ci: the level, how the intervals were made, and [lo, hi] per figure (null where
+    the figure is undefined)."""
+    if ci is None:
+        return None
+    n = fmt.json_number
+
+    def pair(v: tuple[float, float] | None) -> list[Any] | None:
+        return None if v is None else [n(v[0]), n(v[1])]
+
+    return {
+        "level": ci.level,
+        "method": ci.method,
+        "n_resamples": ci.n_resamples,
+        "seed": ci.seed,
+        "scope": ci.scope,
+        "mean_loss": pair(ci.mean_loss),
+        "ne": pair(ci.ne),
+        "accuracy": pair(ci.accuracy),
+        "brier": pair(ci.brier),
+        "auc": pair(ci.auc),
     }
 
 
@@ -393,6 +440,37 @@ def _loss_options(
         ignore_class=None if ignore_class is None else int(ignore_class),
         dtype=_dtype(dtype),
     )
+
+
+def _slice_plan(by: tuple[str, ...] | None, bins: int, min_slice: int) -> SlicePlan | None:
+    if not by:
+        return None
+    for name, v, least in (("bins", bins, 2), ("min_slice", min_slice, 1)):
+        if isinstance(v, bool) or int(v) != v or v < least:
+            raise OptionError(
+                f"{{{name}}} {v!r} is not a whole number of at least {least}",
+                "pass e.g. 10",
+                param=name,
+            )
+    return SlicePlan(by, int(bins), int(min_slice))
+
+
+def _bootstrap_plan(ci: float | None, resamples: int, seed: int) -> BootstrapPlan | None:
+    if ci is None:
+        return None
+    if not 0 < ci < 1:
+        raise OptionError(f"{{ci}} {ci!r} is not a level in (0, 1)", "pass e.g. 0.95", param="ci")
+    if isinstance(resamples, bool) or int(resamples) != resamples or resamples < 10:
+        raise OptionError(
+            f"{{bootstrap}} {resamples!r} is not a number of resamples of at least 10",
+            "pass e.g. 200",
+            param="bootstrap",
+        )
+    if isinstance(seed, bool) or int(seed) != seed or not 0 <= seed < 2**63:
+        raise OptionError(
+            f"{{seed}} {seed!r} is not an integer in [0, 2^63)", "pass e.g. 1", param="seed"
+        )
+    return BootstrapPlan(float(ci), int(resamples), int(seed))
 
 
 # --------------------------------------------------------------------------------------------
@@ -510,6 +588,9 @@ def score(
     reduction: Reduction | str = "mean",
     dtype: object = None,
     top_k: int | None = None,
+    ci: float | None = None,
+    bootstrap: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
 ) -> Report:
     """Score predictions against labels: numpy arrays, lists, pandas or polars Series and
     DataFrames, or anything with ``__array__``; (n,) or (n, K). A data frame's column names
@@ -555,6 +636,9 @@ def score(
         reduction=reduction,
         dtype=dtype,
         top_k=top_k,
+        ci=ci,
+        bootstrap=bootstrap,
+        seed=seed,
     )
 
 
@@ -586,6 +670,12 @@ def score_file(
     chunk_rows: int | None = None,
     rows: RowSink | None = None,
     top_k: int | None = None,
+    ci: float | None = None,
+    bootstrap: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    by: str | Sequence[str] | None = None,
+    bins: int = DEFAULT_BINS,
+    min_slice: int = DEFAULT_MIN_SLICE,
 ) -> Report:
     """Score a file (CSV, TSV, gzip'd CSV, NPY, NPZ, Parquet; '-' for CSV on stdin), or a
     directory or glob of partition files: the same Report as ``bce score PATH``.
@@ -603,8 +693,11 @@ def score_file(
     are scored. A per-sample stream that fails part way ends in an error record (JSONL
     ``{"error": ...}``, CSV/TSV a line ``# error: ...``).
     ``rows``: a row sink of the caller's own (``bcecli.run.RowSink``) that gets every scored
-    chunk in row order (``bcecli.compare``'s). ``top_k``: a k of top-k accuracy to
-    report besides 1 and 5 (multi-class).
+    chunk in row order (``bcecli.compare``'s). ``ci``: a level (e.g. 0.95) adds bootstrap
+    intervals (``Report.ci``) from ``bootstrap`` Poisson resamples drawn with ``seed``.
+    ``by``: columns whose groups (text values, or ``bins`` quantile bins of a numeric column)
+    get a row each in ``Report.slices``; groups of fewer than ``min_slice`` rows are pooled.
+    ``top_k``: a k of top-k accuracy to report besides 1 and 5 (multi-class).
     """
     from bcecli.readers import ColumnRequest
     from bcecli.render.persample import PerSampleSink
@@ -639,6 +732,12 @@ def score_file(
         raise OptionError(f"{{top}} {top!r} is not a positive count", "pass e.g. 10", param="top")
     if top is not None and per_sample is None:
         raise OptionError("{top} needs {per_sample}", "add {per_sample}", param="top")
+    by_cols = _columns(by)
+    opts = replace(
+        opts,
+        bootstrap=_bootstrap_plan(ci, bootstrap, seed),
+        slices=_slice_plan(by_cols, bins, min_slice),
+    )
     columns = ColumnRequest(
         _columns(label_col),
         _columns(pred_col),
@@ -646,6 +745,7 @@ def score_file(
         header=header,
         index_col=index_col,
         id_cols=_columns(id_col),
+        by_cols=by_cols,
     )
     # the per-sample records hold every loss: with them, reduction="none" keeps no copy
     losses = LossSpool() if red is Reduction.NONE and per_sample is None else None

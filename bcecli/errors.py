@@ -21,6 +21,7 @@ PARAMETERS = frozenset(
         "ignore_class", "reduction", "dtype", "engine", "scheduler", "header", "index_col",
         "id_col", "top", "per_sample",
         "top_k",
+        "ci", "bootstrap", "seed", "by", "bins", "min_slice",
     }
 )  # fmt: skip
 

@@ -105,3 +105,15 @@ def test_unexpected_errors_are_reported_as_bugs(
     assert "Traceback" not in result.output
     debug = CliRunner().invoke(cli, ["score", str(f), "--debug"])
     assert isinstance(debug.exception, RuntimeError)  # the traceback is shown
+
+
+@pytest.mark.parametrize("huge", [1e300, 2.0**60, 1e19])
+def test_a_huge_prediction_is_out_of_range_not_a_crash(huge: float) -> None:
+    """A value too large for an integer bin once cast it to a negative bin (a crash in
+    bincount, reported as a bug); it is an out-of-range prediction like any other."""
+    import bcecli
+
+    r = bcecli.score([1, 0, 1], [huge, 0.2, 0.7])
+    flag = r.flag("pred_out_of_range")
+    assert flag is not None and flag.count == 1
+    assert r.to_dict()["calibration"] is not None

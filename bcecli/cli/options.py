@@ -403,6 +403,82 @@ def gate_options(f: F) -> F:
     )(f)
 
 
+class AnalysisKw(TypedDict):
+    """What the report adds besides the loss (``score_file``'s keywords): --ci's intervals
+    and --by's slices."""
+
+    ci: float | None
+    bootstrap: int
+    seed: int
+    by: str | None
+    bins: int
+    min_slice: int
+
+
+def _analysis(
+    ci: float | None, bootstrap: int, seed: int, by: str | None, bins: int, min_slice: int
+) -> AnalysisKw:
+    return AnalysisKw(ci=ci, bootstrap=bootstrap, seed=seed, by=by, bins=bins, min_slice=min_slice)
+
+
+def analysis_options(f: F) -> F:
+    """--ci, --bootstrap, --seed, --by, --bins, --min-slice (issue 24). The defaults are
+    bcecli.core.bootstrap's and bcecli.core.slices', written here so that --help does not
+    load numpy (a test holds them equal)."""
+    return _stack(
+        _group("analysis", ("ci", "bootstrap", "seed", "by", "bins", "min_slice"), _analysis),
+        click.option(
+            "--ci",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            metavar="LEVEL",
+            default=None,
+            help="Add intervals at this level (e.g. 0.95) for the mean loss, NE, accuracy, "
+            "Brier (Poisson bootstrap) and AUC (DeLong). They cover the test set's sampling "
+            "variance, not the training run's.",
+        ),
+        click.option(
+            "--bootstrap",
+            type=click.IntRange(10),
+            metavar="N",
+            default=200,
+            show_default=True,
+            help="With --ci: the number of bootstrap resamples.",
+        ),
+        click.option(
+            "--seed",
+            type=click.IntRange(0, 2**63 - 1),
+            default=20240,
+            show_default=True,
+            help="With --ci: the seed of the resamples (the same seed, the same intervals, "
+            "on any chunking or partitioning).",
+        ),
+        click.option(
+            "--by",
+            metavar="COL[,COL]",
+            default=None,
+            help="Break the report down per group of these columns (binary tasks): n, base "
+            "rate, mean loss, share of the loss, NE, calibration ratio, ECE and AUC per slice, "
+            "worst share first. A numeric column is cut into --bins quantile bins.",
+        ),
+        click.option(
+            "--bins",
+            type=click.IntRange(2),
+            metavar="N",
+            default=10,
+            show_default=True,
+            help="With --by: quantile bins of a numeric column (edges from the first chunk).",
+        ),
+        click.option(
+            "--min-slice",
+            type=click.IntRange(1),
+            metavar="N",
+            default=100,
+            show_default=True,
+            help="With --by: slices of fewer rows are pooled into one named other.",
+        ),
+    )(f)
+
+
 def _run(engine: Engine, scheduler: str | None) -> RunKw:
     return RunKw(engine=engine.value, scheduler=scheduler)
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from bcecli.cli.options import (
+    AnalysisKw,
     InputKw,
     InputPath,
     LossKw,
@@ -14,6 +15,7 @@ from bcecli.cli.options import (
     PerSample,
     RunKw,
     View,
+    analysis_options,
     engine_options,
     gate_options,
     input_options,
@@ -49,6 +51,7 @@ notes and warnings to stderr.
     metavar="K",
     help="Also report top-K accuracy (multi-class; top-1 and top-5 are always shown).",
 )
+@analysis_options
 @engine_options
 @click.option("--chunk-rows", type=click.IntRange(1), default=None, hidden=True)
 def score(
@@ -61,6 +64,7 @@ def score(
     view: View,
     raw: bool,
     top_k: int | None,
+    analysis: AnalysisKw,
     run: RunKw,
     chunk_rows: int | None,
 ) -> None:
@@ -106,6 +110,7 @@ def score(
             preds[0],
             **inputs,
             **loss,
+            **analysis,
             **run,
             per_sample=None if fmt is None else stream,
             per_sample_format=records_format,

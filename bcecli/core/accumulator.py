@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 
 from bcecli.core.blocksum import BlockSum
+from bcecli.core.bootstrap import new_replicates
 from bcecli.core.flags import FlagTally
 from bcecli.core.options import LossOptions
 from bcecli.core.score_summary import ScoreSummaries
 from bcecli.core.sketch import LossSketch
+from bcecli.core.slices import Slices
 from bcecli.core.summary import CALIBRATION_BINS, BinaryTally, MulticlassTally, Tally
 
 __all__ = ["CALIBRATION_BINS", "HEAD", "Accumulator", "HeadTotals", "WorstK"]
@@ -156,6 +158,10 @@ class Accumulator:
     def __post_init__(self) -> None:
         k = self.n_outputs
         self.tally = MulticlassTally(k) if self.opts.task.is_multiclass else BinaryTally(k)
+        if self.opts.bootstrap is not None:  # --ci
+            self.tally.boot = new_replicates(self.opts.bootstrap, k)
+        if self.opts.slices is not None:  # --by
+            self.tally.slices = Slices(self.opts.slices)
 
     @property
     def binary(self) -> BinaryTally:

@@ -16,6 +16,7 @@ import numpy as np
 from bcecli.core import weight_scale
 from bcecli.core.accumulator import Accumulator
 from bcecli.core.binary import binary_entropy, sample_losses, smooth_labels
+from bcecli.core.bootstrap import add_binary
 from bcecli.core.chunk import Chunk, Placer, ScoredChunk, unpacked
 from bcecli.core.colwise import column_count, column_max, column_min, row_any, row_count, row_sum
 from bcecli.core.common import (
@@ -38,6 +39,9 @@ from bcecli.errors import FrameworkRaises
 LABEL_0, LABEL_1, LABEL_OTHER = 0, 1, 2
 
 
+_INTP_SAFE = 2.0**52  # p * CALIBRATION_BINS still fits an intp below this
+
+
 def calibration_bins(p: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Equal-width bin of each probability (values outside [0, 1] join the end bins); ``lo``
     and ``hi``, p's range, skip the clip where it changes nothing. The array is the thread's
@@ -47,7 +51,8 @@ def calibration_bins(p: np.ndarray, lo: float, hi: float) -> np.ndarray:
     # value, out of range, casts to any bin: the clip below puts it in an end bin)
     with np.errstate(invalid="ignore", over="ignore"):
         np.multiply(p, CALIBRATION_BINS, out=bins, casting="unsafe")
-    if lo < 0:
+    # a value too large for an intp casts to its most negative value, so it needs both ends
+    if lo < 0 or hi >= _INTP_SAFE:
         np.clip(bins, 0, CALIBRATION_BINS - 1, out=bins)
     elif hi >= 1:
         np.minimum(bins, CALIBRATION_BINS - 1, out=bins)
@@ -273,6 +278,7 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     if lib is not None and weight is not None:
         den = weight_denominator(lib, weight, k)
     acc.add_head(start, num=place(wl), den=place(den), wl=place(wl), w=place(w_col), l=place(loss))
+    t.add_spread(start, place.array(wl), den if isinstance(den, float) else place.array(den), m)
     add_init_sample(t, opts, chunk, scored, place(wl), place(den))
     if lib is not None:
         traps = trap_rows(lib, opts.compat, y, x, opts.from_logits, hard, (x_lo, x_hi))
@@ -343,7 +349,8 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     # the ranking metrics' and the decomposition's histogram: defined for labels and
     # probabilities in [0, 1] and weights of at least 0 (else the flags say what is wrong)
     in_unit = opts.from_logits or (0 <= x_lo and x_hi <= 1)
-    if 0 <= y_lo and y_hi <= 1 and in_unit and (w is None or float(w.min()) >= 0):
+    ranked = 0 <= y_lo and y_hi <= 1 and in_unit and (w is None or float(w.min()) >= 0)
+    if ranked:
         t.scores.add(
             y,
             x,
@@ -378,6 +385,11 @@ def score_binary_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
         t.pos_w.add_columns(place.array(wy), start)  # the weighted prior per output
     if w is not None:  # the calibration ratio's weighted sums (without weights: from the cells)
         t.ratio_w.add_columns(place.array(np.hstack([w[:, None] * prob, w[:, None] * y])), start)
+    if t.slices is not None:  # --by (one output: checked before scoring)
+        t.slices.add(chunk.groups or {}, scored, loss, weight, prob[:, 0], y[:, 0], ranked)
+    if t.boot is not None:
+        prior = y_eff if weight is None else weight[:, None] * y_eff
+        add_binary(t.boot, start, scored, (wl, den, wl, w_col), prior, prob, y)
     if soft is not None or opts.label_smoothing > 0:
         h = binary_entropy(np.clip(y_eff, 0, 1)).mean(axis=1)
         t.floor_w.add_binned(place.array(h if weight is None else weight * h), None, start)

@@ -10,6 +10,7 @@ from bcecli.core import weight_scale
 from bcecli.core.accumulator import Accumulator
 from bcecli.core.binary import sample_losses as binary_sample_losses
 from bcecli.core.binary_scoring import calibration_bins
+from bcecli.core.bootstrap import add_categorical, prior_columns
 from bcecli.core.categorical import sample_losses
 from bcecli.core.chunk import Chunk, Placer, ScoredChunk, unpacked
 from bcecli.core.colwise import (
@@ -314,6 +315,7 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
     place = Placer(scored)
     w_col: np.ndarray | float = 1.0 if weight is None else weight
     acc.add_head(start, num=place(num), den=place(den), wl=place(wl), w=place(w_col), l=place(loss))
+    t.add_spread(start, place.array(num), den if isinstance(den, float) else place.array(den), m)
     add_init_sample(t, opts, chunk, scored, place(num), place(den))
     if sw is not None:
         t.sample_weighted_rows += m
@@ -352,6 +354,7 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
                 row_flags[fid] = unpacked(mask, scored, False)
     for fid, mask in row_flags.items():
         acc.flags.add(fid, mask, start)
+    boot_stats, stat_rows = None, scored
     if valid is None or valid.any():
         if valid is None:
             stat_rows = scored
@@ -366,7 +369,7 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
             sums_v, off_v = _take(valid, row_sums, off)
             off_rows = (sums_v, off_v)
         place = Placer(stat_rows)
-        true, correct, top = _statistics(t, opts, start, place, taken, off_rows)
+        boot_stats, (true, correct, top) = _statistics(t, opts, start, place, taken, off_rows)
         if t.scores.usable:
             sw_v = None if sw is None else (sw if valid is None else sw[valid])
             unusable = ("soft_labels", "pred_out_of_range", "label_out_of_range")
@@ -374,6 +377,9 @@ def score_categorical_chunk(acc: Accumulator, chunk: Chunk) -> ScoredChunk:
                 t.scores.unusable()
             else:
                 _class_scores(t, opts, start, place, stat_rows, taken, true, correct, top, sw_v)
+    if t.boot is not None:
+        head = (num, den, wl, w_col)
+        add_categorical(t.boot, start, scored, head, stat_rows, boot_stats, n)
 
     p_true_out = p_true if valid is None else np.where(valid, p_true, np.nan)
     rep = reported if usable is None else np.where(usable, reported, np.nan)
@@ -542,11 +548,14 @@ def _statistics(
     place: Placer,
     rows: list[np.ndarray | None],
     off_rows: tuple[np.ndarray | None, np.ndarray | None] | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[
+    tuple[np.ndarray, np.ndarray, np.ndarray] | None, tuple[np.ndarray, np.ndarray, np.ndarray]
+]:
     """Tally the rows whose loss was computed (``rows``: their probabilities, predictions,
     labels, classes, hard-row mask, weights, losses and true-class probabilities; ``off_rows``:
-    their row sums and which of them do not sum to 1, if some do not). Returns each row's true
-    class, whether the top class is it, and the top probability."""
+    their row sums and which of them do not sum to 1, if some do not). Returns, with --ci,
+    the rows' base-rate numerators, correct flags and Brier terms for the replicates (else
+    None), and each row's true class, whether the top class is it, and the top probability."""
     prob, x, y, idx, hard, weight, loss, p_true = rows
     assert prob is not None and x is not None and y is not None
     assert loss is not None and p_true is not None
@@ -586,6 +595,14 @@ def _statistics(
     if not sparse and hard is not None and not hard.all():
         brier = np.where(hard, brier, ((prob - y) ** 2).sum(axis=1))
     t.brier.add([place.array(brier)], start)
+    boot_stats = None
+    if t.boot is not None:
+        y_rows = np.eye(k)[true] if sparse else y
+        if not prior_columns(t.boot):
+            y_rows = np.zeros((nv, 0))
+        elif ls:
+            y_rows = y_rows * (1 - ls) + ls / k
+        boot_stats = (y_rows if w is None else w[:, None] * y_rows, correct, brier)
 
     # the label entropy: the loss a perfect model would still pay
     h = None
@@ -619,7 +636,7 @@ def _statistics(
     if k >= 2 and not opts.from_logits:
         ratio = largest_ratio(top, row_min(prob))
         t.row_ratio.add(np.inf, ratio)  # only the largest is of use
-    return true, correct, top
+    return boot_stats, (true, correct, top)
 
 
 def _class_scores(

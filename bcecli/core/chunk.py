@@ -25,6 +25,7 @@ class Chunk:
     preds: np.ndarray
     weights: np.ndarray | None = None
     ids: Mapping[str, Any] | None = None
+    groups: Mapping[str, Any] | None = None  # --by: the slice columns, as ``ids``
 
     def __len__(self) -> int:
         return len(self.preds)

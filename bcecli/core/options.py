@@ -12,6 +12,9 @@ from bcecli.errors import OptionError
 if TYPE_CHECKING:
     import numpy as np
 
+    from bcecli.core.bootstrap import BootstrapPlan
+    from bcecli.core.slices import SlicePlan
+
 
 class Task(str, Enum):
     AUTO = "auto"
@@ -202,6 +205,10 @@ class LossOptions:
     # Sample weights are multiplied by 2 ** weight_scale before any sum (bcecli.core.weight_scale:
     # set from the first row's weight when it is far from 1; 0 otherwise).
     weight_scale: int = 0
+    # Not the loss's semantics but what the summary tallies besides it, carried here so that
+    # every engine's accumulators (threads, Dask workers) are built alike: --ci's replicates.
+    bootstrap: BootstrapPlan | None = None
+    slices: SlicePlan | None = None  # --by (its bin edges decided on the first chunk)
 
     def compute_dtype(self, input_dtype: np.dtype[np.floating] | None = None) -> type[np.floating]:
         """The float type the profile computes in (Keras and PyTorch default to float32)."""

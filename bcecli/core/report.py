@@ -14,6 +14,14 @@ import numpy as np
 from bcecli.core.accumulator import CALIBRATION_BINS, Accumulator
 from bcecli.core.bands import band_for
 from bcecli.core.binary import binary_entropy
+from bcecli.core.bootstrap import (
+    HEAD_COLUMNS,
+    Intervals,
+    auc_interval,
+    delong,
+    interval,
+    prior_columns,
+)
 from bcecli.core.class_scores import ClassAnalysis, analyse_classes
 from bcecli.core.context import Context as Context  # re-exported: callers build one with a report
 from bcecli.core.decomposition import (
@@ -37,6 +45,7 @@ from bcecli.core.init_sample import InitSample, summarise
 from bcecli.core.options import FRAMEWORK_NAMES, Compat, EmptyWeights, Library, LossOptions, Task
 from bcecli.core.ranking import OneVsRest
 from bcecli.core.sketch import HISTOGRAM_EDGES, RELATIVE_ERROR
+from bcecli.core.slices import Slice, finish
 from bcecli.core.softmax_fit import SoftmaxRecalibration
 from bcecli.core.summary import MulticlassTally
 from bcecli.core.weight_scale import unscale
@@ -158,6 +167,12 @@ class Report:
             ks.add(min(asked, len(self.top_k)))
         return {k: self.top_k[k - 1] for k in sorted(ks)}
 
+    # The standard error of the mean loss (the ratio estimator's, see Tally.mean_se; None where
+    # the mean is not finite) and, with --ci, the bootstrap intervals.
+    mean_loss_se: float | None = None
+    ci: Intervals | None = None
+    slices: tuple[Slice, ...] | None = None  # --by: one per group, by share of the loss
+
     @property
     def quantile_error(self) -> float:
         """Relative error bound of the median (0 when it is exact)."""
@@ -276,14 +291,77 @@ def _prior_and_baselines(acc: Accumulator) -> tuple[np.ndarray, float, np.ndarra
         with np.errstate(all="ignore"):
             per_output = -np.log(prior)
         return prior, _prior_entropy(prior), per_output
+    return (prior, *_binary_baselines(opts, prior))
+
+
+def _binary_baselines(opts: LossOptions, prior: np.ndarray) -> tuple[float, np.ndarray]:
+    """(baseline loss, per-output baselines) of a binary task's base rates."""
     pw = None
     if opts.pos_weight is not None and not opts.compat.is_keras:
         pw = np.asarray(opts.pos_weight, dtype=np.float64)
     per_output = binary_baseline(prior, pw)
-    if opts.compat is Compat.SKLEARN and k > 1:
+    if opts.compat is Compat.SKLEARN and len(prior) > 1:
         # sklearn scores a multi-label matrix as one categorical row (see diagnose's note)
-        return prior, _prior_entropy(prior), per_output
-    return prior, float(np.mean(per_output)), per_output
+        return _prior_entropy(prior), per_output
+    return float(np.mean(per_output)), per_output
+
+
+def _baseline(opts: LossOptions, prior: np.ndarray) -> float:
+    """The baseline loss of a prior (categorical) or of base rates (binary)."""
+    if opts.task.is_multiclass:
+        return _prior_entropy(prior)
+    return _binary_baselines(opts, prior)[0]
+
+
+def _intervals(
+    acc: Accumulator, prior: np.ndarray, mean: float, auc: float | None
+) -> Intervals | None:
+    """--ci: the percentile intervals of the bootstrap replicates (bcecli.core.bootstrap)."""
+    boot = acc.tally.boot
+    if boot is None:
+        return None
+    plan, k = boot.plan, acc.n_outputs
+    s = boot.replicate_sums()
+    num, den, wl, w, rows = (s[:, i] for i in range(HEAD_COLUMNS))
+    correct, brier, stat_rows = (s[:, -i] for i in (3, 2, 1))
+    with np.errstate(all="ignore"):
+        if prior_columns(boot):
+            priors = s[:, HEAD_COLUMNS : HEAD_COLUMNS + k] / w[:, None]
+        else:  # many classes: the file's prior in every replicate
+            priors = np.broadcast_to(prior, (len(s), k))
+        baseline = np.array([_baseline(acc.opts, p) for p in priors])
+        per = 1 if acc.opts.task.is_multiclass else k
+        ne = np.where(baseline > 0, (wl / w) / baseline, np.nan)
+        figures = {
+            "mean_loss": num / den,
+            "ne": ne,
+            "accuracy": correct / (stat_rows * per),
+            "brier": brier / (rows * per),
+        }
+    finite = math.isfinite(mean)
+    return Intervals(
+        level=plan.level,
+        n_resamples=plan.n_resamples,
+        seed=plan.seed,
+        mean_loss=interval(figures["mean_loss"], plan.level) if finite else None,
+        ne=interval(figures["ne"], plan.level) if finite else None,
+        accuracy=interval(figures["accuracy"], plan.level),
+        brier=interval(figures["brier"], plan.level),
+        auc=_auc_interval(acc, auc, plan.level),
+    )
+
+
+def _auc_interval(acc: Accumulator, auc: float | None, level: float) -> tuple[float, float] | None:
+    """DeLong's interval of the headline AUC (the mean over outputs: with the mean of their
+    standard errors, the largest theirs can give), from the score tables."""
+    if auc is None or not math.isfinite(auc) or acc.opts.task.is_multiclass:
+        return None
+    scores = acc.binary.scores
+    if not scores.usable:
+        return None
+    fits = [delong(t.pos, t.neg) for t in (s.table() for s in scores.outputs)]
+    ses = [se for a, se in fits if math.isfinite(a)]
+    return auc_interval(auc, float(np.mean(ses)), level) if ses else None
 
 
 def _calibration(acc: Accumulator) -> tuple[float, tuple[CalibrationBin, ...]]:
@@ -423,6 +501,9 @@ def _finalize(acc: Accumulator, context: Context) -> Report:
         else scores[0].curve
         if scores and len(scores) == 1
         else None,
+        mean_loss_se=t.mean_se(n, mean, h.den),
+        ci=_intervals(acc, prior, mean, top.auc),
+        slices=None if t.slices is None else finish(t.slices),
     )
 
 

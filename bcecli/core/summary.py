@@ -24,14 +24,17 @@ Counts, minima and maxima are exact anyway.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
 from bcecli.core.blocksum import BlockSum
+from bcecli.core.bootstrap import Replicates
 from bcecli.core.class_scores import ClassScores
 from bcecli.core.score_summary import ScoreSummaries
+from bcecli.core.slices import Slices
 
 CALIBRATION_BINS = 10
 # The binary calibration table is kept by (output, bin, label class): the label is 0, 1, or
@@ -85,11 +88,44 @@ class Tally:
     sample_logit: BlockSum = field(init=False)  # per column: sum of the logits, then of squares
     sample_p: BlockSum = field(init=False)  # per column: sum of the probabilities
     sample_head: BlockSum = field(init=False)  # num^2, num den, den^2 (the mean's spread)
+    # The standard error of the headline mean sum(num) / sum(den), over every scored row:
+    # sums of num^2, den^2 and num den (see ``add_spread``)
+    spread: BlockSum = _sum(3)
+    # --ci: each bootstrap replicate's sums (bcecli.core.bootstrap); None without it
+    boot: Replicates | None = None
+    # --by: each slice's tally (bcecli.core.slices); None without it
+    slices: Slices | None = None
 
     def __post_init__(self) -> None:
         self.sample_logit = BlockSum(2 * self.k)
         self.sample_p = BlockSum(self.k)
         self.sample_head = BlockSum(3)
+
+    def add_spread(self, start: int, num: np.ndarray, den: np.ndarray | float, rows: int) -> None:
+        """Add the headline's per-row terms (``num`` over the chunk's rows, 0 for an excluded
+        row; ``den`` likewise, or one number for each of the ``rows`` scored rows)."""
+        # the squares are made here and summed as plain columns: the same bits on any
+        # chunking (einsum's sum of squares is not, where a block's values start unaligned)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if isinstance(den, np.ndarray):
+                self.spread.add([num * num, den * den, num * den], start)
+            else:
+                self.spread.add([num * num, None, num if den == 1 else num * den], start)
+                self.spread.add_exact(np.array([0.0, den * den * rows, 0.0]))
+
+    def mean_se(self, n: int, mean: float, den_total: float) -> float | None:
+        """Standard error of the ratio mean R = sum(num) / sum(den) over n rows, by the
+        linearised (delta-method) ratio estimator:
+            se^2 = n / (n - 1) * sum((num_i - R den_i)^2) / sum(den)^2,
+        expanded as sum(num^2) - 2 R sum(num den) + R^2 sum(den^2). Unweighted (den = 1) it is
+        the sample standard deviation over sqrt(n). None where the mean is not finite or n < 2."""
+        if n < 2 or not math.isfinite(mean) or den_total <= 0:
+            return None
+        nn, dd, nd = (float(v) for v in self.spread.totals())
+        if not all(math.isfinite(v) for v in (nn, nd, dd)):
+            return None
+        spread = max(nn - 2 * mean * nd + mean * mean * dd, 0.0)
+        return math.sqrt(spread * n / (n - 1)) / den_total
 
     def accuracy_counts(self) -> tuple[float, float]:
         """(correct, out of): the accuracy's numerator and denominator."""

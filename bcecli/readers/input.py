@@ -44,6 +44,7 @@ class Part:
     preds: list[str]
     weight: str | None
     ids: list[str] = field(default_factory=list)  # --id-col columns of this source
+    by: list[str] = field(default_factory=list)  # --by columns of this source
 
 
 class Input:
@@ -52,7 +53,7 @@ class Input:
     def __init__(self, parts: list[Part], layout: Layout, mapper: LabelMapper | None) -> None:
         # each source's batches keyed by '<source id>:<column>', so two files may share a name
         self._parts = [
-            Part(_KeyedSource(p.source), p.columns, p.labels, p.preds, p.weight, p.ids)
+            Part(_KeyedSource(p.source), p.columns, p.labels, p.preds, p.weight, p.ids, p.by)
             for p in parts
         ]
         self.layout = layout
@@ -125,6 +126,9 @@ class Input:
         if any(p.ids for p in self._parts):
             ids = {c: batch[_key(p, c)] for p in self._parts for c in p.ids}
             chunk = replace(chunk, ids=ids)
+        if any(p.by for p in self._parts):
+            groups = {c: batch[_key(p, c)] for p in self._parts for c in p.by}
+            chunk = replace(chunk, groups=groups)
         return chunk
 
     @property

@@ -37,6 +37,7 @@ class ColumnRequest:
     header: bool | None = None  # a CSV file's first line is (not) a header; None: bce decides
     index_col: bool | None = None  # a CSV file's first column is (not) pandas' index
     id_cols: tuple[str, ...] | None = None  # carried into per-sample records and worst rows
+    by_cols: tuple[str, ...] | None = None  # --by: carried to the chunks' groups
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,10 @@ def open_input(
         if weights is not None and weights.own_file:
             opened.append(weights.source)
         ids = find_ids(preds, labels, request.id_cols)
-        columns = choose_columns(preds, labels, request, weights, ids)
+        by = find_ids(preds, labels, request.by_cols, param="by")
+        columns = choose_columns(preds, labels, request, weights, ids + by)
         parts = attach_ids(attach_weights(columns.parts, weights), ids)
+        parts = attach_ids(parts, by, attr="by")
         check_lengths(parts)
         check_kinds(parts)
         layout = Layout(
@@ -181,34 +184,37 @@ def find_weights(
 
 
 def find_ids(
-    preds: Source, labels: Source | None, wanted: tuple[str, ...] | None
+    preds: Source, labels: Source | None, wanted: tuple[str, ...] | None, param: str = "id_col"
 ) -> list[tuple[Source, str]]:
-    """The ``--id-col`` columns and the source holding each (the predictions' file first)."""
+    """The ``--id-col`` (or ``--by``: ``param``) columns and the source holding each (the
+    predictions' file first)."""
     out: list[tuple[Source, str]] = []
     for c in wanted or ():
         src = next((s for s in (preds, labels) if s is not None and c in s.columns), None)
         if src is None:
             shown = preds.columns + ([] if labels is None else labels.columns)
             raise OptionError(
-                f"has no column {show_cell(c)} (asked for by {{id_col}}; its columns: "
+                f"has no column {show_cell(c)} (asked for by {{{param}}}; its columns: "
                 f"{show_names(shown)})",
                 "name an existing column",
                 source=preds.name,
-                param="id_col",
+                param=param,
             )
         if src.kind(c) == "other":
             raise InputError(
-                f"id column {show(c, 40)} holds {src.type_name(c)}, not text or numbers",
-                "give a column of text or numbers to {id_col}",
+                f"{'id ' if param == 'id_col' else ''}column {show(c, 40)} holds "
+                f"{src.type_name(c)}, not text or numbers",
+                f"give a column of text or numbers to {{{param}}}",
                 source=src.name,
-                param="id_col",
+                param=param,
             )
         out.append((src, c))
     return out
 
 
-def attach_ids(parts: list[Part], ids: list[tuple[Source, str]]) -> list[Part]:
-    """Each id column joins the part of its source (read once if it is also a label)."""
+def attach_ids(parts: list[Part], ids: list[tuple[Source, str]], attr: str = "ids") -> list[Part]:
+    """Each id column (or ``--by`` column: ``attr``) joins the part of its source (read once
+    if it is also a label)."""
     for src, c in ids:
         owner = next((p for p in parts if p.source is src), None)
         if owner is None:
@@ -216,7 +222,7 @@ def attach_ids(parts: list[Part], ids: list[tuple[Source, str]]) -> list[Part]:
             parts = [*parts, owner]
         if c not in owner.columns:
             owner.columns.append(c)
-        owner.ids.append(c)
+        getattr(owner, attr).append(c)
     return parts
 
 

@@ -90,11 +90,46 @@ def report_rows(data: dict[str, Any]) -> list[tuple[str, ...]]:
         rows.append((key, _cell(v)))
     for f in data["flags"]:
         rows.append(("flag", f["id"], f["severity"], str(f["count"])))
+    rows += interval_rows(data.get("ci"))
+    rows += slice_rows(data.get("slices"))
     gate = data.get("gate")
     if gate is not None:  # the verdict, then one line per failed gate
         rows.append(("gate", "passed" if gate["passed"] else "failed"))
         for reason in gate["reasons"]:
             rows.append(("gate_reason", reason["gate"], reason["message"]))
+    return rows
+
+
+def interval_rows(ci: dict[str, Any] | None) -> list[tuple[str, ...]]:
+    """--ci: ``ci_level`` and ``ci_method`` lines, then ``ci<TAB>figure<TAB>lo<TAB>hi`` per
+    figure (empty cells where it is undefined)."""
+    if ci is None:
+        return []
+    rows: list[tuple[str, ...]] = [
+        ("ci_level", _cell(ci["level"])),
+        ("ci_method", ci["method"]),
+        ("ci_n_resamples", _cell(ci["n_resamples"])),
+        ("ci_seed", _cell(ci["seed"])),
+    ]
+    for key in ("mean_loss", "ne", "accuracy", "brier", "auc"):
+        lo, hi = ci[key] or (None, None)
+        rows.append(("ci", key, _cell(lo), _cell(hi)))
+    return rows
+
+
+SLICE_KEYS = (
+    "name", "n", "base_rate", "mean_loss", "share_of_loss", "ne", "ne_overall",
+    "calibration_ratio", "ece", "auc",
+)  # fmt: skip
+
+
+def slice_rows(slices: list[dict[str, Any]] | None) -> list[tuple[str, ...]]:
+    """--by: a ``slice_columns`` line naming the fields, then one ``slice`` line per slice."""
+    if slices is None:
+        return []
+    rows: list[tuple[str, ...]] = [("slice_columns", *SLICE_KEYS)]
+    for s in slices:
+        rows.append(("slice", *(_cell(s[k]) for k in SLICE_KEYS)))
     return rows
 
 

@@ -19,6 +19,7 @@ from bcecli.core.bands import ne_meaning
 from bcecli.core.flags import Flag, Severity
 from bcecli.core.report import Report
 from bcecli.render.charts import reliability_chart
+from bcecli.render.slices import slices_table
 from bcecli.render.terminal import MAX_FLAG_LINES, Detail, Pair, Paragraphs, report_table, safe_text
 from bcecli.render.uncertainty import add_loss_rows
 from bcecli.render.why import why_section
@@ -454,6 +455,7 @@ SECTIONS: list[Section] = [
     Section("loss", loss_table),
     Section("why", why_section, gap=False),  # calibration vs discrimination (render/why.py)
     Section("outputs", outputs_table),
+    Section("slices", lambda r, level: slices_table(r)),  # --by
     Section("mistakes", mistakes_table, Detail.FULL),
     Section("worst", worst_table, Detail.FULL),
     Section("samples", samples_section),

@@ -63,10 +63,11 @@ class PartitionPlan:
     # Keep every loss for an exact median? Only when the whole input may have at most
     # EXACT_LIMIT of them: otherwise each partition would ship up to 8 MB of losses for nothing.
     keep_losses: bool = True
+    by: tuple[str, ...] = ()  # --by's columns, carried to the chunks' groups
 
     @property
     def columns(self) -> list[str]:
-        cols = [*self.labels, *self.preds, *([self.weight] if self.weight else [])]
+        cols = [*self.labels, *self.preds, *([self.weight] if self.weight else []), *self.by]
         return list(dict.fromkeys(cols))
 
 
@@ -115,6 +116,7 @@ def run_dask(req: ScoreRequest, engine: DaskEngine, sink: RowSink | None) -> Rep
             weight=data.weight,
             mapper=prep.inp.mapper,
             chunk_rows=prep.chunk_rows,
+            by=() if prep.opts.slices is None else prep.opts.slices.columns,
         )
         with _client(engine.scheduler) as client:
             acc, lengths = _score(client, data, plan, prep)
@@ -310,6 +312,8 @@ def score_partition(df: pd.DataFrame, start: int, plan: PartitionPlan) -> Accumu
             weights,
             plan.mapper,
         )
+        if plan.by:
+            chunk = replace(chunk, groups={c: values[c][at:end] for c in plan.by})
         scorer.score(chunk)
         at = end
     return scorer.accumulator

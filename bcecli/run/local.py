@@ -122,7 +122,8 @@ def block_aligned(chunks: Iterable[Chunk]) -> Iterator[Chunk]:
 def _rows(chunk: Chunk, a: int, b: int) -> Chunk:
     w = None if chunk.weights is None else chunk.weights[a:b]
     ids = None if chunk.ids is None else {k: v[a:b] for k, v in chunk.ids.items()}
-    return Chunk(chunk.start + a, chunk.labels[a:b], chunk.preds[a:b], w, ids)
+    groups = None if chunk.groups is None else {k: v[a:b] for k, v in chunk.groups.items()}
+    return Chunk(chunk.start + a, chunk.labels[a:b], chunk.preds[a:b], w, ids, groups)
 
 
 def _joined(head: Chunk, rest: Chunk) -> Chunk:
@@ -135,10 +136,16 @@ def _joined(head: Chunk, rest: Chunk) -> Chunk:
         from bcecli.readers.batches import concat_columns
 
         ids = {k: concat_columns([v, rest.ids[k]]) for k, v in head.ids.items()}
+    groups = None
+    if head.groups is not None and rest.groups is not None:
+        from bcecli.readers.batches import concat_columns
+
+        groups = {k: concat_columns([v, rest.groups[k]]) for k, v in head.groups.items()}
     return Chunk(
         head.start,
         np.concatenate([head.labels, rest.labels]),
         np.concatenate([head.preds, rest.preds]),
         w,
         ids,
+        groups,
     )

@@ -17,6 +17,7 @@ from bcecli.run.sink import RowColumns
 if TYPE_CHECKING:
     from bcecli.core.report import Context
     from bcecli.core.scoring import Scorer
+    from bcecli.core.slices import SlicePlan
     from bcecli.core.tasks import TaskDecision
 
 # Rows per chunk of an input already in memory or memory-mapped (NPY, NPZ): chunks are views, so
@@ -121,6 +122,8 @@ def prepare(req: ScoreRequest) -> Prepared:
             opts = replace(req.loss, task=decision.task)
             if first.weights is not None and len(first.weights):
                 opts = replace(opts, weight_scale=scale_for(float(first.weights[0])))
+            if opts.slices is not None:  # --by: the bins are cut on the first chunk
+                opts = replace(opts, slices=slice_plan(opts, first))
             scorer = Scorer(opts, first.preds.shape[1])
         except BceError as e:
             raise e.with_source(sources) from None
@@ -128,6 +131,21 @@ def prepare(req: ScoreRequest) -> Prepared:
         inp.close()
         raise
     return Prepared(inp, first, rest, decision, opts, scorer, sources, rows)
+
+
+def slice_plan(opts: LossOptions, first: Chunk) -> SlicePlan:
+    """--by's plan with its numeric columns' bin edges (one binary output only)."""
+    from bcecli.core.slices import with_edges
+    from bcecli.errors import OptionError
+
+    assert opts.slices is not None
+    if opts.task.is_multiclass or first.preds.shape[1] != 1:
+        raise OptionError(
+            f"{{by}} breaks down a binary task of one output, not a {opts.task.value} one",
+            "drop {by}, or score one output (its label and prediction columns) at a time",
+            param="by",
+        )
+    return with_edges(opts.slices, first.groups or {})
 
 
 def output_names(columns: tuple[str, ...], width: int) -> tuple[str, ...]:
