@@ -144,7 +144,7 @@ class Tally:
             if f.name == "k":
                 continue
             mine, theirs = getattr(self, f.name), getattr(other, f.name)
-            if isinstance(mine, (BlockSum, Range, ScoreSummaries, ClassScores)):
+            if isinstance(mine, (BlockSum, Range, ScoreSummaries, Slices, ClassScores)):
                 mine.merge(theirs)
             elif isinstance(mine, np.ndarray):
                 mine += theirs
