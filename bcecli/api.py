@@ -9,7 +9,7 @@ raise :class:`bcecli.BceError` subclasses that name the parameter (``e.param``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
@@ -477,7 +477,7 @@ def _bootstrap_plan(ci: float | None, resamples: int, seed: int) -> BootstrapPla
 # arrays, Series and DataFrames
 
 
-def _as_array(value: object, param: str) -> tuple[np.ndarray, tuple[str, ...] | None]:
+def as_array(value: object, param: str) -> tuple[np.ndarray, tuple[str, ...] | None]:
     """``value`` as a 1-D or 2-D numpy array, with its column names when it is a data frame
     (pandas or polars, or anything with ``columns`` and ``to_numpy``)."""
     names = None
@@ -547,7 +547,25 @@ def _missing(v: object) -> bool:
     return v is None or type(v).__name__ == "NAType" or (isinstance(v, float) and math.isnan(v))
 
 
-def _named_columns(
+def weight_array(sample_weight: object, n: int, hint: str) -> np.ndarray:
+    """``sample_weight=`` as one weight per row of ``n``, or the usage error that says so."""
+    w, _ = as_array(sample_weight, "sample_weight")
+    if w.ndim != 1 or len(w) != n:
+        raise InputError(
+            f"has shape {w.shape}; expected ({n},), one weight per sample",
+            hint,
+            source="sample_weight",
+            param="sample_weight",
+        )
+    return w
+
+
+def weight_column_name(columns: Container[str]) -> str:
+    """The name the weights take beside ``columns`` (a class may be called sample_weight)."""
+    return "sample_weight" if "sample_weight" not in columns else "_sample_weight"
+
+
+def named_columns(
     name: str, arr: np.ndarray, names: tuple[str, ...] | None
 ) -> dict[str, np.ndarray]:
     """One side (``y_true`` or ``y_pred``) as named columns: a data frame's by their names, an
@@ -561,8 +579,8 @@ def detect_task(y_true: object, y_pred: object, *, from_logits: bool = False) ->
     """The task ``task="auto"`` would pick for these arrays, and why."""
     from bcecli.core.tasks import decide_task
 
-    y, _ = _as_array(y_true, "y_true")
-    p, _ = _as_array(y_pred, "y_pred")
+    y, _ = as_array(y_true, "y_true")
+    p, _ = as_array(y_pred, "y_pred")
     labels = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
     preds = np.asarray(p, dtype=np.float64).reshape(len(p), -1)
     d = decide_task(Task.AUTO, labels, preds, from_logits=from_logits, rows_seen=0)
@@ -595,8 +613,8 @@ def score(
     """Score predictions against labels: numpy arrays, lists, pandas or polars Series and
     DataFrames, or anything with ``__array__``; (n,) or (n, K). A data frame's column names
     become the classes' (or outputs') names. Returns the same Report as ``bce score``."""
-    y, label_names = _as_array(y_true, "y_true")
-    p, pred_names = _as_array(y_pred, "y_pred")
+    y, label_names = as_array(y_true, "y_true")
+    p, pred_names = as_array(y_pred, "y_pred")
     if len(y) != len(p):
         raise InputError(
             f"y_true has {len(y):,} rows but y_pred has {len(p):,}",
@@ -605,21 +623,13 @@ def score(
         )
     from bcecli.readers.memory import ArraySource
 
-    labels = _named_columns("y_true", y, label_names)
-    preds = _named_columns("y_pred", p, pred_names)
+    labels = named_columns("y_true", y, label_names)
+    preds = named_columns("y_pred", p, pred_names)
     pred_cols = tuple(preds)
     weight_col = None
     if sample_weight is not None:
-        w, _ = _as_array(sample_weight, "sample_weight")
-        if w.ndim != 1 or len(w) != len(p):
-            raise InputError(
-                f"has shape {w.shape}; expected ({len(p)},), one weight per sample",
-                "pass one weight per row of y_pred",
-                source="sample_weight",
-                param="sample_weight",
-            )
-        weight_col = "sample_weight" if "sample_weight" not in preds else "_sample_weight"
-        preds[weight_col] = w
+        weight_col = weight_column_name(preds)
+        preds[weight_col] = weight_array(sample_weight, len(p), "pass one weight per row of y_pred")
     return score_file(
         ArraySource("y_pred", preds),
         labels=ArraySource("y_true", labels),

@@ -955,21 +955,21 @@ def compare(
 ) -> Comparison:
     """Compare two models' predictions of the same labels, given as arrays, lists, or pandas /
     polars objects (as ``bcecli.score`` takes them; ``sample_weight``: one weight per row)."""
-    from bcecli.api import _as_array, _named_columns
+    from bcecli.api import as_array, named_columns, weight_array, weight_column_name
     from bcecli.readers.memory import ArraySource
 
-    y, label_names = _as_array(y_true, "y_true")
-    labels = _named_columns("y_true", y, label_names)
+    y, label_names = as_array(y_true, "y_true")
+    labels = named_columns("y_true", y, label_names)
     preds: list[dict[str, np.ndarray]] = []
     for name, value in (("y_pred_a", y_pred_a), ("y_pred_b", y_pred_b)):
-        p, pred_names = _as_array(value, "y_pred")
+        p, pred_names = as_array(value, "y_pred")
         if len(p) != len(y):
             raise InputError(
                 f"{name} has {len(p):,} rows but y_true has {len(y):,}",
                 "pass one prediction (or prediction row) per label",
                 param="y_pred",
             )
-        preds.append(_named_columns("y_pred", p, pred_names))
+        preds.append(named_columns("y_pred", p, pred_names))
     columns = tuple(preds[0])
     if tuple(preds[1]) != columns:
         raise InputError(
@@ -979,15 +979,8 @@ def compare(
         )
     weight_col = None
     if sample_weight is not None:
-        w, _ = _as_array(sample_weight, "sample_weight")
-        if w.ndim != 1 or len(w) != len(y):
-            raise InputError(
-                f"has shape {w.shape}; expected ({len(y)},), one weight per sample",
-                "pass one weight per row",
-                source="sample_weight",
-                param="sample_weight",
-            )
-        weight_col = "sample_weight" if "sample_weight" not in columns else "_sample_weight"
+        w = weight_array(sample_weight, len(y), "pass one weight per row")
+        weight_col = weight_column_name(columns)
         for cols in preds:
             cols[weight_col] = w
     return compare_files(
